@@ -1,0 +1,94 @@
+"""Type stubs of the Rust extension module ``z5py._z5py``.
+
+This is the whole contract between the Rust engine and the Python package.  Formats are
+named ``"n5"``, ``"zarr2"`` and ``"zarr3"``.  Arrays cross the boundary as numpy arrays in
+the dataset's native-endian dtype (``ArrayHandle.dtype``), C-contiguous.
+"""
+
+from typing import Sequence
+
+import numpy as np
+
+__version__: str
+
+def node_info(path: str) -> tuple[str, str | None]:
+    """What lives at ``path``: ``("array", fmt)``, ``("group", fmt)``, or ``("none", None)``
+    (``("dir", None)`` for a plain directory without metadata, which N5 treats as a group)."""
+
+def create_group(path: str, fmt: str, is_root: bool) -> None:
+    """Create the directory and write group metadata (``.zgroup``, v3 ``zarr.json``, or for an
+    N5 root ``attributes.json`` with the ``"n5"`` version key).  Idempotent."""
+
+def read_attrs(path: str, fmt: str) -> str:
+    """User attributes of the node at ``path`` as a JSON object string (``{}`` when none).
+    N5 dataset keys and the root ``"n5"`` key are not included."""
+
+def write_attrs(path: str, fmt: str, attrs_json: str) -> None:
+    """Replace the user attributes with ``attrs_json`` (a JSON object; NaN/Infinity allowed),
+    atomically.  Reserved N5 keys raise ``InvalidArgumentError``."""
+
+def compressors(fmt: str) -> list[str]:
+    """Compressor names (z5py spelling) compiled in for a format."""
+
+class ArrayHandle:
+    """An open dataset: metadata plus the chunk engine."""
+
+    @staticmethod
+    def open(path: str) -> ArrayHandle: ...
+    @staticmethod
+    def create(
+        path: str,
+        fmt: str,
+        shape: Sequence[int],
+        chunks: Sequence[int],
+        dtype: str,
+        compressor: str,
+        options_json: str,
+        fill_value: bytes,
+        dimension_separator: str | None = None,
+        shards: Sequence[int] | None = None,
+        chunk_key_encoding: str | None = None,
+    ) -> ArrayHandle:
+        """Write the metadata of a new array at ``path`` (directory created) and open it.
+
+        ``dtype`` is a numpy dtype string (``"<u2"``, ``"|b1"``, ``">f8"``...); ``compressor``
+        uses z5py's names (``raw``, ``gzip``, ``zlib``, ``bzip2``, ``xz``, ``lzma``, ``lz4``,
+        ``blosc``, ``zstd``); ``options_json`` its options in z5py's spelling (``level``,
+        ``codec``/``clevel``/``shuffle``/``blocksize``...); ``fill_value`` the raw native bytes
+        of one element (``np.array(v, dtype).tobytes()``)."""
+
+    path: str
+    format: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    """Chunk shape (inner chunk shape for sharded Zarr v3)."""
+    shards: tuple[int, ...] | None
+    dtype: str
+    """Native-endian numpy dtype string of the data in memory."""
+    stored_dtype: str
+    """dtype string as stored on disk (e.g. ``">f4"`` for big-endian Zarr, N5 always ``>``)."""
+    fill_value: bytes
+    compressor: str
+    compression_options_json: str
+    metadata_json: str
+    """The metadata file's JSON as on disk."""
+    chunks_per_dimension: tuple[int, ...]
+    number_of_chunks: int
+
+    def read_into(self, start: Sequence[int], out: np.ndarray, n_threads: int) -> None:
+        """Fill ``out`` (C-contiguous, writeable, dtype == ``self.dtype``) with the region
+        starting at ``start`` of shape ``out.shape``.  Releases the GIL."""
+    def write_from(self, start: Sequence[int], data: np.ndarray, n_threads: int) -> None:
+        """Write ``data`` (C-contiguous, dtype == ``self.dtype``) at ``start``."""
+    def read_chunk(self, chunk_index: Sequence[int]) -> np.ndarray | None:
+        """Decoded chunk as stored (N5 edge chunks clipped, Zarr edge chunks full), or None."""
+    def write_chunk(self, chunk_index: Sequence[int], data: np.ndarray, varlen: bool = False) -> None:
+        """Encode and store one chunk.  ``data`` must have the chunk's stored shape (N5: the
+        clipped shape at edges; Zarr: the full chunk shape).  ``varlen`` writes N5 varlength
+        mode with ``data`` 1-d of any length."""
+    def chunk_exists(self, chunk_index: Sequence[int]) -> bool: ...
+    def existing_chunks(self) -> list[tuple[int, ...]]:
+        """Indices of all chunks present on disk (sorted)."""
+    def chunk_path(self, chunk_index: Sequence[int]) -> str: ...
+    def encode_chunk(self, data: np.ndarray) -> bytes:
+        """The bytes this array would store for ``data`` as one chunk (header included)."""

@@ -1,0 +1,56 @@
+"""Exception hierarchy of z5py.
+
+Every error raised by the library derives from :class:`Z5Error` and also from the builtin
+exception a caller would naturally catch (``ValueError``, ``OSError``, ...), so both
+``except z5py.Z5Error`` and ``except ValueError`` work.  The Rust engine maps its single
+error type onto these classes in one place (``src/python/errors.rs``).
+"""
+
+
+class Z5Error(Exception):
+    """Base class of every error raised by z5py."""
+
+
+class MetadataError(Z5Error, ValueError):
+    """Metadata (``attributes.json``, ``.zarray``, ``zarr.json``...) is missing keys, malformed or invalid."""
+
+
+class UnsupportedError(Z5Error, ValueError):
+    """A codec, data type or extension that this build of z5py does not understand."""
+
+
+class CorruptChunkError(Z5Error, ValueError):
+    """A chunk (or shard) could not be decoded: truncated, garbage, or of the wrong size."""
+
+
+class InvalidArgumentError(Z5Error, ValueError):
+    """An argument (shape, region, chunk index, dtype...) does not fit the dataset."""
+
+
+class Z5OSError(Z5Error, OSError):
+    """A filesystem operation failed."""
+
+
+class Z5FileNotFoundError(Z5OSError, FileNotFoundError):
+    """A file or directory that must exist does not."""
+
+
+class ReadOnlyError(Z5Error, PermissionError):
+    """A write was attempted on a container opened in mode 'r'."""
+
+
+class InternalError(Z5Error, RuntimeError):
+    """A bug in z5py (for example a Rust panic caught at the boundary); please report it."""
+
+
+__all__ = [
+    "Z5Error",
+    "MetadataError",
+    "UnsupportedError",
+    "CorruptChunkError",
+    "InvalidArgumentError",
+    "Z5OSError",
+    "Z5FileNotFoundError",
+    "ReadOnlyError",
+    "InternalError",
+]
