@@ -1,0 +1,266 @@
+//! An open array: region and chunk I/O over the filesystem store, one chunk per task.
+
+use crate::chunk::copy::{copy_box, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::grid::overlap;
+use crate::error::{Error, Result};
+use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format};
+use crate::{shard, store, threads};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Array {
+    pub dir: PathBuf,
+    pub meta: ArrayMeta,
+}
+
+/// A chunk decoded to C order and native byte order.
+pub struct ChunkData {
+    pub shape: Vec<u64>,
+    pub data: Vec<u8>,
+    pub varlen: bool,
+}
+
+impl Array {
+    pub fn open(dir: &Path) -> Result<Array> {
+        Ok(Array { dir: dir.to_path_buf(), meta: metadata::open(dir)? })
+    }
+
+    pub fn create(dir: &Path, spec: &ArraySpec) -> Result<Array> {
+        Ok(Array { dir: dir.to_path_buf(), meta: metadata::create(dir, spec)? })
+    }
+
+    pub fn elem(&self) -> usize {
+        self.meta.dtype.size()
+    }
+
+    /// The user-visible chunk shape (inner chunks of a sharded array).
+    pub fn chunk_shape(&self) -> &[u64] {
+        match &self.meta.sharding {
+            Some(s) => &s.inner,
+            None => &self.meta.grid.chunk,
+        }
+    }
+
+    pub fn chunk_path(&self, idx: &[u64]) -> PathBuf {
+        self.meta.keys.path(&self.dir, idx)
+    }
+
+    /// Shape a stored chunk has: N5 clips edge chunks, Zarr pads them.
+    fn stored_shape(&self, idx: &[u64]) -> Vec<u64> {
+        match self.meta.format {
+            Format::N5 => self.meta.grid.clipped(idx),
+            _ => self.meta.grid.chunk.clone(),
+        }
+    }
+
+    fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
+        let need = shape.iter().product::<u64>() as usize * self.elem();
+        if need != len {
+            return Err(Error::invalid(format!("buffer has {len} bytes, region {shape:?} needs {need}")));
+        }
+        Ok(())
+    }
+
+    /// Decode a stored chunk into `scratch`; None when it does not exist.
+    fn load(&self, idx: &[u64], scratch: &mut Vec<u8>) -> Result<Option<Layout>> {
+        let path = self.chunk_path(idx);
+        let Some(bytes) = store::read_opt(&path)? else { return Ok(None) };
+        let nominal = self.stored_shape(idx);
+        let d = self
+            .meta
+            .pipeline
+            .decode(&bytes, &nominal, &self.meta.grid.chunk, scratch)
+            .map_err(|e| e.in_chunk(&path))?;
+        if let Some(n) = d.varlen {
+            if n != d.layout.shape.iter().product::<usize>() as u64 {
+                return Err(Error::corrupt(&path, format!("varlength block of {n} elements cannot be read as an array")));
+            }
+        }
+        Ok(Some(d.layout))
+    }
+
+    /// Read the region at `start` of `shape` into `out` (C order, native byte order).
+    pub fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8], n_threads: usize) -> Result<()> {
+        self.meta.grid.check_region(start, shape)?;
+        self.check_len(shape, out.len())?;
+        if self.meta.sharding.is_some() {
+            return shard::read_region(self, start, shape, out, n_threads);
+        }
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        let out_layout = Layout::c_order(&ushape, self.elem());
+        let dst = SharedMut::new(out);
+        let chunks = self.meta.grid.chunks_in_region(start, shape);
+        threads::for_each(n_threads, &chunks, |scratch, idx| {
+            let origin = self.meta.grid.origin(idx);
+            let (in_chunk, in_region, extent) = overlap(&origin, &self.meta.grid.chunk, start, shape);
+            // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
+            unsafe {
+                match self.load(idx, scratch)? {
+                    None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
+                    Some(layout) => copy_box(scratch, &layout, &in_chunk, dst, &out_layout, &in_region, &extent, self.elem()),
+                }
+            }
+        })
+    }
+
+    /// Write `data` (C order, native byte order) as the region at `start` of `shape`.
+    pub fn write_region(&self, start: &[u64], shape: &[u64], data: &[u8], n_threads: usize) -> Result<()> {
+        self.meta.grid.check_region(start, shape)?;
+        self.check_len(shape, data.len())?;
+        if self.meta.sharding.is_some() {
+            return shard::write_region(self, start, shape, data, n_threads);
+        }
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        let src_layout = Layout::c_order(&ushape, self.elem());
+        let chunks = self.meta.grid.chunks_in_region(start, shape);
+        threads::for_each(n_threads, &chunks, |scratch, idx| {
+            let origin = self.meta.grid.origin(idx);
+            let inside = self.meta.grid.clipped(idx);
+            let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
+            let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+            let stored = self.stored_shape(idx);
+            let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
+            let layout = Layout::c_order(&ustored, self.elem());
+            let mut buf = vec![0u8; layout.shape.iter().product::<usize>() * self.elem()];
+            let existing = if covers { None } else { self.load(idx, scratch)? };
+            let zero = vec![0; ustored.len()];
+            // SAFETY: `buf` is local to this task.
+            unsafe {
+                match existing {
+                    Some(old) => {
+                        let common: Vec<usize> = old.shape.iter().zip(&ustored).map(|(a, b)| *a.min(b)).collect();
+                        if common != ustored {
+                            fill_all(&mut buf, &self.meta.fill);
+                        }
+                        copy_box(scratch, &old, &zero, SharedMut::new(&mut buf), &layout, &zero, &common, self.elem())?;
+                    }
+                    None => fill_all(&mut buf, &self.meta.fill),
+                }
+                copy_box(data, &src_layout, &in_region, SharedMut::new(&mut buf), &layout, &in_chunk, &extent, self.elem())?;
+            }
+            self.store_chunk(idx, &buf, &stored)
+        })
+    }
+
+    /// Encode and store one chunk, or remove it when it holds only the fill value.
+    fn store_chunk(&self, idx: &[u64], buf: &[u8], shape: &[u64]) -> Result<()> {
+        let path = self.chunk_path(idx);
+        if fill::all_fill(self.meta.dtype, buf, &self.meta.fill) {
+            return store::remove_opt(&path);
+        }
+        let bytes = self.meta.pipeline.encode(buf, shape, false)?;
+        store::write_atomic(&path, &bytes)
+    }
+
+    /// One chunk as stored (N5 edge chunks clipped), decoded to C order; None if missing.
+    pub fn read_chunk(&self, idx: &[u64]) -> Result<Option<ChunkData>> {
+        self.check_chunk_index(idx)?;
+        if self.meta.sharding.is_some() {
+            return shard::read_chunk(self, idx);
+        }
+        let path = self.chunk_path(idx);
+        let Some(bytes) = store::read_opt(&path)? else { return Ok(None) };
+        let mut scratch = Vec::new();
+        let nominal = self.stored_shape(idx);
+        let d = self
+            .meta
+            .pipeline
+            .decode(&bytes, &nominal, &self.meta.grid.chunk, &mut scratch)
+            .map_err(|e| e.in_chunk(&path))?;
+        if let Some(n) = d.varlen {
+            scratch.truncate(d.nbytes);
+            return Ok(Some(ChunkData { shape: vec![n], data: scratch, varlen: true }));
+        }
+        let shape: Vec<u64> = d.layout.shape.iter().map(|&s| s as u64).collect();
+        let c = Layout::c_order(&d.layout.shape, self.elem());
+        if c.strides == d.layout.strides {
+            scratch.truncate(d.nbytes);
+            return Ok(Some(ChunkData { shape, data: scratch, varlen: false }));
+        }
+        let mut data = vec![0u8; d.nbytes];
+        let zero = vec![0; shape.len()];
+        // SAFETY: `data` is local.
+        unsafe { copy_box(&scratch, &d.layout, &zero, SharedMut::new(&mut data), &c, &zero, &d.layout.shape, self.elem())? };
+        Ok(Some(ChunkData { shape, data, varlen: false }))
+    }
+
+    /// Store one chunk given in C order; `varlen` writes an N5 varlength block.
+    pub fn write_chunk(&self, idx: &[u64], data: &[u8], varlen: bool) -> Result<()> {
+        self.check_chunk_index(idx)?;
+        if self.meta.sharding.is_some() {
+            if varlen {
+                return Err(Error::invalid("varlength chunks exist only in N5"));
+            }
+            return shard::write_chunk(self, idx, data);
+        }
+        let shape = if varlen {
+            if self.meta.format != Format::N5 {
+                return Err(Error::invalid("varlength chunks exist only in N5"));
+            }
+            if data.len() % self.elem() != 0 {
+                return Err(Error::invalid("varlength data is not a whole number of elements"));
+            }
+            self.stored_shape(idx)
+        } else {
+            let s = self.stored_shape(idx);
+            self.check_len(&s, data.len())?;
+            s
+        };
+        let bytes = self.meta.pipeline.encode(data, &shape, varlen)?;
+        store::write_atomic(&self.chunk_path(idx), &bytes)
+    }
+
+    fn check_chunk_index(&self, idx: &[u64]) -> Result<()> {
+        let per = self.chunks_per_dimension();
+        if idx.len() != per.len() || idx.iter().zip(&per).any(|(i, n)| i >= n) {
+            return Err(Error::invalid(format!("chunk index {idx:?} is out of range for a grid of {per:?} chunks")));
+        }
+        Ok(())
+    }
+
+    /// Chunks per dimension of the user-visible chunk grid.
+    pub fn chunks_per_dimension(&self) -> Vec<u64> {
+        let chunk = self.chunk_shape();
+        self.meta.grid.shape.iter().zip(chunk).map(|(s, c)| s.div_ceil(*c)).collect()
+    }
+
+    pub fn chunk_exists(&self, idx: &[u64]) -> Result<bool> {
+        self.check_chunk_index(idx)?;
+        if self.meta.sharding.is_some() {
+            return shard::chunk_exists(self, idx);
+        }
+        Ok(self.chunk_path(idx).is_file())
+    }
+
+    /// Indices of all stored chunks (of stored shards for a sharded array's storage grid).
+    pub fn existing_storage_keys(&self) -> Result<Vec<Vec<u64>>> {
+        let ndim = self.meta.grid.ndim();
+        let keys = &self.meta.keys;
+        let files = store::list_files(&self.dir, keys.depth(ndim))?;
+        let per = self.meta.grid.chunks_per_dim();
+        let mut out: Vec<Vec<u64>> = files
+            .iter()
+            .filter_map(|f| keys.parse(&f.replace('/', &keys.separator().to_string()), ndim))
+            .filter(|idx| idx.iter().zip(&per).all(|(i, n)| i < n))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Indices of all chunks that hold data.
+    pub fn existing_chunks(&self) -> Result<Vec<Vec<u64>>> {
+        if self.meta.sharding.is_some() {
+            return shard::existing_chunks(self);
+        }
+        self.existing_storage_keys()
+    }
+
+    /// The bytes this array stores for `data` of `shape` as one chunk.
+    pub fn encode_chunk(&self, data: &[u8], shape: &[u64]) -> Result<Vec<u8>> {
+        self.check_len(shape, data.len())?;
+        match &self.meta.sharding {
+            Some(s) => s.inner_pipeline.encode(data, shape, false),
+            None => self.meta.pipeline.encode(data, shape, false),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Copies of n-d boxes between strided byte buffers. Chunks decode into scratch memory and
+//! are copied into the caller's region buffer; rows that are contiguous in both go by memcpy.
+
+use crate::error::{Error, Result};
+
+/// A strided n-d view description (strides in bytes).
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+}
+
+impl Layout {
+    /// C-order layout of `shape` with `elem`-byte elements.
+    pub fn c_order(shape: &[usize], elem: usize) -> Self {
+        let mut strides = vec![0; shape.len()];
+        let mut acc = elem;
+        for d in (0..shape.len()).rev() {
+            strides[d] = acc;
+            acc *= shape[d];
+        }
+        Layout { shape: shape.to_vec(), strides }
+    }
+
+    /// Layout of a C-order array of shape `stored` whose axis i holds logical axis `perm[i]`.
+    pub fn permuted(logical_shape: &[usize], perm: &[usize], elem: usize) -> Self {
+        let stored: Vec<usize> = perm.iter().map(|&p| logical_shape[p]).collect();
+        let c = Layout::c_order(&stored, elem);
+        let mut strides = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            strides[p] = c.strides[i];
+        }
+        Layout { shape: logical_shape.to_vec(), strides }
+    }
+
+    pub fn offset(&self, at: &[usize]) -> usize {
+        at.iter().zip(&self.strides).map(|(a, s)| a * s).sum()
+    }
+
+    /// Whether the box at `at` of `extent` lies inside a buffer of `len` bytes.
+    fn check(&self, at: &[usize], extent: &[usize], elem: usize, len: usize) -> Result<()> {
+        let inside = at.len() == self.shape.len()
+            && extent.len() == self.shape.len()
+            && at.iter().zip(extent).zip(&self.shape).all(|((a, e), s)| a + e <= *s);
+        let last = if extent.contains(&0) {
+            0
+        } else {
+            self.offset(at) + extent.iter().zip(&self.strides).map(|(e, s)| (e - 1) * s).sum::<usize>() + elem
+        };
+        if !inside || last > len {
+            return Err(Error::invalid(format!(
+                "box at {at:?} extent {extent:?} does not fit a buffer of shape {:?}",
+                self.shape
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A raw destination buffer that several threads write disjoint boxes of.
+#[derive(Clone, Copy)]
+pub struct SharedMut {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: users write only disjoint boxes (one per chunk), checked against `len`.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    pub fn new(buf: &mut [u8]) -> Self {
+        SharedMut { ptr: buf.as_mut_ptr(), len: buf.len() }
+    }
+}
+
+/// Copy the box `extent` at `src_at` in `src` to `dst_at` in `dst`.
+///
+/// # Safety
+/// No other thread may access the destination box concurrently.
+pub unsafe fn copy_box(
+    src: &[u8],
+    src_layout: &Layout,
+    src_at: &[usize],
+    dst: SharedMut,
+    dst_layout: &Layout,
+    dst_at: &[usize],
+    extent: &[usize],
+    elem: usize,
+) -> Result<()> {
+    src_layout.check(src_at, extent, elem, src.len())?;
+    dst_layout.check(dst_at, extent, elem, dst.len)?;
+    if extent.contains(&0) {
+        return Ok(());
+    }
+    let so = src_layout.offset(src_at);
+    let d0 = dst_layout.offset(dst_at);
+    walk(extent, &src_layout.strides, &dst_layout.strides, elem, so, d0, &mut |s, d, n| {
+        std::ptr::copy_nonoverlapping(src.as_ptr().add(s), dst.ptr.add(d), n)
+    });
+    Ok(())
+}
+
+/// Fill the box `extent` at `dst_at` with repetitions of the element `value`.
+///
+/// # Safety
+/// No other thread may access the destination box concurrently.
+pub unsafe fn fill_box(
+    dst: SharedMut,
+    dst_layout: &Layout,
+    dst_at: &[usize],
+    extent: &[usize],
+    value: &[u8],
+) -> Result<()> {
+    let elem = value.len();
+    dst_layout.check(dst_at, extent, elem, dst.len)?;
+    if extent.contains(&0) {
+        return Ok(());
+    }
+    let zero = value.iter().all(|&b| b == 0);
+    let d0 = dst_layout.offset(dst_at);
+    let strides = dst_layout.strides.clone();
+    walk(extent, &strides, &dst_layout.strides, elem, 0, d0, &mut |_, d, n| {
+        let p = dst.ptr.add(d);
+        if zero {
+            std::ptr::write_bytes(p, 0, n);
+        } else {
+            for k in (0..n).step_by(elem) {
+                std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Safe fill of a whole buffer with an element value.
+pub fn fill_all(buf: &mut [u8], value: &[u8]) {
+    if value.iter().all(|&b| b == 0) {
+        buf.fill(0);
+    } else {
+        for c in buf.chunks_exact_mut(value.len()) {
+            c.copy_from_slice(value);
+        }
+    }
+}
+
+/// Visit the runs of an n-d box. Trailing dimensions that are contiguous in both source and
+/// destination are merged, so a C-order copy is one call per outer row (or one call total).
+fn walk(
+    extent: &[usize],
+    src_strides: &[usize],
+    dst_strides: &[usize],
+    elem: usize,
+    src0: usize,
+    dst0: usize,
+    f: &mut dyn FnMut(usize, usize, usize),
+) {
+    let nd = extent.len();
+    if nd == 0 {
+        f(src0, dst0, elem);
+        return;
+    }
+    // Merge contiguous trailing dims into one run.
+    let mut run = elem;
+    let mut outer = nd;
+    while outer > 0 && src_strides[outer - 1] == run && dst_strides[outer - 1] == run {
+        run *= extent[outer - 1];
+        outer -= 1;
+    }
+    if outer == nd {
+        // Innermost dim is strided: element-wise.
+        run = elem;
+    }
+    let inner_dims = if outer == nd { nd } else { outer };
+    let mut idx = vec![0usize; inner_dims];
+    loop {
+        let mut s = src0;
+        let mut d = dst0;
+        for k in 0..inner_dims {
+            s += idx[k] * src_strides[k];
+            d += idx[k] * dst_strides[k];
+        }
+        f(s, d, run);
+        let mut k = inner_dims;
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            idx[k] += 1;
+            if idx[k] < extent[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_sub_box_and_transposed() {
+        // 3x4 source, C order, u16
+        let src: Vec<u8> = (0..24u8).collect();
+        let sl = Layout::c_order(&[3, 4], 2);
+        let mut dst = vec![0u8; 2 * 2 * 2];
+        let dl = Layout::c_order(&[2, 2], 2);
+        unsafe { copy_box(&src, &sl, &[1, 1], SharedMut::new(&mut dst), &dl, &[0, 0], &[2, 2], 2).unwrap() };
+        assert_eq!(dst, vec![10, 11, 12, 13, 18, 19, 20, 21]);
+        // Fortran-order source holding the same logical 3x4 array.
+        let fl = Layout::permuted(&[3, 4], &[1, 0], 1);
+        let fsrc: Vec<u8> = (0..12u8).collect(); // logical (i,j) = j*3+i
+        let mut out = vec![0u8; 12];
+        let cl = Layout::c_order(&[3, 4], 1);
+        unsafe { copy_box(&fsrc, &fl, &[0, 0], SharedMut::new(&mut out), &cl, &[0, 0], &[3, 4], 1).unwrap() };
+        assert_eq!(out, vec![0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]);
+    }
+
+    #[test]
+    fn out_of_bounds_box_is_refused() {
+        let src = vec![0u8; 4];
+        let l = Layout::c_order(&[2, 2], 1);
+        let mut dst = vec![0u8; 4];
+        let r = unsafe { copy_box(&src, &l, &[1, 1], SharedMut::new(&mut dst), &l, &[0, 0], &[2, 2], 1) };
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn fill() {
+        let mut dst = vec![0u8; 12];
+        let l = Layout::c_order(&[3, 2], 2);
+        unsafe { fill_box(SharedMut::new(&mut dst), &l, &[1, 1], &[2, 1], &[7, 8]).unwrap() };
+        assert_eq!(dst, vec![0, 0, 0, 0, 0, 0, 7, 8, 0, 0, 7, 8]);
+    }
+}

@@ -1,0 +1,183 @@
+//! Element data types and their names in each format.
+
+use crate::error::{Error, Result};
+
+/// Byte order of stored elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub const NATIVE: Endian = if cfg!(target_endian = "big") { Endian::Big } else { Endian::Little };
+}
+
+/// The numeric element types the library handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataType {
+    Bool,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float16,
+    Float32,
+    Float64,
+    Complex64,
+    Complex128,
+}
+
+use DataType::*;
+
+const ALL: [DataType; 14] = [
+    Bool, UInt8, UInt16, UInt32, UInt64, Int8, Int16, Int32, Int64, Float16, Float32, Float64,
+    Complex64, Complex128,
+];
+
+impl DataType {
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            Bool | UInt8 | Int8 => 1,
+            UInt16 | Int16 | Float16 => 2,
+            UInt32 | Int32 | Float32 => 4,
+            UInt64 | Int64 | Float64 | Complex64 => 8,
+            Complex128 => 16,
+        }
+    }
+
+    /// Size of the scalar that byte order applies to (complex swaps each half).
+    pub fn swap_unit(self) -> usize {
+        match self {
+            Complex64 => 4,
+            Complex128 => 8,
+            other => other.size(),
+        }
+    }
+
+    /// The name used by N5 `dataType` and Zarr v3 `data_type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bool => "bool",
+            UInt8 => "uint8",
+            UInt16 => "uint16",
+            UInt32 => "uint32",
+            UInt64 => "uint64",
+            Int8 => "int8",
+            Int16 => "int16",
+            Int32 => "int32",
+            Int64 => "int64",
+            Float16 => "float16",
+            Float32 => "float32",
+            Float64 => "float64",
+            Complex64 => "complex64",
+            Complex128 => "complex128",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DataType> {
+        ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// Whether N5 can store this type.
+    pub fn in_n5(self) -> bool {
+        !matches!(self, Bool | Float16 | Complex64 | Complex128)
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Float16 | Float32 | Float64 | Complex64 | Complex128)
+    }
+
+    fn kind_char(self) -> char {
+        match self {
+            Bool => 'b',
+            UInt8 | UInt16 | UInt32 | UInt64 => 'u',
+            Int8 | Int16 | Int32 | Int64 => 'i',
+            Float16 | Float32 | Float64 => 'f',
+            Complex64 | Complex128 => 'c',
+        }
+    }
+
+    /// numpy type string (`"<u2"`, `"|u1"`, `">f8"`), as Zarr v2 stores it.
+    pub fn typestr(self, endian: Endian) -> String {
+        let order = if self.size() == 1 {
+            '|'
+        } else if endian == Endian::Big {
+            '>'
+        } else {
+            '<'
+        };
+        format!("{order}{}{}", self.kind_char(), self.size())
+    }
+
+    /// Parse a numpy type string; returns the type and its byte order.
+    pub fn from_typestr(s: &str) -> Result<(DataType, Endian)> {
+        let bad = || Error::unsupported(format!("data type {s:?}"));
+        let mut chars = s.chars();
+        let order = chars.next().ok_or_else(bad)?;
+        let endian = match order {
+            '<' | '|' => Endian::Little,
+            '>' => Endian::Big,
+            '=' => Endian::NATIVE,
+            _ => return Err(bad()),
+        };
+        let kind = chars.next().ok_or_else(bad)?;
+        let size: usize = chars.as_str().parse().map_err(|_| bad())?;
+        let dtype = ALL
+            .into_iter()
+            .find(|d| d.kind_char() == kind && d.size() == size)
+            .ok_or_else(bad)?;
+        Ok((dtype, endian))
+    }
+}
+
+/// Reverse the byte order of every scalar in `buf` (in place).
+pub fn swap_bytes(buf: &mut [u8], unit: usize) {
+    match unit {
+        2 => buf.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)),
+        4 => buf.chunks_exact_mut(4).for_each(|c| {
+            let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]).swap_bytes();
+            c.copy_from_slice(&v.to_ne_bytes());
+        }),
+        8 => buf.chunks_exact_mut(8).for_each(|c| {
+            let v = u64::from_ne_bytes(c.try_into().unwrap()).swap_bytes();
+            c.copy_from_slice(&v.to_ne_bytes());
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typestr_round_trip() {
+        for d in ALL {
+            for e in [Endian::Little, Endian::Big] {
+                let s = d.typestr(e);
+                let (d2, e2) = DataType::from_typestr(&s).unwrap();
+                assert_eq!(d, d2);
+                if d.size() > 1 {
+                    assert_eq!(e, e2);
+                }
+            }
+        }
+        assert!(DataType::from_typestr("<U4").is_err());
+        assert!(DataType::from_typestr("").is_err());
+    }
+
+    #[test]
+    fn swap() {
+        let mut b = vec![1, 2, 3, 4, 5, 6, 7, 8];
+        swap_bytes(&mut b, 4);
+        assert_eq!(b, [4, 3, 2, 1, 8, 7, 6, 5]);
+        swap_bytes(&mut b, 8);
+        assert_eq!(b, [5, 6, 7, 8, 1, 2, 3, 4]);
+    }
+}

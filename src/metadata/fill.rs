@@ -1,0 +1,237 @@
+//! Fill values: native element bytes in memory, each format's JSON spelling on disk.
+
+use crate::dtype::DataType;
+use crate::error::{Error, Result};
+use serde_json::{json, Value};
+
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x3ff) as u32;
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: renormalise.
+            let shift = m.leading_zeros() - 21;
+            sign | ((113 - shift) << 23) | (((m << shift) & 0x3ff) << 13)
+        }
+        (31, 0) => sign | 0x7f80_0000,
+        (31, m) => sign | 0x7fc0_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+fn f32_to_f16(f: f32) -> u16 {
+    let x = f.to_bits();
+    let sign = ((x >> 16) & 0x8000) as u16;
+    let exp = ((x >> 23) & 0xff) as i32;
+    let man = x & 0x7f_ffff;
+    if exp == 255 {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 31 {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = (man | 0x80_0000) >> (1 - e);
+        return sign | ((m + 0x1000) >> 13) as u16;
+    }
+    let h = sign as u32 | ((e as u32) << 10) | (man >> 13);
+    // Round to nearest.
+    (h + ((man >> 12) & 1)) as u16
+}
+
+fn float_value(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn float_json(x: f64) -> Value {
+    if x.is_nan() {
+        json!("NaN")
+    } else if x.is_infinite() {
+        json!(if x > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(x)
+    }
+}
+
+/// Hex bit pattern ("0x7fc00000") as Zarr v3 allows for floats.
+fn hex_bits(v: &Value, size: usize) -> Option<Vec<u8>> {
+    let s = v.as_str()?.strip_prefix("0x")?;
+    let bits = u64::from_str_radix(s, 16).ok()?;
+    Some(match size {
+        2 => (bits as u16).to_ne_bytes().to_vec(),
+        4 => (bits as u32).to_ne_bytes().to_vec(),
+        _ => bits.to_ne_bytes().to_vec(),
+    })
+}
+
+fn float_bytes(dtype: DataType, v: &Value) -> Option<Vec<u8>> {
+    let size = match dtype {
+        DataType::Float16 => 2,
+        DataType::Float32 | DataType::Complex64 => 4,
+        _ => 8,
+    };
+    if let Some(b) = hex_bits(v, size) {
+        return Some(b);
+    }
+    let x = float_value(v)?;
+    Some(match size {
+        2 => f32_to_f16(x as f32).to_ne_bytes().to_vec(),
+        4 => (x as f32).to_ne_bytes().to_vec(),
+        _ => x.to_ne_bytes().to_vec(),
+    })
+}
+
+/// Element bytes of a JSON fill value; `null` (undefined) gives zeros.
+pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
+    use DataType::*;
+    let bad = || Error::invalid(format!("fill_value {v} does not fit data type {}", dtype.name()));
+    if v.is_null() {
+        return Ok(vec![0; dtype.size()]);
+    }
+    let int = |v: &Value| -> Option<i128> {
+        match v {
+            Value::Number(n) => n
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| n.as_u64().map(i128::from))
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1.9e19).map(|f| f as i128)),
+            Value::Bool(b) => Some(*b as i128),
+            _ => None,
+        }
+    };
+    macro_rules! int_bytes {
+        ($t:ty) => {{
+            let i = int(v).ok_or_else(bad)?;
+            <$t>::try_from(i).map_err(|_| bad())?.to_ne_bytes().to_vec()
+        }};
+    }
+    Ok(match dtype {
+        Bool => match v {
+            Value::Bool(b) => vec![*b as u8],
+            _ => vec![(int(v).ok_or_else(bad)? != 0) as u8],
+        },
+        UInt8 => int_bytes!(u8),
+        UInt16 => int_bytes!(u16),
+        UInt32 => int_bytes!(u32),
+        UInt64 => int_bytes!(u64),
+        Int8 => int_bytes!(i8),
+        Int16 => int_bytes!(i16),
+        Int32 => int_bytes!(i32),
+        Int64 => int_bytes!(i64),
+        Float16 | Float32 | Float64 => float_bytes(dtype, v).ok_or_else(bad)?,
+        Complex64 | Complex128 => match v {
+            Value::Array(parts) if parts.len() == 2 => {
+                let mut b = float_bytes(dtype, &parts[0]).ok_or_else(bad)?;
+                b.extend(float_bytes(dtype, &parts[1]).ok_or_else(bad)?);
+                b
+            }
+            other => {
+                let mut b = float_bytes(dtype, other).ok_or_else(bad)?;
+                b.extend(vec![0; b.len()]);
+                b
+            }
+        },
+    })
+}
+
+/// JSON spelling of a fill value (integers exact, floats with NaN/Infinity as strings,
+/// complex as `[re, im]`).
+pub fn to_json(dtype: DataType, b: &[u8]) -> Value {
+    use DataType::*;
+    let f32_at = |o: usize| f32::from_ne_bytes(b[o..o + 4].try_into().unwrap()) as f64;
+    let f64_at = |o: usize| f64::from_ne_bytes(b[o..o + 8].try_into().unwrap());
+    match dtype {
+        Bool => json!(b[0] != 0),
+        UInt8 => json!(b[0]),
+        UInt16 => json!(u16::from_ne_bytes([b[0], b[1]])),
+        UInt32 => json!(u32::from_ne_bytes(b[..4].try_into().unwrap())),
+        UInt64 => json!(u64::from_ne_bytes(b[..8].try_into().unwrap())),
+        Int8 => json!(b[0] as i8),
+        Int16 => json!(i16::from_ne_bytes([b[0], b[1]])),
+        Int32 => json!(i32::from_ne_bytes(b[..4].try_into().unwrap())),
+        Int64 => json!(i64::from_ne_bytes(b[..8].try_into().unwrap())),
+        Float16 => float_json(f16_to_f32(u16::from_ne_bytes([b[0], b[1]])) as f64),
+        Float32 => float_json(f32_at(0)),
+        Float64 => float_json(f64_at(0)),
+        Complex64 => json!([float_json(f32_at(0)), float_json(f32_at(4))]),
+        Complex128 => json!([float_json(f64_at(0)), float_json(f64_at(8))]),
+    }
+}
+
+/// Whether every element of `data` equals the fill value (NaN equals any NaN).
+pub fn all_fill(dtype: DataType, data: &[u8], fill: &[u8]) -> bool {
+    let elem = fill.len();
+    if fill.iter().all(|&b| b == 0) {
+        return data.iter().all(|&b| b == 0);
+    }
+    let nan_fill = match dtype {
+        DataType::Float32 => f32::from_ne_bytes(fill.try_into().unwrap()).is_nan(),
+        DataType::Float64 => f64::from_ne_bytes(fill.try_into().unwrap()).is_nan(),
+        _ => false,
+    };
+    data.chunks_exact(elem).all(|e| {
+        e == fill
+            || (nan_fill
+                && match dtype {
+                    DataType::Float32 => f32::from_ne_bytes(e.try_into().unwrap()).is_nan(),
+                    _ => f64::from_ne_bytes(e.try_into().unwrap()).is_nan(),
+                })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for (d, v) in [
+            (DataType::UInt64, json!(u64::MAX)),
+            (DataType::Int64, json!(i64::MIN)),
+            (DataType::Float32, json!("NaN")),
+            (DataType::Float64, json!("-Infinity")),
+            (DataType::Float16, json!(1.5)),
+            (DataType::Complex128, json!([1.0, -2.0])),
+            (DataType::Bool, json!(true)),
+        ] {
+            let b = from_json(d, &v).unwrap();
+            assert_eq!(to_json(d, &b), v, "{d:?}");
+        }
+        assert!(from_json(DataType::UInt8, &json!(300)).is_err());
+        assert!(from_json(DataType::Int8, &json!("x")).is_err());
+        assert_eq!(from_json(DataType::Float32, &json!("0x3f800000")).unwrap(), 1.0f32.to_ne_bytes());
+        assert_eq!(from_json(DataType::Int32, &json!(0.0)).unwrap(), 0i32.to_ne_bytes());
+    }
+
+    #[test]
+    fn f16_conversion() {
+        for x in [0.0f32, 1.0, -2.5, 65504.0, 0.000061035156, 5.9604645e-8] {
+            assert_eq!(f16_to_f32(f32_to_f16(x)), x, "{x}");
+        }
+        assert!(f16_to_f32(f32_to_f16(f32::NAN)).is_nan());
+    }
+
+    #[test]
+    fn all_fill_nan() {
+        let nan = f32::NAN.to_ne_bytes();
+        let data: Vec<u8> = [f32::NAN, -f32::NAN].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        assert!(all_fill(DataType::Float32, &data, &nan));
+        assert!(!all_fill(DataType::Float32, &1.0f32.to_ne_bytes(), &nan));
+    }
+}

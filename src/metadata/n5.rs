@@ -1,0 +1,135 @@
+//! N5 `attributes.json`: dimensions and blockSize in N5's reversed (x-first) axis order,
+//! dataType, and the compression object.
+
+use super::{get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, N5_ATTRS};
+use crate::chunk::key::KeyEncoding;
+use crate::codec::blosc::BloscConfig;
+use crate::codec::{Compressor, Lz4Framing};
+use crate::dtype::{DataType, Endian};
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// Keys of a dataset's `attributes.json` that belong to the format, not the user.
+pub const RESERVED: [&str; 5] = ["dimensions", "blockSize", "dataType", "compression", "compressionType"];
+/// The root's version key.
+pub const VERSION_KEY: &str = "n5";
+pub const VERSION: &str = "2.0.0";
+
+pub fn is_dataset(doc: &Value) -> bool {
+    ["dimensions", "blockSize", "dataType"].iter().all(|k| doc.get(k).is_some())
+}
+
+fn int(c: &Value, key: &str, default: i64) -> i64 {
+    c.get(key).and_then(Value::as_i64).unwrap_or(default)
+}
+
+fn compressor_from_json(doc: &Value, dtype: DataType, file: &Path) -> Result<Compressor> {
+    let c = match (doc.get("compression"), doc.get("compressionType")) {
+        (Some(c), _) => c.clone(),
+        (None, Some(Value::String(t))) => json!({ "type": t }),
+        (None, _) => json!({ "type": "raw" }),
+    };
+    let ty = c
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::metadata(file, "compression has no \"type\""))?;
+    Ok(match ty {
+        "raw" => Compressor::Raw,
+        "gzip" => {
+            let level = int(&c, "level", 6);
+            let zlib = c.get("useZlib").and_then(Value::as_bool).unwrap_or(false);
+            Compressor::Gzip { level: if level < 0 { 6 } else { level as u32 }, zlib }
+        }
+        "bzip2" => Compressor::Bzip2 { level: int(&c, "blockSize", 9).clamp(1, 9) as u32 },
+        "xz" => Compressor::Xz { preset: int(&c, "preset", 6).clamp(0, 9) as u32 },
+        "lz4" => Compressor::Lz4 { framing: Lz4Framing::RawBlock, level: int(&c, "blockSize", 65536) as i32, acceleration: 1 },
+        "blosc" => Compressor::Blosc(BloscConfig {
+            cname: c.get("cname").and_then(Value::as_str).unwrap_or("blosclz").to_string(),
+            clevel: int(&c, "clevel", 6) as i32,
+            shuffle: int(&c, "shuffle", 0) as i32,
+            blocksize: int(&c, "blocksize", 0).max(0) as usize,
+            typesize: dtype.size(),
+        }),
+        "zstd" => Compressor::Zstd { level: int(&c, "level", 3) as i32, checksum: false },
+        other => return Err(Error::unsupported(format!("N5 compression type {other:?} in {}", file.display()))),
+    })
+}
+
+fn compressor_to_json(c: &Compressor) -> Result<Value> {
+    Ok(match c {
+        Compressor::Raw => json!({ "type": "raw" }),
+        Compressor::Gzip { level, zlib: false } => json!({ "type": "gzip", "level": level }),
+        Compressor::Gzip { level, zlib: true } => json!({ "type": "gzip", "level": level, "useZlib": true }),
+        Compressor::Bzip2 { level } => json!({ "type": "bzip2", "blockSize": level }),
+        Compressor::Xz { preset } => json!({ "type": "xz", "preset": preset }),
+        Compressor::Lz4 { level, .. } => json!({ "type": "lz4", "blockSize": level }),
+        Compressor::Blosc(b) => json!({
+            "type": "blosc", "cname": b.cname, "clevel": b.clevel, "shuffle": b.shuffle,
+            "blocksize": b.blocksize, "nthreads": 1
+        }),
+        Compressor::Zstd { level, .. } => json!({ "type": "zstd", "level": level }),
+        Compressor::Crc32c => return Err(Error::invalid("crc32c is not an N5 compression")),
+    })
+}
+
+pub fn parse(dir: &Path) -> Result<ArrayMeta> {
+    let file = dir.join(N5_ATTRS);
+    let doc = json::read(&file)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
+    let mut shape = u64_list(get(&doc, "dimensions", &file)?, "dimensions", &file)?;
+    let mut chunks = u64_list(get(&doc, "blockSize", &file)?, "blockSize", &file)?;
+    shape.reverse();
+    chunks.reverse();
+    let name = get(&doc, "dataType", &file)?
+        .as_str()
+        .ok_or_else(|| Error::metadata(&file, "\"dataType\" must be a string"))?;
+    let dtype = DataType::from_name(name)
+        .filter(|d| d.in_n5())
+        .ok_or_else(|| Error::unsupported(format!("N5 dataType {name:?} in {}", file.display())))?;
+    let compressor = compressor_from_json(&doc, dtype, &file)?;
+    Ok(ArrayMeta {
+        format: Format::N5,
+        grid: grid(shape, chunks, &file)?,
+        dtype,
+        endian: Endian::Big,
+        fill: vec![0; dtype.size()],
+        pipeline: Pipeline {
+            dtype,
+            permutation: None,
+            endian: Endian::Big,
+            compressors: vec![compressor.clone()],
+            n5_header: true,
+        },
+        keys: KeyEncoding::N5,
+        compressor,
+        sharding: None,
+        doc,
+        meta_path: file,
+    })
+}
+
+pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
+    if !spec.dtype.in_n5() {
+        return Err(Error::unsupported(format!("data type {} in N5", spec.dtype.name())));
+    }
+    if spec.fill.iter().any(|&b| b != 0) {
+        return Err(Error::invalid("N5 has no fill value; only 0 is possible"));
+    }
+    if spec.shards.is_some() {
+        return Err(Error::invalid("sharding needs Zarr v3"));
+    }
+    let file = dir.join(N5_ATTRS);
+    // Keep user attributes that may already be there.
+    let mut doc: Map<String, Value> = match json::read(&file)? {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let rev = |v: &[u64]| v.iter().rev().copied().collect::<Vec<u64>>();
+    doc.insert("dimensions".into(), json!(rev(&spec.shape)));
+    doc.insert("blockSize".into(), json!(rev(&spec.chunks)));
+    doc.insert("dataType".into(), json!(spec.dtype.name()));
+    doc.insert("compression".into(), compressor_to_json(&spec.compressor)?);
+    doc.remove("compressionType");
+    json::write(&file, &Value::Object(doc))
+}

@@ -1,0 +1,218 @@
+//! The chunk codec pipeline all formats share: an optional axis permutation (Zarr v2
+//! `order: "F"`, v3 `transpose`), the stored byte order, a chain of bytes-to-bytes codecs
+//! and, for N5, the block header.
+
+use crate::chunk::copy::{copy_box, Layout, SharedMut};
+use crate::chunk::n5_header::N5Header;
+use crate::codec::Compressor;
+use crate::dtype::{swap_bytes, DataType, Endian};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub dtype: DataType,
+    /// Stored axis i holds logical axis `permutation[i]`; None means C order.
+    pub permutation: Option<Vec<usize>>,
+    pub endian: Endian,
+    /// Applied in order when encoding, in reverse when decoding.
+    pub compressors: Vec<Compressor>,
+    /// N5 blocks carry a header with their (possibly clipped) shape.
+    pub n5_header: bool,
+}
+
+/// What decoding produced: the logical chunk shape and how its bytes are laid out.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub layout: Layout,
+    /// N5 varlength blocks: number of elements in the payload.
+    pub varlen: Option<u64>,
+    pub nbytes: usize,
+}
+
+impl Pipeline {
+    fn needs_swap(&self) -> bool {
+        self.endian != Endian::NATIVE && self.dtype.swap_unit() > 1
+    }
+
+    /// The stored layout of a chunk of logical `shape`.
+    pub fn layout(&self, shape: &[usize]) -> Layout {
+        let elem = self.dtype.size();
+        match &self.permutation {
+            Some(p) => Layout::permuted(shape, p, elem),
+            None => Layout::c_order(shape, elem),
+        }
+    }
+
+    /// Encode a C-order, native-endian chunk of `shape`. `varlen` writes an N5 varlength block.
+    pub fn encode(&self, data: &[u8], shape: &[u64], varlen: bool) -> Result<Vec<u8>> {
+        let elem = self.dtype.size();
+        let n: usize = shape.iter().product::<u64>() as usize;
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        if !varlen && data.len() != n * elem {
+            return Err(Error::invalid(format!(
+                "chunk data has {} bytes, shape {shape:?} needs {}",
+                data.len(),
+                n * elem
+            )));
+        }
+        let mut owned: Option<Vec<u8>> = None;
+        if let Some(perm) = &self.permutation {
+            if !varlen {
+                let mut t = vec![0u8; data.len()];
+                let src = Layout::c_order(&ushape, elem);
+                let dst = Layout::permuted(&ushape, perm, elem);
+                let zero = vec![0; ushape.len()];
+                // SAFETY: `t` is local to this call.
+                unsafe { copy_box(data, &src, &zero, SharedMut::new(&mut t), &dst, &zero, &ushape, elem)? };
+                owned = Some(t);
+            }
+        }
+        if self.needs_swap() {
+            let mut t = owned.take().unwrap_or_else(|| data.to_vec());
+            swap_bytes(&mut t, self.dtype.swap_unit());
+            owned = Some(t);
+        }
+        let mut bytes: std::borrow::Cow<[u8]> = match owned {
+            Some(v) => v.into(),
+            None => data.into(),
+        };
+        for c in &self.compressors {
+            bytes = c.encode(&bytes)?.into();
+        }
+        if self.n5_header {
+            let header = N5Header {
+                shape: shape.to_vec(),
+                varlen: varlen.then_some((data.len() / elem) as u64),
+            };
+            let mut out = Vec::with_capacity(header.encoded_len() + bytes.len());
+            header.encode(&mut out);
+            out.extend_from_slice(&bytes);
+            return Ok(out);
+        }
+        Ok(bytes.into_owned())
+    }
+
+    /// Decode a stored chunk into `scratch` (native byte order, stored layout).
+    ///
+    /// `nominal` is the chunk shape the metadata implies (N5: the clipped edge shape) and
+    /// `max_shape` bounds what an N5 header may claim, so hostile headers cannot force huge
+    /// allocations.
+    pub fn decode(
+        &self,
+        stored: &[u8],
+        nominal: &[u64],
+        max_shape: &[u64],
+        scratch: &mut Vec<u8>,
+    ) -> Result<Decoded> {
+        let elem = self.dtype.size();
+        let (shape, varlen, payload) = if self.n5_header {
+            let (h, payload) = N5Header::decode(stored)?;
+            if h.shape.len() != nominal.len() {
+                return Err(Error::codec(
+                    "n5 header",
+                    format!("block has {} dimensions, the dataset {}", h.shape.len(), nominal.len()),
+                ));
+            }
+            // Java and older writers may store unclipped edge blocks; anything between the
+            // clipped and the full block shape is valid.
+            let fits = h.shape.iter().zip(nominal).zip(max_shape).all(|((s, n), m)| s >= n && s <= m);
+            if h.varlen.is_none() && !fits {
+                return Err(Error::codec(
+                    "n5 header",
+                    format!("block shape {:?} disagrees with the expected {nominal:?}", h.shape),
+                ));
+            }
+            (h.shape, h.varlen, payload)
+        } else {
+            (nominal.to_vec(), None, stored)
+        };
+        let n_elems = match varlen {
+            Some(n) => n,
+            None => shape.iter().product(),
+        };
+        let max_elems: u64 = max_shape.iter().product();
+        if n_elems > max_elems.max(1) {
+            return Err(Error::codec("n5 header", format!("varlength block claims {n_elems} elements")));
+        }
+        let nbytes = n_elems as usize * elem;
+        scratch.clear();
+        scratch.resize(nbytes, 0);
+        match self.compressors.as_slice() {
+            [] => Compressor::Raw.decode_into(payload, scratch)?,
+            [only] => only.decode_into(payload, scratch)?,
+            [first, rest @ ..] => {
+                // Outer codecs first; intermediate sizes are unknown but bounded.
+                let bound = nbytes + nbytes / 2 + (1 << 20);
+                let mut cur = payload.to_vec();
+                for c in rest.iter().rev() {
+                    cur = c.decode_bounded(&cur, bound)?;
+                }
+                first.decode_into(&cur, scratch)?;
+            }
+        }
+        if self.needs_swap() {
+            swap_bytes(scratch, self.dtype.swap_unit());
+        }
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        let layout = if varlen.is_some() { Layout::c_order(&ushape, elem) } else { self.layout(&ushape) };
+        Ok(Decoded { layout, varlen, nbytes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n5(dtype: DataType) -> Pipeline {
+        Pipeline {
+            dtype,
+            permutation: None,
+            endian: Endian::Big,
+            compressors: vec![Compressor::Raw],
+            n5_header: true,
+        }
+    }
+
+    #[test]
+    fn n5_raw_block_matches_spec_bytes() {
+        let p = n5(DataType::UInt16);
+        let data: Vec<u8> = (1u16..=6).flat_map(|v| v.to_ne_bytes()).collect();
+        let enc = p.encode(&data, &[3, 2, 1], false).unwrap();
+        assert_eq!(
+            enc,
+            [0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6]
+        );
+        let mut s = Vec::new();
+        let d = p.decode(&enc, &[3, 2, 1], &[3, 2, 1], &mut s).unwrap();
+        assert_eq!(&s[..d.nbytes], &data[..]);
+    }
+
+    #[test]
+    fn n5_header_disagreeing_with_metadata_is_refused() {
+        let p = n5(DataType::UInt8);
+        let enc = p.encode(&[0; 8], &[2, 4], false).unwrap();
+        let mut s = Vec::new();
+        assert!(p.decode(&enc, &[2, 2], &[2, 2], &mut s).is_err());
+        assert!(p.decode(&enc, &[3, 4], &[4, 4], &mut s).is_err());
+        assert!(p.decode(&enc, &[2, 3], &[2, 4], &mut s).is_ok());
+    }
+
+    #[test]
+    fn fortran_order_round_trip() {
+        let p = Pipeline {
+            dtype: DataType::Int32,
+            permutation: Some(vec![1, 0]),
+            endian: Endian::Big,
+            compressors: vec![Compressor::Gzip { level: 1, zlib: true }],
+            n5_header: false,
+        };
+        let data: Vec<u8> = (0i32..6).flat_map(|v| v.to_ne_bytes()).collect();
+        let enc = p.encode(&data, &[2, 3], false).unwrap();
+        let mut s = Vec::new();
+        let d = p.decode(&enc, &[2, 3], &[2, 3], &mut s).unwrap();
+        let mut out = vec![0u8; data.len()];
+        let c = Layout::c_order(&[2, 3], 4);
+        unsafe { copy_box(&s, &d.layout, &[0, 0], SharedMut::new(&mut out), &c, &[0, 0], &[2, 3], 4).unwrap() };
+        assert_eq!(out, data);
+    }
+}

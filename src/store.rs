@@ -1,0 +1,93 @@
+//! The filesystem store. Every write goes to a temporary file in the same directory and is
+//! renamed into place, so readers and killed writers only ever see old or new files.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Prefix of temporary files; listings skip dot-files.
+const TMP_PREFIX: &str = ".z5tmp.";
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()))
+}
+
+/// Write `bytes` to `path` atomically, creating parent directories as needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let mut file = match std::fs::File::create(&tmp) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?
+        }
+        Err(e) => return Err(Error::io(&tmp, e)),
+    };
+    let res = file.write_all(bytes).and_then(|_| {
+        drop(file);
+        std::fs::rename(&tmp, path)
+    });
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// The file's bytes, or None when it does not exist.
+pub fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Remove a file if it exists.
+pub fn remove_opt(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Relative paths ('/'-joined) of the files exactly `depth` levels below `dir`, skipping
+/// hidden entries (metadata, temporary files).
+pub fn list_files(dir: &Path, depth: usize) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    walk(dir, depth, String::new(), &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, depth: usize, prefix: String, out: &mut Vec<String>) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if depth <= 1 {
+            if ft.is_file() {
+                out.push(rel);
+            }
+        } else if ft.is_dir() {
+            walk(&entry.path(), depth - 1, rel, out)?;
+        }
+    }
+    Ok(())
+}
