@@ -1,0 +1,265 @@
+//! `ArrayHandle`: an open array. Buffers cross as numpy arrays whose memory the engine reads
+//! or fills directly, with the GIL released.
+
+use super::errors::{guard, raise};
+use crate::array::Array;
+use crate::codec::options;
+use crate::dtype::{DataType, Endian};
+use crate::metadata::{fill, json, ArraySpec, Format};
+use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+use numpy::{PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+use std::path::PathBuf;
+
+/// A numpy buffer's memory, movable into a GIL-free closure. The caller keeps the array
+/// alive (it holds a reference) for the duration of the call.
+#[derive(Clone, Copy)]
+struct RawBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+// SAFETY: the pointer stays valid while the owning array is referenced by the caller.
+unsafe impl Send for RawBuf {}
+
+impl RawBuf {
+    /// # Safety
+    /// The numpy array must outlive the returned slice.
+    unsafe fn slice_mut<'a>(self) -> &'a mut [u8] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        std::slice::from_raw_parts_mut(self.ptr, self.len)
+    }
+    unsafe fn slice<'a>(self) -> &'a [u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        std::slice::from_raw_parts(self.ptr, self.len)
+    }
+}
+
+#[pyclass(module = "z5py._z5py", frozen)]
+pub struct ArrayHandle {
+    inner: Array,
+}
+
+fn bad(msg: String) -> PyErr {
+    raise("InvalidArgumentError", msg)
+}
+
+impl ArrayHandle {
+    /// Check dtype, contiguity (and writeability) of a buffer and take its memory.
+    fn buffer(&self, arr: &Bound<'_, PyUntypedArray>, writeable: bool, what: &str) -> PyResult<RawBuf> {
+        let descr = arr.dtype();
+        let dtype = self.inner.meta.dtype;
+        let kind_ok = descr.itemsize() == dtype.size()
+            && descr.is_native_byteorder().unwrap_or(true)
+            && descr.kind() == dtype.typestr(Endian::NATIVE).as_bytes()[1];
+        if !kind_ok {
+            return Err(bad(format!("{what} has dtype {}, the dataset needs {}", descr, dtype.typestr(Endian::NATIVE))));
+        }
+        if !arr.is_c_contiguous() {
+            return Err(bad(format!("{what} must be C-contiguous")));
+        }
+        // SAFETY: reading fields of a live PyArrayObject.
+        let (ptr, flags) = unsafe {
+            let a = &*arr.as_array_ptr();
+            (a.data as *mut u8, a.flags)
+        };
+        if writeable && flags & NPY_ARRAY_WRITEABLE == 0 {
+            return Err(bad(format!("{what} is read-only")));
+        }
+        Ok(RawBuf { ptr, len: arr.len() * dtype.size() })
+    }
+
+    fn u64s(v: &[usize]) -> Vec<u64> {
+        v.iter().map(|&x| x as u64).collect()
+    }
+}
+
+#[pymethods]
+impl ArrayHandle {
+    /// Open the array at `path` (N5, Zarr v2 or Zarr v3, detected from its metadata).
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = py.detach(|| guard(|| Array::open(&path)))?;
+        Ok(ArrayHandle { inner })
+    }
+
+    /// Write the metadata of a new array and open it.
+    #[staticmethod]
+    #[pyo3(signature = (path, fmt, shape, chunks, dtype, compressor, options_json, fill_value,
+                        dimension_separator=None, shards=None, chunk_key_encoding=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        py: Python<'_>,
+        path: PathBuf,
+        fmt: &str,
+        shape: Vec<u64>,
+        chunks: Vec<u64>,
+        dtype: &str,
+        compressor: &str,
+        options_json: &str,
+        fill_value: &[u8],
+        dimension_separator: Option<&str>,
+        shards: Option<Vec<u64>>,
+        chunk_key_encoding: Option<String>,
+    ) -> PyResult<Self> {
+        let format = Format::from_name(fmt)?;
+        let (dt, endian) = DataType::from_typestr(dtype)?;
+        let opts = json::parse_object(options_json, "compression options")?;
+        let compressor = options::from_z5py(compressor, &opts, format, dt)?;
+        let separator = match dimension_separator {
+            None => None,
+            Some(s) if s.chars().count() == 1 => s.chars().next(),
+            Some(s) => return Err(bad(format!("dimension_separator {s:?} must be one character"))),
+        };
+        let spec = ArraySpec {
+            format,
+            shape,
+            chunks,
+            dtype: dt,
+            endian,
+            compressor,
+            fill: fill_value.to_vec(),
+            separator,
+            shards,
+            key_encoding: chunk_key_encoding,
+        };
+        let inner = py.detach(|| guard(|| Array::create(&path, &spec)))?;
+        Ok(ArrayHandle { inner })
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.inner.dir.clone()
+    }
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.inner.meta.format.name()
+    }
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.meta.grid.shape)
+    }
+    #[getter]
+    fn chunks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.inner.chunk_shape())
+    }
+    #[getter]
+    fn shards<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match &self.inner.meta.sharding {
+            Some(_) => Ok(Some(PyTuple::new(py, &self.inner.meta.grid.chunk)?)),
+            None => Ok(None),
+        }
+    }
+    #[getter]
+    fn dtype(&self) -> String {
+        self.inner.meta.dtype.typestr(Endian::NATIVE)
+    }
+    #[getter]
+    fn stored_dtype(&self) -> String {
+        self.inner.meta.dtype.typestr(self.inner.meta.endian)
+    }
+    #[getter]
+    fn fill_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.meta.fill)
+    }
+    #[getter]
+    fn compressor(&self) -> &'static str {
+        options::to_z5py(&self.inner.meta.compressor).0
+    }
+    #[getter]
+    fn compression_options_json(&self) -> String {
+        json::compact(&serde_json::Value::Object(options::to_z5py(&self.inner.meta.compressor).1))
+    }
+    #[getter]
+    fn metadata_json(&self) -> String {
+        json::compact(&self.inner.meta.doc)
+    }
+    #[getter]
+    fn fill_value_json(&self) -> String {
+        json::compact(&fill::to_json(self.inner.meta.dtype, &self.inner.meta.fill))
+    }
+    #[getter]
+    fn chunks_per_dimension<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.inner.chunks_per_dimension())
+    }
+    #[getter]
+    fn number_of_chunks(&self) -> u64 {
+        self.inner.chunks_per_dimension().iter().product()
+    }
+
+    /// Fill `out` with the region at `start` of shape `out.shape`.
+    fn read_into(&self, py: Python<'_>, start: Vec<u64>, out: &Bound<'_, PyUntypedArray>, n_threads: usize) -> PyResult<()> {
+        let buf = self.buffer(out, true, "output array")?;
+        let shape = Self::u64s(out.shape());
+        let a = &self.inner;
+        // SAFETY: `out` is kept alive by the caller's reference for this whole call.
+        py.detach(move || guard(|| a.read_region(&start, &shape, unsafe { buf.slice_mut() }, n_threads)))
+    }
+
+    /// Write `data` as the region at `start`.
+    fn write_from(&self, py: Python<'_>, start: Vec<u64>, data: &Bound<'_, PyUntypedArray>, n_threads: usize) -> PyResult<()> {
+        let buf = self.buffer(data, false, "data")?;
+        let shape = Self::u64s(data.shape());
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads)))
+    }
+
+    /// The decoded chunk at `chunk_index`, or None when it is not stored.
+    fn read_chunk<'py>(&self, py: Python<'py>, chunk_index: Vec<u64>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let a = &self.inner;
+        let Some(c) = py.detach(|| guard(|| a.read_chunk(&chunk_index)))? else { return Ok(None) };
+        let shape = PyTuple::new(py, &c.shape)?;
+        let arr = PyArray1::from_vec(py, c.data);
+        Ok(Some(arr.call_method1("view", (self.dtype(),))?.call_method1("reshape", (shape,))?))
+    }
+
+    /// Encode and store one chunk given in its stored shape.
+    #[pyo3(signature = (chunk_index, data, varlen=false))]
+    fn write_chunk(&self, py: Python<'_>, chunk_index: Vec<u64>, data: &Bound<'_, PyUntypedArray>, varlen: bool) -> PyResult<()> {
+        let buf = self.buffer(data, false, "chunk data")?;
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || guard(|| a.write_chunk(&chunk_index, unsafe { buf.slice() }, varlen)))
+    }
+
+    fn chunk_exists(&self, py: Python<'_>, chunk_index: Vec<u64>) -> PyResult<bool> {
+        let a = &self.inner;
+        py.detach(|| guard(|| a.chunk_exists(&chunk_index)))
+    }
+
+    /// Indices of all chunks that are stored.
+    fn existing_chunks<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let a = &self.inner;
+        let idx = py.detach(|| guard(|| a.existing_chunks()))?;
+        idx.iter().map(|i| PyTuple::new(py, i)).collect()
+    }
+
+    fn chunk_path(&self, chunk_index: Vec<u64>) -> PathBuf {
+        self.inner.chunk_path(&chunk_index)
+    }
+
+    /// The bytes this array would store for `data` as one chunk.
+    fn encode_chunk<'py>(&self, py: Python<'py>, data: &Bound<'_, PyUntypedArray>) -> PyResult<Bound<'py, PyBytes>> {
+        let buf = self.buffer(data, false, "data")?;
+        let shape = Self::u64s(data.shape());
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        let bytes = py.detach(move || guard(|| a.encode_chunk(unsafe { buf.slice() }, &shape)))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ArrayHandle({:?}, format={}, shape={:?}, dtype={})",
+            self.inner.dir,
+            self.inner.meta.format.name(),
+            self.inner.meta.grid.shape,
+            self.dtype()
+        )
+    }
+}
