@@ -20,6 +20,21 @@ pub struct ChunkData {
     pub varlen: bool,
 }
 
+/// A decoded chunk in `scratch` with `layout`, as a C-order `ChunkData`.
+pub(crate) fn to_c_order(mut scratch: Vec<u8>, layout: &Layout, nbytes: usize, elem: usize) -> Result<ChunkData> {
+    let shape: Vec<u64> = layout.shape.iter().map(|&s| s as u64).collect();
+    let c = Layout::c_order(&layout.shape, elem);
+    if c.strides == layout.strides {
+        scratch.truncate(nbytes);
+        return Ok(ChunkData { shape, data: scratch, varlen: false });
+    }
+    let mut data = vec![0u8; nbytes];
+    let zero = vec![0; shape.len()];
+    // SAFETY: `data` is local.
+    unsafe { copy_box(&scratch, layout, &zero, SharedMut::new(&mut data), &c, &zero, &layout.shape, elem)? };
+    Ok(ChunkData { shape, data, varlen: false })
+}
+
 impl Array {
     pub fn open(dir: &Path) -> Result<Array> {
         Ok(Array { dir: dir.to_path_buf(), meta: metadata::open(dir)? })
@@ -171,17 +186,7 @@ impl Array {
             scratch.truncate(d.nbytes);
             return Ok(Some(ChunkData { shape: vec![n], data: scratch, varlen: true }));
         }
-        let shape: Vec<u64> = d.layout.shape.iter().map(|&s| s as u64).collect();
-        let c = Layout::c_order(&d.layout.shape, self.elem());
-        if c.strides == d.layout.strides {
-            scratch.truncate(d.nbytes);
-            return Ok(Some(ChunkData { shape, data: scratch, varlen: false }));
-        }
-        let mut data = vec![0u8; d.nbytes];
-        let zero = vec![0; shape.len()];
-        // SAFETY: `data` is local.
-        unsafe { copy_box(&scratch, &d.layout, &zero, SharedMut::new(&mut data), &c, &zero, &d.layout.shape, self.elem())? };
-        Ok(Some(ChunkData { shape, data, varlen: false }))
+        to_c_order(scratch, &d.layout, d.nbytes, self.elem()).map(Some)
     }
 
     /// Store one chunk given in C order; `varlen` writes an N5 varlength block.

@@ -1,27 +1,420 @@
-//! Zarr v3 `sharding_indexed` (not yet implemented; see the Zarr v3 issue).
+//! Zarr v3 `sharding_indexed`: many inner chunks in one shard file, located by an index of
+//! (offset, nbytes) pairs at the end or the start. Reads fetch only the index and the byte
+//! ranges they need; writes rewrite each shard once per call, atomically.
 
-use crate::array::{Array, ChunkData};
+use crate::array::{to_c_order, Array, ChunkData};
+use crate::chunk::copy::{copy_box, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::grid::{overlap, ChunkGrid};
+use crate::codec::Compressor;
 use crate::error::{Error, Result};
+use crate::metadata::{fill, Sharding};
+use crate::{store, threads};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 
-fn unsupported() -> Error {
-    Error::unsupported("sharded arrays are not implemented yet")
+const EMPTY: u64 = u64::MAX;
+
+type Index = Vec<Option<(u64, u64)>>;
+
+fn sharding(a: &Array) -> &Sharding {
+    a.meta.sharding.as_ref().expect("called on a sharded array")
 }
 
-pub fn read_region(_a: &Array, _start: &[u64], _shape: &[u64], _out: &mut [u8], _n: usize) -> Result<()> {
-    Err(unsupported())
+/// Inner chunks per shard, per dimension.
+fn per_shard(a: &Array) -> Vec<u64> {
+    a.meta.grid.chunk.iter().zip(&sharding(a).inner).map(|(o, i)| o / i).collect()
 }
-pub fn write_region(_a: &Array, _start: &[u64], _shape: &[u64], _data: &[u8], _n: usize) -> Result<()> {
-    Err(unsupported())
+
+fn index_shape(a: &Array) -> Vec<u64> {
+    let mut s = per_shard(a);
+    s.push(2);
+    s
 }
-pub fn read_chunk(_a: &Array, _idx: &[u64]) -> Result<Option<ChunkData>> {
-    Err(unsupported())
+
+fn index_len(a: &Array) -> usize {
+    let n: u64 = per_shard(a).iter().product();
+    let crcs = sharding(a).index_pipeline.compressors.iter().filter(|c| **c == Compressor::Crc32c).count();
+    16 * n as usize + 4 * crcs
 }
-pub fn write_chunk(_a: &Array, _idx: &[u64], _data: &[u8]) -> Result<()> {
-    Err(unsupported())
+
+fn linear(local: &[u64], per: &[u64]) -> usize {
+    local.iter().zip(per).fold(0u64, |acc, (i, n)| acc * n + i) as usize
 }
-pub fn chunk_exists(_a: &Array, _idx: &[u64]) -> Result<bool> {
-    Err(unsupported())
+
+fn decode_index(a: &Array, bytes: &[u8], file_len: u64, path: &Path) -> Result<Index> {
+    let s = sharding(a);
+    let shape = index_shape(a);
+    let mut scratch = Vec::new();
+    s.index_pipeline
+        .decode(bytes, &shape, &shape, &mut scratch)
+        .map_err(|e| Error::corrupt(path, format!("shard index: {}", e.in_chunk(path))))?;
+    let ilen = index_len(a) as u64;
+    let (lo, hi) = if s.index_at_start { (ilen, file_len) } else { (0, file_len - ilen) };
+    scratch
+        .chunks_exact(16)
+        .map(|e| {
+            let off = u64::from_ne_bytes(e[..8].try_into().unwrap());
+            let n = u64::from_ne_bytes(e[8..].try_into().unwrap());
+            if off == EMPTY && n == EMPTY {
+                return Ok(None);
+            }
+            match off.checked_add(n) {
+                Some(end) if off >= lo && end <= hi => Ok(Some((off, n))),
+                _ => Err(Error::corrupt(path, format!("shard index entry ({off}, {n}) points outside the shard's {file_len} bytes"))),
+            }
+        })
+        .collect()
 }
-pub fn existing_chunks(_a: &Array) -> Result<Vec<Vec<u64>>> {
-    Err(unsupported())
+
+fn encode_index(a: &Array, index: &Index) -> Result<Vec<u8>> {
+    let raw: Vec<u8> = index
+        .iter()
+        .flat_map(|e| {
+            let (o, n) = e.unwrap_or((EMPTY, EMPTY));
+            o.to_ne_bytes().into_iter().chain(n.to_ne_bytes())
+        })
+        .collect();
+    sharding(a).index_pipeline.encode(&raw, &index_shape(a), false)
+}
+
+/// Open a shard and read its index; None when the shard does not exist.
+fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<(File, Index)>> {
+    let path = a.chunk_path(sidx);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+    let ilen = index_len(a);
+    if len < ilen as u64 {
+        return Err(Error::corrupt(&path, format!("shard of {len} bytes is shorter than its {ilen}-byte index")));
+    }
+    let at = if sharding(a).index_at_start { 0 } else { len - ilen as u64 };
+    let mut buf = vec![0u8; ilen];
+    file.read_exact_at(&mut buf, at).map_err(|e| Error::io(&path, e))?;
+    let index = decode_index(a, &buf, len, &path)?;
+    Ok(Some((file, index)))
+}
+
+fn read_range(file: &File, (off, n): (u64, u64), path: &Path) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n as usize];
+    file.read_exact_at(&mut buf, off).map_err(|e| Error::io(path, e))?;
+    Ok(buf)
+}
+
+/// Decode one inner chunk into `scratch`, returning its layout.
+fn decode_inner(a: &Array, bytes: &[u8], scratch: &mut Vec<u8>, path: &Path, local: &[u64]) -> Result<Layout> {
+    let s = sharding(a);
+    let d = s
+        .inner_pipeline
+        .decode(bytes, &s.inner, &s.inner, scratch)
+        .map_err(|e| Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path))))?;
+    Ok(d.layout)
+}
+
+fn inner_grid(a: &Array) -> ChunkGrid {
+    ChunkGrid { shape: a.meta.grid.shape.clone(), chunk: sharding(a).inner.clone() }
+}
+
+fn split(a: &Array, idx: &[u64]) -> (Vec<u64>, Vec<u64>) {
+    let per = per_shard(a);
+    (idx.iter().zip(&per).map(|(i, n)| i / n).collect(), idx.iter().zip(&per).map(|(i, n)| i % n).collect())
+}
+
+pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_threads: usize) -> Result<()> {
+    let elem = a.elem();
+    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+    let out_layout = Layout::c_order(&ushape, elem);
+    let dst = SharedMut::new(out);
+    let grid = inner_grid(a);
+    let per = per_shard(a);
+    let shards = a.meta.grid.chunks_in_region(start, shape);
+    threads::for_each(n_threads, &shards, |_, sidx| {
+        let path = a.chunk_path(sidx);
+        let opened = open_shard(a, sidx)?;
+        // Inner chunks of this shard that the region touches.
+        let origin = a.meta.grid.origin(sidx);
+        let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
+        let sub_start: Vec<u64> = start.iter().zip(&in_region).map(|(s, r)| s + *r as u64).collect();
+        let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
+        let inner = grid.chunks_in_region(&sub_start, &sub_shape);
+        threads::for_each(n_threads, &inner, |scratch, gidx| {
+            let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+            let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
+            let entry = opened.as_ref().and_then(|(_, idx)| idx[linear(&local, &per)]);
+            // SAFETY: inner chunks are disjoint boxes of the output.
+            unsafe {
+                match (entry, &opened) {
+                    (Some(range), Some((file, _))) => {
+                        let bytes = read_range(file, range, &path)?;
+                        let layout = decode_inner(a, &bytes, scratch, &path, &local)?;
+                        copy_box(scratch, &layout, &in_chunk, dst, &out_layout, &in_reg, &ext, elem)
+                    }
+                    _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
+                }
+            }
+        })
+    })
+}
+
+/// What to do with one inner chunk when rewriting a shard.
+enum Inner {
+    Keep,
+    Set(Option<Vec<u8>>),
+}
+
+/// Rewrite one shard: `f` decides each inner chunk from its local index and old bytes.
+fn rewrite_shard(
+    a: &Array,
+    sidx: &[u64],
+    read_old: bool,
+    n_threads: usize,
+    f: &(dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> + Sync),
+) -> Result<()> {
+    let path = a.chunk_path(sidx);
+    let old: Option<(Vec<u8>, Index)> = if read_old {
+        match store::read_opt(&path)? {
+            None => None,
+            Some(bytes) => {
+                let ilen = index_len(a);
+                if bytes.len() < ilen {
+                    return Err(Error::corrupt(&path, "shard is shorter than its index"));
+                }
+                let ib = if sharding(a).index_at_start { &bytes[..ilen] } else { &bytes[bytes.len() - ilen..] };
+                let index = decode_index(a, ib, bytes.len() as u64, &path)?;
+                Some((bytes, index))
+            }
+        }
+    } else {
+        None
+    };
+    let per = per_shard(a);
+    let locals = ChunkGrid { shape: per.clone(), chunk: vec![1; per.len()] }.chunks_in_region(&vec![0; per.len()], &per);
+    let parts: Vec<Option<Vec<u8>>> = threads::map(n_threads, &locals, |scratch, local| {
+        let old_bytes = old.as_ref().and_then(|(b, idx)| {
+            idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
+        });
+        Ok(match f(scratch, local, old_bytes)? {
+            Inner::Keep => old_bytes.map(<[u8]>::to_vec),
+            Inner::Set(v) => v,
+        })
+    })?;
+    if parts.iter().all(Option::is_none) {
+        return store::remove_opt(&path);
+    }
+    let ilen = index_len(a) as u64;
+    let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
+    let mut index: Index = Vec::with_capacity(parts.len());
+    for p in &parts {
+        index.push(p.as_ref().map(|b| {
+            let e = (offset, b.len() as u64);
+            offset += b.len() as u64;
+            e
+        }));
+    }
+    let index_bytes = encode_index(a, &index)?;
+    let mut out = Vec::with_capacity(offset as usize + index_bytes.len());
+    if sharding(a).index_at_start {
+        out.extend_from_slice(&index_bytes);
+    }
+    for p in parts.into_iter().flatten() {
+        out.extend_from_slice(&p);
+    }
+    if !sharding(a).index_at_start {
+        out.extend_from_slice(&index_bytes);
+    }
+    store::write_atomic(&path, &out)
+}
+
+/// Encode an inner chunk buffer, or None when it holds only the fill value.
+fn encode_inner(a: &Array, buf: &[u8]) -> Result<Option<Vec<u8>>> {
+    if fill::all_fill(a.meta.dtype, buf, &a.meta.fill) {
+        return Ok(None);
+    }
+    let s = sharding(a);
+    s.inner_pipeline.encode(buf, &s.inner, false).map(Some)
+}
+
+pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_threads: usize) -> Result<()> {
+    let elem = a.elem();
+    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+    let src_layout = Layout::c_order(&ushape, elem);
+    let grid = inner_grid(a);
+    let per = per_shard(a);
+    let inner_u: Vec<usize> = sharding(a).inner.iter().map(|&s| s as usize).collect();
+    let inner_layout = Layout::c_order(&inner_u, elem);
+    let inner_bytes = inner_u.iter().product::<usize>() * elem;
+    let shards = a.meta.grid.chunks_in_region(start, shape);
+    threads::for_each(n_threads, &shards, |_, sidx| {
+        let path = a.chunk_path(sidx);
+        let inside = a.meta.grid.clipped(sidx);
+        let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
+        let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+        rewrite_shard(a, sidx, !covers, n_threads, &|scratch, local, old| {
+            let gidx: Vec<u64> = sidx.iter().zip(local).zip(&per).map(|((s, l), n)| s * n + l).collect();
+            if gidx.iter().zip(&grid.shape).zip(&grid.chunk).any(|((g, s), c)| g * c >= *s) {
+                return Ok(Inner::Set(None)); // entirely beyond the array edge
+            }
+            let in_bounds = grid.clipped(&gidx);
+            let (in_chunk, in_reg, ext) = overlap(&grid.origin(&gidx), &in_bounds, start, shape);
+            if ext.contains(&0) {
+                return Ok(Inner::Keep);
+            }
+            let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
+            let mut buf = vec![0u8; inner_bytes];
+            let zero = vec![0; inner_u.len()];
+            // SAFETY: `buf` is local to this task.
+            unsafe {
+                match old.filter(|_| !full) {
+                    Some(bytes) => {
+                        let layout = decode_inner(a, bytes, scratch, &path, local)?;
+                        copy_box(scratch, &layout, &zero, SharedMut::new(&mut buf), &inner_layout, &zero, &inner_u, elem)?;
+                    }
+                    None => fill_all(&mut buf, &a.meta.fill),
+                }
+                copy_box(data, &src_layout, &in_reg, SharedMut::new(&mut buf), &inner_layout, &in_chunk, &ext, elem)?;
+            }
+            Ok(Inner::Set(encode_inner(a, &buf)?))
+        })
+    })
+}
+
+pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
+    let (sidx, local) = split(a, idx);
+    let path = a.chunk_path(&sidx);
+    let Some((file, index)) = open_shard(a, &sidx)? else { return Ok(None) };
+    let Some(range) = index[linear(&local, &per_shard(a))] else { return Ok(None) };
+    let bytes = read_range(&file, range, &path)?;
+    let mut scratch = Vec::new();
+    let layout = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let nbytes = layout.shape.iter().product::<usize>() * a.elem();
+    to_c_order(scratch, &layout, nbytes, a.elem()).map(Some)
+}
+
+pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
+    let s = sharding(a);
+    let need = s.inner.iter().product::<u64>() as usize * a.elem();
+    if data.len() != need {
+        return Err(Error::invalid(format!("chunk data has {} bytes, inner chunk {:?} needs {need}", data.len(), s.inner)));
+    }
+    let (sidx, target) = split(a, idx);
+    rewrite_shard(a, &sidx, true, 1, &|_, local, _| {
+        if local == target.as_slice() {
+            Ok(Inner::Set(Some(s.inner_pipeline.encode(data, &s.inner, false)?)))
+        } else {
+            Ok(Inner::Keep)
+        }
+    })
+}
+
+pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
+    let (sidx, local) = split(a, idx);
+    Ok(match open_shard(a, &sidx)? {
+        Some((_, index)) => index[linear(&local, &per_shard(a))].is_some(),
+        None => false,
+    })
+}
+
+pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
+    let per = per_shard(a);
+    let locals = ChunkGrid { shape: per.clone(), chunk: vec![1; per.len()] }.chunks_in_region(&vec![0; per.len()], &per);
+    let mut out = Vec::new();
+    for sidx in a.existing_storage_keys()? {
+        if let Some((_, index)) = open_shard(a, &sidx)? {
+            for (local, e) in locals.iter().zip(&index) {
+                if e.is_some() {
+                    out.push(sidx.iter().zip(local).zip(&per).map(|((s, l), n)| s * n + l).collect());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::array::Array;
+    use crate::codec::Compressor;
+    use crate::dtype::{DataType, Endian};
+    use crate::metadata::{ArraySpec, Format};
+
+    fn spec(at_start: bool) -> (tempdir::Dir, Array) {
+        let dir = tempdir::Dir::new(if at_start { "start" } else { "end" });
+        let a = Array::create(
+            &dir.0,
+            &ArraySpec {
+                format: Format::ZarrV3,
+                shape: vec![10, 7],
+                chunks: vec![2, 3],
+                dtype: DataType::UInt16,
+                endian: Endian::Little,
+                compressor: Compressor::Raw,
+                fill: vec![0, 0],
+                separator: None,
+                shards: Some(vec![4, 6]),
+                key_encoding: None,
+            },
+        )
+        .unwrap();
+        (dir, a)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new(tag: &str) -> Dir {
+                let p = std::env::temp_dir().join(format!("z5py-shard-{tag}-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&p);
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn index_layout_and_round_trip() {
+        let (_d, a) = spec(false);
+        let data: Vec<u8> = (0u16..70).flat_map(|v| (v + 1).to_ne_bytes()).collect();
+        a.write_region(&[0, 0], &[10, 7], &data, 2).unwrap();
+        let mut out = vec![0u8; data.len()];
+        a.read_region(&[0, 0], &[10, 7], &mut out, 2).unwrap();
+        assert_eq!(out, data);
+        // Shard (0, 0) holds 2x2 inner chunks of 2x3 u16 raw = 12 bytes each, index 4*16+4.
+        let bytes = std::fs::read(a.chunk_path(&[0, 0])).unwrap();
+        assert_eq!(bytes.len(), 4 * 12 + 4 * 16 + 4);
+        let index = &bytes[48..];
+        let crc = u32::from_le_bytes(index[64..].try_into().unwrap());
+        assert_eq!(crc, crc32c::crc32c(&index[..64]));
+        let first = u64::from_le_bytes(index[..8].try_into().unwrap());
+        let n = u64::from_le_bytes(index[8..16].try_into().unwrap());
+        assert_eq!((first, n), (0, 12));
+        // Corrupting the index checksum is detected and names the shard.
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        std::fs::write(a.chunk_path(&[0, 0]), &bad).unwrap();
+        let err = a.read_region(&[0, 0], &[2, 2], &mut vec![0u8; 8], 1).unwrap_err();
+        assert!(err.to_string().contains("c/0/0"), "{err}");
+    }
+
+    #[test]
+    fn partial_writes_and_empty_shards() {
+        let (_d, a) = spec(true);
+        a.write_region(&[3, 5], &[2, 2], &[1, 0, 2, 0, 3, 0, 4, 0], 1).unwrap();
+        let mut out = vec![0u8; 10 * 7 * 2];
+        a.read_region(&[0, 0], &[10, 7], &mut out, 1).unwrap();
+        let at = |r: usize, c: usize| out[(r * 7 + c) * 2];
+        assert_eq!((at(3, 5), at(3, 6), at(4, 5), at(4, 6), at(0, 0)), (1, 2, 3, 4, 0));
+        assert_eq!(a.existing_chunks().unwrap(), vec![vec![1, 1], vec![1, 2], vec![2, 1], vec![2, 2]]);
+        // Writing fill over everything removes the shards.
+        a.write_region(&[0, 0], &[10, 7], &vec![0u8; 140], 2).unwrap();
+        assert!(a.existing_chunks().unwrap().is_empty());
+        assert!(!a.chunk_path(&[0, 0]).exists());
+    }
 }

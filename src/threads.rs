@@ -34,3 +34,17 @@ pub fn for_each<T: Sync>(
     }
     pool(n_threads)?.install(|| items.par_iter().try_for_each_init(Vec::new, |s, it| f(s, it)))
 }
+
+/// Map `f` over the items on `n_threads` threads (inline for one), keeping their order.
+/// Called from inside a task of `for_each`, it shares that call's pool.
+pub fn map<T: Sync, R: Send>(
+    n_threads: usize,
+    items: &[T],
+    f: impl Fn(&mut Vec<u8>, &T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    if n_threads <= 1 || items.len() <= 1 {
+        let mut scratch = Vec::new();
+        return items.iter().map(|it| f(&mut scratch, it)).collect();
+    }
+    pool(n_threads)?.install(|| items.par_iter().map_init(Vec::new, |s, it| f(s, it)).collect())
+}
