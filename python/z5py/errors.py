@@ -43,6 +43,32 @@ class InternalError(Z5Error, RuntimeError):
     """A bug in z5py (for example a Rust panic caught at the boundary); please report it."""
 
 
+class Z5FileExistsError(Z5OSError, FileExistsError):
+    """A file or directory that must not exist does (modes 'w-' and 'x')."""
+
+
+class DtypeMismatchError(InvalidArgumentError, RuntimeError):
+    """``create_dataset`` got ``data`` whose dtype differs from the requested ``dtype``.
+
+    Also a ``RuntimeError``, which is what the z5py documentation promises for this case.
+    """
+
+
+class NodeExistsError(InvalidArgumentError, KeyError):
+    """A group or dataset cannot be created because a node of that name already exists.
+
+    Also a ``KeyError`` (raised by older z5py) and a ``ValueError`` (raised by h5py).
+    """
+
+    __str__ = Exception.__str__
+
+
+class NodeNotFoundError(Z5Error, KeyError):
+    """No group or dataset of the requested name exists (a ``KeyError``, as for a dict)."""
+
+    __str__ = Exception.__str__
+
+
 __all__ = [
     "Z5Error",
     "MetadataError",
@@ -53,4 +79,8 @@ __all__ = [
     "Z5FileNotFoundError",
     "ReadOnlyError",
     "InternalError",
+    "Z5FileExistsError",
+    "DtypeMismatchError",
+    "NodeExistsError",
+    "NodeNotFoundError",
 ]

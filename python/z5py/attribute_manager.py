@@ -1,0 +1,170 @@
+"""Dict-like access to the user attributes of a group or dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+import numpy as np
+
+from . import _z5py
+from .errors import InvalidArgumentError, ReadOnlyError
+
+__all__ = ["N5_RESERVED_KEYS", "AttributeManager"]
+
+#: Keys that N5 keeps in ``attributes.json`` for itself: the dataset metadata and the
+#: container version.  They are hidden from and protected against the AttributeManager.
+N5_RESERVED_KEYS = frozenset(
+    {"dimensions", "blockSize", "dataType", "compression", "compressionType", "n5"}
+)
+
+_FORMATS = ("n5", "zarr2", "zarr3")
+
+
+def _jsonable(value: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays become Python numbers and lists."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(
+        f"attribute values must be JSON serializable; {type(value).__name__} ({value!r}) is not"
+    )
+
+
+class AttributeManager(MutableMapping):
+    """The user attributes of one group or dataset, as a mutable mapping.
+
+    Attributes are stored as JSON: in ``attributes.json`` for N5, ``.zattrs`` for Zarr v2
+    and the ``attributes`` member of ``zarr.json`` for Zarr v3.  Values must be JSON
+    serializable; numpy scalars and arrays are converted to Python numbers and (nested)
+    lists, tuples come back as lists, and NaN/Infinity are allowed.  Every assignment or
+    deletion rewrites the whole attribute set atomically; use :meth:`update` to change
+    several keys with a single write.
+
+    In N5, ``attributes.json`` also holds the dataset metadata (``dimensions``,
+    ``blockSize``, ``dataType``, ``compression``, ``compressionType``) and the container
+    version (``n5``).  These keys are not shown and cannot be set or deleted here
+    (:class:`~z5py.errors.InvalidArgumentError`).
+
+    Parameters
+    ----------
+    path:
+        Filesystem path of the group or dataset.
+    is_zarr:
+        Whether the node is Zarr (``True``) or N5 (``False``).  The Zarr version is read
+        from disk.  May be omitted when ``fmt`` is given or the node's metadata tells.
+    fmt:
+        The exact format (``"n5"``, ``"zarr2"`` or ``"zarr3"``); overrides ``is_zarr``.
+    read_only:
+        Refuse every modification with :class:`~z5py.errors.ReadOnlyError`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        is_zarr: bool | None = None,
+        *,
+        fmt: str | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._fmt = fmt if fmt is not None else self._detect_format(self._path, is_zarr)
+        if self._fmt not in _FORMATS:
+            raise InvalidArgumentError(f"unknown format {self._fmt!r}; expected one of {_FORMATS}")
+        self._read_only = read_only
+
+    @staticmethod
+    def _detect_format(path: str, is_zarr: bool | None) -> str:
+        """The format of the node at ``path``, using ``is_zarr`` only where disk is silent."""
+        _, on_disk = _z5py.node_info(path)
+        if on_disk is not None and (is_zarr is None or is_zarr == (on_disk != "n5")):
+            return on_disk
+        if is_zarr is None:
+            raise InvalidArgumentError(
+                f"cannot tell whether {path!r} is N5 or Zarr; pass is_zarr or fmt"
+            )
+        return "zarr2" if is_zarr else "n5"
+
+    @property
+    def path(self) -> str:
+        """Filesystem path of the node these attributes belong to."""
+        return self._path
+
+    @property
+    def read_only(self) -> bool:
+        """Whether modifications are refused."""
+        return self._read_only
+
+    def _read(self) -> dict[str, Any]:
+        """All user attributes, freshly read from disk."""
+        return json.loads(_z5py.read_attrs(self._path, self._fmt))
+
+    def _write(self, attrs: Mapping[str, Any]) -> None:
+        """Replace all user attributes with ``attrs``."""
+        payload = json.dumps(dict(attrs), allow_nan=True, default=_jsonable)
+        _z5py.write_attrs(self._path, self._fmt, payload)
+
+    def _check_key(self, key: Any, action: str) -> None:
+        """Refuse modifications in read-only mode, non-string keys and reserved N5 keys."""
+        if self._read_only:
+            raise ReadOnlyError(f"cannot {action} attribute {key!r}: opened in read-only mode 'r'")
+        if not isinstance(key, str):
+            raise TypeError(f"attribute names must be strings, got {type(key).__name__}")
+        if self._fmt == "n5" and key in N5_RESERVED_KEYS:
+            raise InvalidArgumentError(
+                f"cannot {action} attribute {key!r}: it is reserved for N5 metadata"
+            )
+
+    def __getitem__(self, key: str) -> Any:
+        """The value of attribute ``key`` (``KeyError`` if it does not exist)."""
+        attrs = self._read()
+        if key not in attrs:
+            raise KeyError(key)
+        return attrs[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Set attribute ``key`` to the JSON-serializable ``value``."""
+        self._check_key(key, "set")
+        attrs = self._read()
+        attrs[key] = value
+        self._write(attrs)
+
+    def __delitem__(self, key: str) -> None:
+        """Remove attribute ``key`` (``KeyError`` if it does not exist)."""
+        self._check_key(key, "delete")
+        attrs = self._read()
+        if key not in attrs:
+            raise KeyError(key)
+        del attrs[key]
+        self._write(attrs)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Set several attributes at once, with a single write to disk (like ``dict.update``)."""
+        new = dict(other, **kwargs)
+        for key in new:
+            self._check_key(key, "set")
+        attrs = self._read()
+        attrs.update(new)
+        self._write(attrs)
+
+    def clear(self) -> None:
+        """Remove all user attributes (reserved N5 keys are kept), with a single write."""
+        if self._read_only:
+            raise ReadOnlyError("cannot clear attributes: opened in read-only mode 'r'")
+        self._write({})
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the attribute names."""
+        return iter(list(self._read()))
+
+    def __len__(self) -> int:
+        """Number of user attributes."""
+        return len(self._read())
+
+    def __contains__(self, key: object) -> bool:
+        """Whether attribute ``key`` exists."""
+        return key in self._read()
+
+    def __repr__(self) -> str:
+        return f"<z5py AttributeManager of {self._path!r} ({self._fmt}): {self._read()!r}>"

@@ -1,0 +1,595 @@
+"""Chunked N-dimensional datasets with numpy-style reading and writing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _z5py
+from ._node import Node
+from .errors import (
+    DtypeMismatchError,
+    InvalidArgumentError,
+    UnsupportedError,
+)
+from .shape_utils import (
+    check_region,
+    normalize_chunks,
+    normalize_index,
+    normalize_shape,
+    to_int,
+)
+
+__all__ = ["Dataset"]
+
+_DEFAULT_COMPRESSORS = {"n5": "gzip", "zarr2": "blosc", "zarr3": "blosc"}
+
+
+def same_dtype(a: Any, b: Any) -> bool:
+    """Whether two dtypes describe the same values (byte order aside)."""
+    return np.dtype(a).newbyteorder("=") == np.dtype(b).newbyteorder("=")
+
+
+def _check_n_threads(n_threads: Any) -> int:
+    """Validate a thread count (a positive integer)."""
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer):
+        raise TypeError(f"n_threads must be a positive integer, got {n_threads!r}")
+    if n_threads < 1:
+        raise InvalidArgumentError(f"n_threads must be a positive integer, got {n_threads}")
+    return int(n_threads)
+
+
+def _compression_arguments(
+    fmt: str, compression: str | None, options: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Compressor name and options for a new dataset of format ``fmt``.
+
+    Besides z5py's ``**compression_options`` this accepts h5py's ``compression_opts``
+    (an int level, or a dict of options).
+    """
+    options = dict(options)
+    h5py_options = options.pop("compression_opts", None)
+    if isinstance(h5py_options, dict):
+        options = {**h5py_options, **options}
+    elif h5py_options is not None:
+        options.setdefault("level", h5py_options)
+    if compression is None:
+        compression = _DEFAULT_COMPRESSORS[fmt]
+    if not isinstance(compression, str):
+        raise TypeError(f"compression must be a compressor name, got {compression!r}")
+    available = _z5py.compressors(fmt)
+    if compression not in available:
+        raise UnsupportedError(
+            f"compression {compression!r} is not available for {fmt}; "
+            f"choose one of {sorted(available)}"
+        )
+    return compression, options
+
+
+def _fill_bytes(fmt: str, fillvalue: Any, dtype: np.dtype) -> bytes:
+    """Native bytes of the fill value; N5 has no fill value and accepts only 0."""
+    if fillvalue is None:
+        fillvalue = 0
+    try:
+        value = np.array(fillvalue, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InvalidArgumentError(
+            f"fill value {fillvalue!r} cannot be represented as {dtype}: {error}"
+        ) from None
+    if value.ndim != 0:
+        raise InvalidArgumentError(f"fill value must be a scalar, got {fillvalue!r}")
+    if fmt == "n5" and value != 0:
+        raise InvalidArgumentError(
+            f"N5 has no fill value (missing chunks always read as 0); got fillvalue={fillvalue!r}"
+        )
+    return value.tobytes()
+
+
+class Dataset(Node):
+    """A chunked N-dimensional array on disk (N5, Zarr v2 or Zarr v3).
+
+    Obtain datasets from a :class:`~z5py.File` or :class:`~z5py.Group` (``create_dataset``,
+    ``require_dataset`` or ``group[name]``) rather than constructing them directly.
+
+    Reading and writing use numpy's basic indexing: integers (negative ones count from
+    the end and drop the axis), slices (any non-zero step; out-of-range bounds are
+    clipped), ``Ellipsis`` and ``None``.  Reads return numpy arrays (a numpy scalar when
+    every axis is indexed by an integer); writes accept anything numpy can broadcast to the
+    selection and cast it to the dataset's dtype with numpy's assignment rules.  Strided
+    reads fetch the bounding box of the selection and strided writes read, modify and
+    write it back.  Chunk I/O runs in Rust on :attr:`n_threads` threads.
+
+    Parameters
+    ----------
+    path:
+        Filesystem path of the dataset.
+    dset_impl:
+        The open :class:`z5py._z5py.ArrayHandle`.
+    n_threads:
+        Number of threads used for chunk I/O.
+    mode:
+        Mode of the container; ``'r'`` makes every write raise
+        :class:`~z5py.errors.ReadOnlyError`.
+    """
+
+    _kind = "dataset"
+
+    #: Compressors available for N5 datasets in this build.
+    compressors_n5: tuple[str, ...] = tuple(_z5py.compressors("n5"))
+    #: Compressors available for Zarr v2 datasets in this build.
+    compressors_zarr: tuple[str, ...] = tuple(_z5py.compressors("zarr2"))
+    #: Compressors available for Zarr v3 datasets in this build.
+    compressors_zarr_v3: tuple[str, ...] = tuple(_z5py.compressors("zarr3"))
+    #: Compressor used for new N5 datasets when none is given.
+    n5_default_compressor = _DEFAULT_COMPRESSORS["n5"]
+    #: Compressor used for new Zarr (v2) datasets when none is given.
+    zarr_default_compressor = _DEFAULT_COMPRESSORS["zarr2"]
+    #: Compressor used for new Zarr v3 datasets when none is given.
+    zarr_v3_default_compressor = _DEFAULT_COMPRESSORS["zarr3"]
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dset_impl: _z5py.ArrayHandle,
+        n_threads: int = 1,
+        *,
+        mode: str = "a",
+    ) -> None:
+        path = os.fspath(path)
+        self._setup(dset_impl, n_threads)
+        self._init_node(
+            path,
+            dset_impl.format,
+            mode,
+            os.path.dirname(path),
+            "/" + os.path.basename(path),
+            None,
+        )
+
+    def _setup(self, handle: _z5py.ArrayHandle, n_threads: int) -> None:
+        """Attach the engine handle and cache the metadata used on every access."""
+        self._handle = handle
+        self._shape = tuple(handle.shape)
+        self._dtype = np.dtype(handle.dtype)
+        self._n_threads = _check_n_threads(n_threads)
+
+    @classmethod
+    def _open(
+        cls,
+        path: str,
+        mode: str,
+        root: str,
+        name: str,
+        file: Any,
+        n_threads: int = 1,
+    ) -> Dataset:
+        """Open the existing dataset at ``path`` as the member ``name`` of a container."""
+        handle = _z5py.ArrayHandle.open(path)
+        dataset = cls.__new__(cls)
+        dataset._setup(handle, n_threads)
+        dataset._init_node(path, handle.format, mode, root, name, file)
+        return dataset
+
+    @classmethod
+    def _create(
+        cls,
+        path: str,
+        fmt: str,
+        shape: Any = None,
+        dtype: Any = None,
+        data: Any = None,
+        chunks: Any = None,
+        compression: str | None = None,
+        fillvalue: Any = 0,
+        n_threads: int = 1,
+        shards: Any = None,
+        chunk_key_encoding: str | None = None,
+        dimension_separator: str | None = None,
+        compression_options: dict[str, Any] | None = None,
+    ) -> _z5py.ArrayHandle:
+        """Validate the arguments of ``Group.create_dataset``, write metadata (and data).
+
+        Returns the engine handle of the new dataset at ``path``.
+        """
+        n_threads = _check_n_threads(n_threads)
+        if data is not None:
+            data = np.asarray(data)
+            if dtype is not None and not same_dtype(dtype, data.dtype):
+                raise DtypeMismatchError(
+                    f"data has dtype {data.dtype} but dtype={np.dtype(dtype)} was requested; "
+                    "z5py does not convert data on creation, cast it first"
+                )
+            if shape is not None and normalize_shape(shape) != data.shape:
+                raise InvalidArgumentError(
+                    f"shape {normalize_shape(shape)} does not match the data's shape {data.shape}"
+                )
+            shape, dtype = data.shape, data.dtype
+        if shape is None or dtype is None:
+            raise TypeError("create_dataset needs either data, or both shape and dtype")
+        shape = normalize_shape(shape)
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biufc":
+            raise UnsupportedError(f"data type {dtype} is not supported: z5py stores numbers only")
+        chunks = normalize_chunks(chunks, shape)
+        compression, options = _compression_arguments(fmt, compression, compression_options or {})
+        fill = _fill_bytes(fmt, fillvalue, dtype)
+        if fmt != "zarr3":
+            for option, value in (("shards", shards), ("chunk_key_encoding", chunk_key_encoding)):
+                if value is not None:
+                    raise InvalidArgumentError(f"{option} is only supported by Zarr v3, not {fmt}")
+        if fmt == "n5" and dimension_separator is not None:
+            raise InvalidArgumentError("dimension_separator is only supported by Zarr")
+        if dimension_separator not in (None, ".", "/"):
+            raise InvalidArgumentError(
+                f"dimension_separator must be '.' or '/', got {dimension_separator!r}"
+            )
+        if fmt == "zarr2" and dimension_separator is None:
+            dimension_separator = "."
+        if shards is not None:
+            shards = normalize_chunks(shards, shape)
+            if any(s % c for s, c in zip(shards, chunks)):
+                raise InvalidArgumentError(
+                    f"shards {shards} must be a multiple of the chunks {chunks}"
+                )
+        if chunk_key_encoding not in (None, "default", "v2"):
+            raise InvalidArgumentError(
+                f"chunk_key_encoding must be 'default' or 'v2', got {chunk_key_encoding!r}"
+            )
+        handle = _z5py.ArrayHandle.create(
+            path,
+            fmt,
+            shape,
+            chunks,
+            dtype.str,
+            compression,
+            json.dumps(options),
+            fill,
+            dimension_separator=dimension_separator,
+            shards=shards,
+            chunk_key_encoding=chunk_key_encoding,
+        )
+        if data is not None and data.size > 0:
+            native = np.ascontiguousarray(data, dtype=handle.dtype)
+            handle.write_from((0,) * len(shape), native, n_threads)
+        return handle
+
+    # ----------------------------------------------------------------------------------
+    # metadata
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the dataset."""
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Data type of the dataset in memory (native byte order)."""
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        """Total number of elements."""
+        return int(np.prod(self._shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the (uncompressed) data in bytes."""
+        return self.size * self._dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """Chunk shape (the inner chunk shape of a sharded Zarr v3 dataset)."""
+        return tuple(self._handle.chunks)
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """Shard shape of a sharded Zarr v3 dataset, else ``None``."""
+        shards = self._handle.shards
+        return None if shards is None else tuple(shards)
+
+    @property
+    def chunks_per_dimension(self) -> tuple[int, ...]:
+        """Number of chunks along each dimension."""
+        return tuple(self._handle.chunks_per_dimension)
+
+    @property
+    def number_of_chunks(self) -> int:
+        """Total number of chunks (present or not)."""
+        return int(self._handle.number_of_chunks)
+
+    @property
+    def compression(self) -> str:
+        """Name of the compressor (z5py spelling, e.g. ``"gzip"``, ``"blosc"``, ``"raw"``)."""
+        return self._handle.compressor
+
+    @property
+    def compression_opts(self) -> dict[str, Any]:
+        """Options of the compressor (e.g. ``{"level": 5}``)."""
+        return json.loads(self._handle.compression_options_json)
+
+    @property
+    def compression_options(self) -> dict[str, Any]:
+        """Compressor name (key ``"compression"``) together with its options."""
+        return {"compression": self.compression, **self.compression_opts}
+
+    @property
+    def fillvalue(self) -> Any:
+        """Value of elements in chunks that were never written (a numpy scalar)."""
+        raw = self._handle.fill_value
+        if len(raw) != self._dtype.itemsize:
+            return None
+        return np.frombuffer(raw, dtype=self._dtype)[0]
+
+    @property
+    def n_threads(self) -> int:
+        """Number of threads used for chunk I/O (settable)."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value: int) -> None:
+        self._n_threads = _check_n_threads(value)
+
+    # ----------------------------------------------------------------------------------
+    # reading and writing
+
+    def _read_box(self, start: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+        """Read the box at ``start`` of ``shape`` (assumed in bounds) into a new array."""
+        out = np.empty(tuple(shape), dtype=self._dtype)
+        if out.size:
+            self._handle.read_into(list(start), out, self._n_threads)
+        return out
+
+    def _write_box(self, start: Sequence[int], data: np.ndarray) -> None:
+        """Write ``data`` (already of the dataset's dtype) at ``start`` (assumed in bounds)."""
+        if data.size:
+            self._handle.write_from(list(start), np.ascontiguousarray(data), self._n_threads)
+
+    def _coerce(self, value: Any) -> np.ndarray:
+        """``value`` as an array of the dataset's dtype, following numpy assignment rules.
+
+        Arrays are cast like ``array[...] = value`` does; Python scalars and lists are
+        converted directly, so out-of-range integers raise ``OverflowError``.
+        """
+        if isinstance(value, Dataset):
+            value = value[...]
+        if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
+            array = np.asarray(value)
+        else:
+            try:
+                array = np.asarray(value, dtype=self._dtype)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"cannot write {type(value).__name__} ({value!r}) into a dataset of "
+                    f"dtype {self._dtype}: {error}"
+                ) from None
+        if array.dtype.kind not in "biufc":
+            raise TypeError(
+                f"cannot write data of dtype {array.dtype} into a {self._dtype} dataset"
+            )
+        return array.astype(self._dtype, copy=False)
+
+    def __getitem__(self, index: Any) -> Any:
+        """Read the selection ``index`` (numpy basic indexing) from disk."""
+        sel = normalize_index(index, self._shape)
+        if sel.empty:
+            return np.empty(sel.out_shape, dtype=self._dtype)
+        out = self._read_box(sel.start, sel.shape)
+        if sel.steps is not None:
+            out = np.ascontiguousarray(out[sel.steps])
+        out = out.reshape(sel.out_shape)
+        return out[()] if sel.scalar else out
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """Write ``value`` (broadcast to the selection, cast to the dtype) to ``index``."""
+        self._check_writable("write to a dataset")
+        sel = normalize_index(index, self._shape)
+        data = self._coerce(value)
+        try:
+            data = np.broadcast_to(data, sel.out_shape)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"cannot broadcast a value of shape {data.shape} to the selection's shape "
+                f"{sel.out_shape}"
+            ) from None
+        if sel.empty:
+            return
+        data = data.reshape(sel.counts)
+        if sel.steps is None:
+            self._write_box(sel.start, data)
+        else:
+            box = self._read_box(sel.start, sel.shape)
+            box[sel.steps] = data
+            self._write_box(sel.start, box)
+
+    def read_subarray(self, start: Sequence[int], stop: Sequence[int]) -> np.ndarray:
+        """Read the region from ``start`` (inclusive) to ``stop`` (exclusive).
+
+        The region must lie inside the dataset (:class:`~z5py.errors.InvalidArgumentError`
+        otherwise).
+        """
+        if len(start) != len(stop):
+            raise InvalidArgumentError(f"start {start} and stop {stop} differ in length")
+        shape = tuple(int(b) - int(a) for a, b in zip(start, stop))
+        begin = check_region(start, shape, self._shape)
+        return self._read_box(begin, shape)
+
+    def write_subarray(self, start: Sequence[int], data: Any) -> None:
+        """Write ``data`` with its first element at ``start``; its shape gives the region.
+
+        The region must lie inside the dataset; data of another dtype is cast to the
+        dataset's dtype.
+        """
+        self._check_writable("write to a dataset")
+        array = self._coerce(data)
+        begin = check_region(start, array.shape, self._shape)
+        self._write_box(begin, array)
+
+    def read_direct(self, dest: np.ndarray, source_sel: Any = None, dest_sel: Any = None) -> None:
+        """Read ``self[source_sel]`` into ``dest[dest_sel]`` (h5py's ``read_direct``).
+
+        When ``dest`` is C-contiguous, of the dataset's dtype and exactly the shape of an
+        unstrided selection (and ``dest_sel`` is ``None``), the data is decoded straight
+        into ``dest`` without an intermediate copy.
+        """
+        if not isinstance(dest, np.ndarray):
+            raise TypeError(f"dest must be a numpy array, got {type(dest).__name__}")
+        if not dest.flags.writeable:
+            raise InvalidArgumentError("dest is not writeable")
+        source = Ellipsis if source_sel is None else source_sel
+        sel = normalize_index(source, self._shape)
+        direct = (
+            dest_sel is None
+            and sel.steps is None
+            and not sel.empty
+            and dest.flags.c_contiguous
+            and dest.dtype == self._dtype
+            and dest.shape == sel.out_shape
+        )
+        if direct:
+            self._handle.read_into(list(sel.start), dest.reshape(sel.shape), self._n_threads)
+        else:
+            dest[Ellipsis if dest_sel is None else dest_sel] = self[source]
+
+    def write_direct(self, source: Any, source_sel: Any = None, dest_sel: Any = None) -> None:
+        """Write ``source[source_sel]`` to ``self[dest_sel]`` (h5py's ``write_direct``)."""
+        array = np.asarray(source)
+        self[Ellipsis if dest_sel is None else dest_sel] = array[
+            Ellipsis if source_sel is None else source_sel
+        ]
+
+    def index_to_roi(self, index: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Offset and shape of the region of interest addressed by ``index``.
+
+        ``index`` is a basic index as for ``dataset[index]``; integer-indexed axes give an
+        extent of 1 and strided slices their bounding box.
+        """
+        sel = normalize_index(index, self._shape)
+        return sel.start, sel.shape
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The whole dataset as a numpy array (numpy's ``__array__`` protocol)."""
+        array = self[...]
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"converting {self._dtype} data to {np.dtype(dtype)} requires a copy"
+                )
+            array = array.astype(dtype)
+        return array
+
+    def __len__(self) -> int:
+        """Extent of the first dimension."""
+        if not self._shape:
+            raise TypeError("len() of a 0-dimensional dataset")
+        return self._shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the first axis, reading one slice per step."""
+        if not self._shape:
+            raise TypeError("iteration over a 0-dimensional dataset")
+        for i in range(self._shape[0]):
+            yield self[i]
+
+    # ----------------------------------------------------------------------------------
+    # chunks
+
+    def _chunk_index(self, chunk_indices: Sequence[int]) -> list[int]:
+        """Validate a chunk index against the chunk grid."""
+        index = [to_int(i, "chunk index") for i in chunk_indices]
+        grid = self.chunks_per_dimension
+        if len(index) != len(grid) or any(not 0 <= i < n for i, n in zip(index, grid)):
+            raise InvalidArgumentError(
+                f"chunk index {tuple(index)} is outside the chunk grid {grid}"
+            )
+        return index
+
+    def chunk_exists(self, chunk_indices: Sequence[int]) -> bool:
+        """Whether the chunk at ``chunk_indices`` is stored on disk."""
+        return bool(self._handle.chunk_exists(self._chunk_index(chunk_indices)))
+
+    def read_chunk(self, chunk_indices: Sequence[int]) -> np.ndarray | None:
+        """The decoded chunk at ``chunk_indices``, or ``None`` if it is not stored.
+
+        N5 chunks at the upper border have the clipped shape; Zarr chunks always have the
+        full chunk shape.
+        """
+        return self._handle.read_chunk(self._chunk_index(chunk_indices))
+
+    def write_chunk(self, chunk_indices: Sequence[int], data: Any, varlen: bool = False) -> None:
+        """Encode and store ``data`` as the chunk at ``chunk_indices``.
+
+        ``data`` must have the chunk's stored shape (see :meth:`read_chunk`).  With
+        ``varlen=True`` (N5 only) ``data`` is a 1-d array of any length, stored in N5's
+        varlength mode.
+        """
+        self._check_writable("write a chunk")
+        array = np.ascontiguousarray(self._coerce(data))
+        self._handle.write_chunk(self._chunk_index(chunk_indices), array, varlen)
+
+    def chunk_path(self, chunk_indices: Sequence[int]) -> str:
+        """Filesystem path at which the chunk at ``chunk_indices`` is (or would be) stored."""
+        return self._handle.chunk_path(self._chunk_index(chunk_indices))
+
+    def array_to_format(self, array: Any) -> np.ndarray:
+        """The bytes (as a 1-d ``uint8`` array) that would be stored for ``array`` as a chunk.
+
+        This includes the N5 chunk header and the compression of this dataset.
+        """
+        data = np.ascontiguousarray(self._coerce(array))
+        return np.frombuffer(self._handle.encode_chunk(data), dtype=np.uint8)
+
+    def _extreme_chunk(self, dim: int, pick: Any) -> tuple[int, ...] | None:
+        """Start coordinates of the stored chunk selected by ``pick`` along ``dim``."""
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise TypeError(f"dim must be an integer, got {dim!r}")
+        if not -self.ndim <= dim < self.ndim:
+            raise InvalidArgumentError(f"dim {dim} is out of range for {self.ndim} dimensions")
+        existing = self._handle.existing_chunks()
+        if not existing:
+            return None
+        index = pick(existing, key=lambda chunk: chunk[dim])
+        return tuple(int(i) * c for i, c in zip(index, self.chunks))
+
+    def find_minimum_coordinates(self, dim: int) -> tuple[int, ...] | None:
+        """Start coordinates of the stored chunk with the smallest coordinate along ``dim``.
+
+        Only chunks present on disk count; ``None`` if there are none.
+        """
+        return self._extreme_chunk(dim, min)
+
+    def find_maximum_coordinates(self, dim: int) -> tuple[int, ...] | None:
+        """Start coordinates of the stored chunk with the largest coordinate along ``dim``.
+
+        Only chunks present on disk count; ``None`` if there are none.
+        """
+        return self._extreme_chunk(dim, max)
+
+    # ----------------------------------------------------------------------------------
+    # Python protocols
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by location: unpickling reopens the dataset from disk."""
+        return (
+            _reopen_dataset,
+            (self._path, self._n_threads, self._mode, self._root, self._name),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f'<z5py Dataset "{self._name}": shape {self._shape}, type "{self._dtype.str}", '
+            f"{self._fmt}, mode {self._mode!r}>"
+        )
+
+
+def _reopen_dataset(path: str, n_threads: int, mode: str, root: str, name: str) -> Dataset:
+    """Reopen a pickled dataset."""
+    return Dataset._open(path, mode, root, name, None, n_threads)

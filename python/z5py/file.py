@@ -1,0 +1,250 @@
+"""Containers: the root group of an N5 or Zarr hierarchy, opened with an h5py file mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from . import _z5py
+from ._node import REOPEN_MODES
+from .errors import (
+    InvalidArgumentError,
+    Z5FileExistsError,
+    Z5FileNotFoundError,
+    Z5OSError,
+)
+from .group import Group
+
+__all__ = ["File", "N5File", "ZarrFile"]
+
+
+class File(Group):
+    """An N5 or Zarr container on disk, opened like an ``h5py.File``.
+
+    The container is a directory; its groups are subdirectories and its datasets
+    subdirectories holding chunk files.  A ``File`` is the root :class:`~z5py.Group`.
+
+    **Format.**  An existing container's format (N5, Zarr v2 or Zarr v3) is read from its
+    metadata.  For a new container it is ``use_zarr_format`` if given, else inferred from
+    the extension (``.n5`` for N5, ``.zarr``/``.zr`` for Zarr, see :meth:`infer_format`);
+    ``ValueError`` if nothing tells.  New Zarr containers use ``zarr_format`` (default 2).
+    An explicit ``use_zarr_format`` or ``zarr_format`` that contradicts an existing
+    container raises ``ValueError``.
+
+    **Modes** (as in h5py): ``'r'`` read only, must exist; ``'r+'`` read/write, must
+    exist; ``'a'`` read/write, created if missing (default); ``'w'`` create, truncating
+    an existing container; ``'w-'`` and ``'x'`` create, fail if the path exists.  Missing
+    containers raise :class:`~z5py.errors.Z5FileNotFoundError`, existing ones in ``'w-'``/
+    ``'x'`` :class:`~z5py.errors.Z5FileExistsError`.  In mode ``'r'`` every modification
+    raises :class:`~z5py.errors.ReadOnlyError`.
+
+    Truncation (``'w'``) deletes the directory tree, but only if it is empty or has N5 or
+    Zarr metadata at its top; other directories are refused with
+    :class:`~z5py.errors.Z5OSError` so that a mistyped path cannot wipe unrelated data.
+
+    For compatibility with z5py 2.x/3.x, where the mode is the second positional argument,
+    ``File(path, "r")`` is understood as ``File(path, mode="r")``.
+
+    Closing is a no-op (nothing is held open); ``File`` is a context manager, and
+    pickling reopens the container by path (a container opened with ``'w'``, ``'w-'``
+    or ``'x'`` is reopened with ``'r+'``, so unpickling never truncates).
+
+    Parameters
+    ----------
+    path:
+        Directory of the container.
+    use_zarr_format:
+        ``True`` for Zarr, ``False`` for N5, ``None`` to infer.
+    mode:
+        One of :attr:`file_modes`.
+    zarr_format:
+        Zarr version (2 or 3) of a new Zarr container; implies Zarr.
+    """
+
+    #: Extensions inferred as N5.
+    n5_exts: ClassVar[frozenset[str]] = frozenset({".n5"})
+    #: Extensions inferred as Zarr.
+    zarr_exts: ClassVar[frozenset[str]] = frozenset({".zarr", ".zr"})
+    #: The h5py file modes and what they do.
+    file_modes: ClassVar[dict[str, str]] = {
+        "a": "read/write if it exists, create otherwise",
+        "r": "read only, must exist",
+        "r+": "read/write, must exist",
+        "w": "create, truncate if it exists",
+        "w-": "create, fail if it exists",
+        "x": "create, fail if it exists",
+    }
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        use_zarr_format: bool | None = None,
+        mode: str = "a",
+        zarr_format: int | None = None,
+    ) -> None:
+        if isinstance(use_zarr_format, str) and use_zarr_format in self.file_modes:
+            use_zarr_format, mode = None, use_zarr_format
+        if use_zarr_format is not None and not isinstance(use_zarr_format, bool):
+            raise TypeError(f"use_zarr_format must be True, False or None, not {use_zarr_format!r}")
+        if mode not in self.file_modes:
+            raise InvalidArgumentError(
+                f"invalid file mode {mode!r}; expected one of {sorted(self.file_modes)}"
+            )
+        if zarr_format not in (None, 2, 3):
+            raise InvalidArgumentError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+        if zarr_format is not None and use_zarr_format is False:
+            raise InvalidArgumentError("zarr_format was given together with use_zarr_format=False")
+        path = os.fspath(path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise Z5OSError(f"{path!r} exists and is not a directory")
+
+        if mode in ("r", "r+") and not os.path.exists(path):
+            raise Z5FileNotFoundError(f"no container at {path!r} (mode {mode!r})")
+        if mode in ("w-", "x") and os.path.exists(path):
+            raise Z5FileExistsError(f"{path!r} already exists (mode {mode!r})")
+        kind, disk_fmt = _z5py.node_info(path)
+        if mode == "w" and os.path.exists(path):
+            self._truncate(path, kind)
+            kind, disk_fmt = "none", None
+        if kind == "array":
+            raise InvalidArgumentError(
+                f"{path!r} is a dataset, not a container; open the directory above it"
+            )
+        fmt = self._resolve_format(path, disk_fmt, use_zarr_format, zarr_format)
+        exists = kind == "group" or (kind == "dir" and fmt == "n5")
+
+        if mode in ("r", "r+") and not exists:
+            raise Z5FileNotFoundError(f"no {_describe(fmt)} container at {path!r} (mode {mode!r})")
+        if not exists:
+            _z5py.create_group(path, fmt, True)
+        self._init_node(path, fmt, mode, path, "/", self)
+
+    @staticmethod
+    def _truncate(path: str, kind: str) -> None:
+        """Delete the container at ``path`` for mode ``'w'``, refusing foreign directories."""
+        if kind in ("group", "array") or not os.listdir(path):
+            shutil.rmtree(path)
+        else:
+            raise Z5OSError(
+                f"refusing to truncate {path!r} (mode 'w'): it is a non-empty directory without "
+                "N5 or Zarr metadata; delete it yourself if this is intended"
+            )
+
+    @classmethod
+    def _resolve_format(
+        cls,
+        path: str,
+        disk_fmt: str | None,
+        use_zarr_format: bool | None,
+        zarr_format: int | None,
+    ) -> str:
+        """The container format from disk, the explicit arguments or the extension."""
+        if disk_fmt is not None:
+            if use_zarr_format is not None and use_zarr_format != (disk_fmt != "n5"):
+                raise InvalidArgumentError(
+                    f"{path!r} is an existing {_describe(disk_fmt)} container but "
+                    f"use_zarr_format={use_zarr_format} was given"
+                )
+            if zarr_format is not None and disk_fmt != f"zarr{zarr_format}":
+                raise InvalidArgumentError(
+                    f"{path!r} is an existing {_describe(disk_fmt)} container but "
+                    f"zarr_format={zarr_format} was given"
+                )
+            return disk_fmt
+        is_zarr = use_zarr_format
+        if is_zarr is None:
+            is_zarr = True if zarr_format is not None else cls.infer_format(path)
+        if is_zarr is None:
+            raise InvalidArgumentError(
+                f"cannot infer the format of {path!r}: use an extension in "
+                f"{sorted(cls.n5_exts | cls.zarr_exts)} or pass use_zarr_format"
+            )
+        return f"zarr{zarr_format or 2}" if is_zarr else "n5"
+
+    @classmethod
+    def infer_format(cls, path: str | os.PathLike[str]) -> bool | None:
+        """Format implied by the extension of ``path``: True for Zarr, False for N5, else None."""
+        ext = os.path.splitext(os.fspath(path).rstrip("/"))[1].lower()
+        if ext in cls.zarr_exts:
+            return True
+        if ext in cls.n5_exts:
+            return False
+        return None
+
+    @property
+    def filename(self) -> str:
+        """Path of the container, as given when opening it."""
+        return self._path
+
+    def close(self) -> None:
+        """Do nothing: a container holds no open resources (kept for h5py compatibility)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by path; unpickling reopens without ever truncating."""
+        return (File, (self._path, self.is_zarr, REOPEN_MODES[self._mode], self.zarr_format))
+
+    def __repr__(self) -> str:
+        return f"<z5py File {self._path!r} ({self._fmt}, mode {self._mode!r})>"
+
+
+class N5File(File):
+    """An N5 container (see :class:`File` for the modes).
+
+    Parameters
+    ----------
+    path:
+        Directory of the container.
+    mode:
+        One of :attr:`File.file_modes` (default ``'a'``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], mode: str = "a") -> None:
+        super().__init__(path, use_zarr_format=False, mode=mode)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by path; unpickling reopens without ever truncating."""
+        return (N5File, (self._path, REOPEN_MODES[self._mode]))
+
+
+class ZarrFile(File):
+    """A Zarr container (see :class:`File` for the modes).
+
+    Parameters
+    ----------
+    path:
+        Directory of the container.
+    mode:
+        One of :attr:`File.file_modes` (default ``'a'``).
+    zarr_format:
+        Zarr version (2 or 3) of a new container (default 2); an existing container's
+        version is read from disk.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], mode: str = "a", zarr_format: int | None = None
+    ) -> None:
+        super().__init__(path, use_zarr_format=True, mode=mode, zarr_format=zarr_format)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by path; unpickling reopens without ever truncating."""
+        return (ZarrFile, (self._path, REOPEN_MODES[self._mode], self.zarr_format))
+
+
+def _describe(fmt: str) -> str:
+    """Human-readable name of a format."""
+    return {"n5": "N5", "zarr2": "Zarr v2", "zarr3": "Zarr v3"}[fmt]

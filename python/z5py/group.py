@@ -1,0 +1,339 @@
+"""Groups: directories holding datasets and further groups, with a dict-like interface."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import _z5py
+from ._node import Node, split_name
+from .dataset import Dataset, same_dtype
+from .errors import (
+    InvalidArgumentError,
+    NodeExistsError,
+    NodeNotFoundError,
+    Z5FileNotFoundError,
+)
+from .shape_utils import normalize_chunks, normalize_shape
+
+__all__ = ["Group"]
+
+
+class Group(Node, Mapping):
+    """A group inside an N5 or Zarr container: a directory of datasets and subgroups.
+
+    Groups behave like read-only dicts of their members (``group[name]``, ``name in
+    group``, iteration over the sorted member names, ``keys``/``values``/``items``); names
+    may be paths such as ``"a/b/c"``.  Members are created with :meth:`create_group`,
+    :meth:`create_dataset` and their ``require_*`` variants and removed with ``del``.
+
+    Obtain groups from a :class:`~z5py.File` rather than constructing them directly.
+
+    Parameters
+    ----------
+    path:
+        Filesystem path of an existing group.
+    is_zarr:
+        Whether the group is Zarr (the version is read from disk) or N5.
+    mode:
+        Mode of the container; ``'r'`` makes every modification raise
+        :class:`~z5py.errors.ReadOnlyError`.
+    """
+
+    _kind = "group"
+
+    def __init__(self, path: str | os.PathLike[str], is_zarr: bool = True, mode: str = "a") -> None:
+        path = os.fspath(path)
+        kind, fmt = _z5py.node_info(path)
+        if kind == "dir" and not is_zarr:
+            fmt = "n5"
+        if kind not in ("group", "dir") or fmt is None or (fmt != "n5") != is_zarr:
+            raise Z5FileNotFoundError(
+                f"no {'Zarr' if is_zarr else 'N5'} group at {path!r} (found: {kind})"
+            )
+        self._init_node(path, fmt, mode, path, "/", None)
+
+    @classmethod
+    def _from_location(
+        cls, path: str, fmt: str, mode: str, root: str, name: str, file: Any
+    ) -> Group:
+        """A group object for an existing group, without checking the disk."""
+        group = cls.__new__(cls)
+        group._init_node(path, fmt, mode, root, name, file)
+        return group
+
+    # ----------------------------------------------------------------------------------
+    # members
+
+    def _lookup(self, path: str) -> tuple[str | None, str]:
+        """Kind (``"array"``, ``"group"`` or ``None``: nothing usable) and format at ``path``.
+
+        In N5 every plain directory is a group; in Zarr a group needs its metadata.
+        """
+        kind, fmt = _z5py.node_info(path)
+        if kind == "dir":
+            kind = "group" if self._fmt == "n5" else None
+        elif kind not in ("array", "group"):
+            kind = None
+        return kind, fmt or self._fmt
+
+    def _kind_at(self, path: str) -> str | None:
+        """Kind of the node at ``path``; see :meth:`_lookup`."""
+        return self._lookup(path)[0]
+
+    def _member(self, path: str, name: str) -> Group | Dataset | None:
+        """Open the member at ``path`` named ``name``, or ``None`` if there is none."""
+        kind, fmt = self._lookup(path)
+        if kind == "array":
+            return Dataset._open(path, self._mode, self._root, name, self._file)
+        if kind == "group":
+            return Group._from_location(path, fmt, self._mode, self._root, name, self._file)
+        return None
+
+    def __getitem__(self, name: str) -> Group | Dataset:
+        """The group or dataset ``name`` (a relative path such as ``"a/b"``).
+
+        Raises :class:`~z5py.errors.NodeNotFoundError` (a ``KeyError``) if it does not exist.
+        """
+        path, full = self._child_location(name)
+        member = self._member(path, full)
+        if member is None:
+            raise NodeNotFoundError(f"no group or dataset named {name!r} in {self._name!r}")
+        return member
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is an existing member (invalid names are never members)."""
+        try:
+            path, _ = self._child_location(name)
+        except (TypeError, ValueError):
+            return False
+        return self._kind_at(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the names of the direct members, sorted."""
+        with os.scandir(self._path) as entries:
+            names = sorted(e.name for e in entries if e.is_dir())
+        return iter([n for n in names if self._kind_at(os.path.join(self._path, n)) is not None])
+
+    def __len__(self) -> int:
+        """Number of direct members."""
+        return sum(1 for _ in self)
+
+    def _make_parents(self, parts: list[str]) -> None:
+        """Create the groups along ``parts`` (relative to this group) that are missing."""
+        path = self._path
+        for depth, part in enumerate(parts):
+            path = os.path.join(path, part)
+            kind = self._kind_at(path)
+            if kind == "array":
+                raise InvalidArgumentError(
+                    f"cannot create a member below {'/'.join(parts[: depth + 1])!r}: "
+                    "it is a dataset"
+                )
+            if kind is None:
+                _z5py.create_group(path, self._fmt, False)
+
+    def _check_absent(self, name: str, path: str, what: str) -> None:
+        """Raise :class:`NodeExistsError` if a member already lives at ``path``."""
+        kind = self._kind_at(path)
+        if kind is not None:
+            existing = "dataset" if kind == "array" else "group"
+            raise NodeExistsError(
+                f"cannot create {what} {name!r} in {self._name!r}: a {existing} of that name "
+                "already exists"
+            )
+
+    def create_group(self, name: str) -> Group:
+        """Create the group ``name`` (and any missing intermediate groups) and return it.
+
+        Raises :class:`~z5py.errors.NodeExistsError` (a ``ValueError`` and ``KeyError``) if a
+        member of that name already exists.
+        """
+        self._check_writable("create a group")
+        path, full = self._child_location(name)
+        self._check_absent(name, path, "group")
+        self._make_parents(split_name(name))
+        return Group._from_location(path, self._fmt, self._mode, self._root, full, self._file)
+
+    def require_group(self, name: str) -> Group:
+        """The group ``name``, created if it does not exist.
+
+        Raises ``TypeError`` if ``name`` is a dataset.
+        """
+        path, full = self._child_location(name)
+        member = self._member(path, full)
+        if isinstance(member, Dataset):
+            raise TypeError(f"cannot require group {name!r}: a dataset of that name exists")
+        return member if member is not None else self.create_group(name)
+
+    def create_dataset(
+        self,
+        name: str,
+        shape: Any = None,
+        dtype: Any = None,
+        data: Any = None,
+        chunks: Any = None,
+        compression: str | None = None,
+        fillvalue: Any = 0,
+        n_threads: int = 1,
+        *,
+        shards: Any = None,
+        chunk_key_encoding: str | None = None,
+        dimension_separator: str | None = None,
+        **compression_options: Any,
+    ) -> Dataset:
+        """Create the dataset ``name`` (and any missing intermediate groups) and return it.
+
+        Like h5py, the shape and dtype are given explicitly or taken from ``data``, which
+        is then written.  Unlike h5py, data is never converted: a ``dtype`` that differs
+        from the data's raises :class:`~z5py.errors.DtypeMismatchError` (a ``RuntimeError``).
+
+        Parameters
+        ----------
+        name:
+            Name of the new dataset, relative to this group.
+        shape, dtype:
+            Shape and numpy dtype; both required unless ``data`` is given.
+        data:
+            Array whose shape and dtype define the dataset and which is written to it.
+        chunks:
+            Chunk shape; by default about 2**18 elements per chunk, clipped to the shape
+            (1-d: 262144, 2-d: 512x512, 3-d: 64x64x64).
+        compression:
+            Compressor name (see ``Dataset.compressors_n5`` / ``compressors_zarr`` /
+            ``compressors_zarr_v3``); defaults to ``"gzip"`` for N5 and ``"blosc"`` for
+            Zarr.  ``"raw"`` stores chunks uncompressed.
+        fillvalue:
+            Value of never-written elements (Zarr only; N5 accepts only 0).
+        n_threads:
+            Threads used for chunk I/O by the returned dataset.
+        shards:
+            Zarr v3 only: shard shape (a multiple of ``chunks``); chunks are then stored
+            inside shards with the ``sharding_indexed`` codec.
+        chunk_key_encoding:
+            Zarr v3 only: ``"default"`` (``c/0/1``) or ``"v2"`` (``0.1``).
+        dimension_separator:
+            Zarr only: ``"."`` (Zarr v2 default) or ``"/"`` between chunk indices.
+        **compression_options:
+            Options of the compressor in z5py spelling, e.g. ``level=5`` for gzip, or
+            ``codec``, ``clevel``, ``shuffle``, ``blocksize`` for blosc.  h5py's
+            ``compression_opts`` (a level or a dict) is accepted as well.
+        """
+        self._check_writable("create a dataset")
+        path, full = self._child_location(name)
+        self._check_absent(name, path, "dataset")
+        self._make_parents(split_name(name)[:-1])
+        existed = os.path.lexists(path)
+        try:
+            handle = Dataset._create(
+                path,
+                self._fmt,
+                shape=shape,
+                dtype=dtype,
+                data=data,
+                chunks=chunks,
+                compression=compression,
+                fillvalue=fillvalue,
+                n_threads=n_threads,
+                shards=shards,
+                chunk_key_encoding=chunk_key_encoding,
+                dimension_separator=dimension_separator,
+                compression_options=compression_options,
+            )
+        except BaseException:
+            # Leave no half-created dataset behind (the directory was not there before).
+            if not existed and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        dataset = Dataset.__new__(Dataset)
+        dataset._setup(handle, n_threads)
+        dataset._init_node(path, handle.format, self._mode, self._root, full, self._file)
+        return dataset
+
+    def require_dataset(
+        self,
+        name: str,
+        shape: Any,
+        dtype: Any = None,
+        chunks: Any = None,
+        n_threads: int = 1,
+        **kwargs: Any,
+    ) -> Dataset:
+        """The dataset ``name``, created with these arguments if it does not exist.
+
+        If it exists, its shape, dtype (if given) and chunks (if given) must match, else
+        ``TypeError`` is raised as in h5py; ``kwargs`` (compression...) are only used for
+        creation.
+        """
+        path, full = self._child_location(name)
+        kind = self._kind_at(path)
+        if kind == "group":
+            raise TypeError(f"cannot require dataset {name!r}: a group of that name exists")
+        if kind is None:
+            return self.create_dataset(
+                name, shape=shape, dtype=dtype, chunks=chunks, n_threads=n_threads, **kwargs
+            )
+        dataset = Dataset._open(path, self._mode, self._root, full, self._file, n_threads)
+        shape = normalize_shape(shape)
+        if shape != dataset.shape:
+            raise TypeError(
+                f"shapes do not match for {name!r} (existing {dataset.shape} vs new {shape})"
+            )
+        if dtype is not None and not same_dtype(dtype, dataset.dtype):
+            raise TypeError(
+                f"dtypes do not match for {name!r} (existing {dataset.dtype} vs new "
+                f"{np.dtype(dtype)})"
+            )
+        if chunks is not None and normalize_chunks(chunks, shape) != dataset.chunks:
+            raise TypeError(
+                f"chunks do not match for {name!r} (existing {dataset.chunks} vs new "
+                f"{normalize_chunks(chunks, shape)})"
+            )
+        return dataset
+
+    def __delitem__(self, name: str) -> None:
+        """Delete the member ``name`` from disk (a dataset with its chunks, or a group tree)."""
+        self._check_writable("delete a member")
+        path, _ = self._child_location(name)
+        if self._kind_at(path) is None:
+            raise NodeNotFoundError(f"no group or dataset named {name!r} in {self._name!r}")
+        shutil.rmtree(path)
+
+    def visititems(self, func: Callable[[str, Group | Dataset], Any]) -> Any:
+        """Call ``func(name, object)`` for every member, recursively (pre-order, sorted).
+
+        Names are relative to this group.  Stops and returns the first result that is not
+        ``None``, like h5py.
+        """
+        return self._visit("", func)
+
+    def _visit(self, prefix: str, func: Callable[[str, Group | Dataset], Any]) -> Any:
+        """Recursive helper of :meth:`visititems`."""
+        for key in self:
+            member = self[key]
+            result = func(prefix + key, member)
+            if result is not None:
+                return result
+            if isinstance(member, Group):
+                result = member._visit(prefix + key + "/", func)
+                if result is not None:
+                    return result
+        return None
+
+    def visit(self, func: Callable[[str], Any]) -> Any:
+        """Call ``func(name)`` for every member, recursively; see :meth:`visititems`."""
+        return self.visititems(lambda name, _: func(name))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by location: unpickling reopens the group."""
+        return (
+            Group._from_location,
+            (self._path, self._fmt, self._mode, self._root, self._name, None),
+        )
+
+    def __repr__(self) -> str:
+        return f'<z5py Group "{self._name}" ({self._fmt}, mode {self._mode!r}) at {self._path!r}>'
