@@ -13,6 +13,13 @@ pub struct Array {
     pub meta: ArrayMeta,
 }
 
+/// Per-thread buffers reused across chunks: the stored bytes and the decoded chunk.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub file: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
 /// A chunk decoded to C order and native byte order.
 pub struct ChunkData {
     pub shape: Vec<u64>,
@@ -76,22 +83,25 @@ impl Array {
         Ok(())
     }
 
-    /// Decode a stored chunk into `scratch`; None when it does not exist.
-    fn load(&self, idx: &[u64], scratch: &mut Vec<u8>) -> Result<Option<Layout>> {
+    /// Read and decode a stored chunk; None when it does not exist. The data is borrowed from
+    /// `s` (the file bytes themselves for raw native-order chunks).
+    fn load<'s>(&self, idx: &[u64], s: &'s mut Scratch) -> Result<Option<(Layout, &'s [u8])>> {
         let path = self.chunk_path(idx);
-        let Some(bytes) = store::read_opt(&path)? else { return Ok(None) };
+        if !store::read_into(&path, &mut s.file)? {
+            return Ok(None);
+        }
         let nominal = self.stored_shape(idx);
-        let d = self
+        let (d, data) = self
             .meta
             .pipeline
-            .decode(&bytes, &nominal, &self.meta.grid.chunk, scratch)
+            .decode_ref(&s.file, &nominal, &self.meta.grid.chunk, &mut s.data)
             .map_err(|e| e.in_chunk(&path))?;
         if let Some(n) = d.varlen {
             if n != d.layout.shape.iter().product::<usize>() as u64 {
                 return Err(Error::corrupt(&path, format!("varlength block of {n} elements cannot be read as an array")));
             }
         }
-        Ok(Some(d.layout))
+        Ok(Some((d.layout, data)))
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
@@ -105,14 +115,14 @@ impl Array {
         let out_layout = Layout::c_order(&ushape, self.elem());
         let dst = SharedMut::new(out);
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each(n_threads, &chunks, |scratch, idx| {
+        threads::for_each(n_threads, &chunks, |scratch: &mut Scratch, idx| {
             let origin = self.meta.grid.origin(idx);
             let (in_chunk, in_region, extent) = overlap(&origin, &self.meta.grid.chunk, start, shape);
             // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
             unsafe {
                 match self.load(idx, scratch)? {
                     None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
-                    Some(layout) => copy_box(scratch, &layout, &in_chunk, dst, &out_layout, &in_region, &extent, self.elem()),
+                    Some((layout, data)) => copy_box(data, &layout, &in_chunk, dst, &out_layout, &in_region, &extent, self.elem()),
                 }
             }
         })
@@ -128,7 +138,7 @@ impl Array {
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let src_layout = Layout::c_order(&ushape, self.elem());
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each(n_threads, &chunks, |scratch, idx| {
+        threads::for_each(n_threads, &chunks, |scratch: &mut Scratch, idx| {
             let origin = self.meta.grid.origin(idx);
             let inside = self.meta.grid.clipped(idx);
             let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
@@ -142,12 +152,12 @@ impl Array {
             // SAFETY: `buf` is local to this task.
             unsafe {
                 match existing {
-                    Some(old) => {
+                    Some((old, old_data)) => {
                         let common: Vec<usize> = old.shape.iter().zip(&ustored).map(|(a, b)| *a.min(b)).collect();
                         if common != ustored {
                             fill_all(&mut buf, &self.meta.fill);
                         }
-                        copy_box(scratch, &old, &zero, SharedMut::new(&mut buf), &layout, &zero, &common, self.elem())?;
+                        copy_box(old_data, &old, &zero, SharedMut::new(&mut buf), &layout, &zero, &common, self.elem())?;
                     }
                     None => fill_all(&mut buf, &self.meta.fill),
                 }

@@ -97,13 +97,39 @@ impl Pipeline {
     /// `nominal` is the chunk shape the metadata implies (N5: the clipped edge shape) and
     /// `max_shape` bounds what an N5 header may claim, so hostile headers cannot force huge
     /// allocations.
-    pub fn decode(
+    pub fn decode(&self, stored: &[u8], nominal: &[u64], max_shape: &[u64], scratch: &mut Vec<u8>) -> Result<Decoded> {
+        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch)?;
+        if let Some(range) = borrowed {
+            scratch.clear();
+            scratch.extend_from_slice(&stored[range]);
+        }
+        Ok(d)
+    }
+
+    /// Like `decode`, but uncompressed native-order payloads are returned in place instead
+    /// of being copied into `scratch`.
+    pub fn decode_ref<'a>(
+        &self,
+        stored: &'a [u8],
+        nominal: &[u64],
+        max_shape: &[u64],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(Decoded, &'a [u8])> {
+        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch)?;
+        Ok(match borrowed {
+            Some(range) => (d, &stored[range]),
+            None => (d, &scratch[..]),
+        })
+    }
+
+    /// Decode into `scratch`, or return the payload's byte range when it needs no work.
+    fn decode_inner(
         &self,
         stored: &[u8],
         nominal: &[u64],
         max_shape: &[u64],
         scratch: &mut Vec<u8>,
-    ) -> Result<Decoded> {
+    ) -> Result<(Decoded, Option<std::ops::Range<usize>>)> {
         let elem = self.dtype.size();
         let (shape, varlen, payload) = if self.n5_header {
             let (h, payload) = N5Header::decode(stored)?;
@@ -135,8 +161,21 @@ impl Pipeline {
             return Err(Error::codec("n5 header", format!("varlength block claims {n_elems} elements")));
         }
         let nbytes = n_elems as usize * elem;
-        scratch.clear();
-        scratch.resize(nbytes, 0);
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        let layout = if varlen.is_some() { Layout::c_order(&ushape, elem) } else { self.layout(&ushape) };
+        let decoded = Decoded { layout, varlen, nbytes };
+        let raw = self.compressors.iter().all(|c| *c == Compressor::Raw);
+        if raw && !self.needs_swap() {
+            if payload.len() != nbytes {
+                return Err(crate::codec::size_mismatch("raw", payload.len(), nbytes));
+            }
+            let at = stored.len() - payload.len();
+            return Ok((decoded, Some(at..stored.len())));
+        }
+        // Decoders overwrite every byte, so a reused buffer need not be zeroed again.
+        if scratch.len() != nbytes {
+            scratch.resize(nbytes, 0);
+        }
         match self.compressors.as_slice() {
             [] => Compressor::Raw.decode_into(payload, scratch)?,
             [only] => only.decode_into(payload, scratch)?,
@@ -153,9 +192,7 @@ impl Pipeline {
         if self.needs_swap() {
             swap_bytes(scratch, self.dtype.swap_unit());
         }
-        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        let layout = if varlen.is_some() { Layout::c_order(&ushape, elem) } else { self.layout(&ushape) };
-        Ok(Decoded { layout, varlen, nbytes })
+        Ok((decoded, None))
     }
 }
 

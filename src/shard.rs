@@ -131,7 +131,7 @@ pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_th
     let grid = inner_grid(a);
     let per = per_shard(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each(n_threads, &shards, |_, sidx| {
+    threads::for_each(n_threads, &shards, |_: &mut (), sidx| {
         let path = a.chunk_path(sidx);
         let opened = open_shard(a, sidx)?;
         // Inner chunks of this shard that the region touches.
@@ -140,7 +140,7 @@ pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_th
         let sub_start: Vec<u64> = start.iter().zip(&in_region).map(|(s, r)| s + *r as u64).collect();
         let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
         let inner = grid.chunks_in_region(&sub_start, &sub_shape);
-        threads::for_each(n_threads, &inner, |scratch, gidx| {
+        threads::for_each(n_threads, &inner, |scratch: &mut Vec<u8>, gidx| {
             let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
             let entry = opened.as_ref().and_then(|(_, idx)| idx[linear(&local, &per)]);
@@ -192,7 +192,7 @@ fn rewrite_shard(
     };
     let per = per_shard(a);
     let locals = ChunkGrid { shape: per.clone(), chunk: vec![1; per.len()] }.chunks_in_region(&vec![0; per.len()], &per);
-    let parts: Vec<Option<Vec<u8>>> = threads::map(n_threads, &locals, |scratch, local| {
+    let parts: Vec<Option<Vec<u8>>> = threads::map(n_threads, &locals, |scratch: &mut Vec<u8>, local| {
         let old_bytes = old.as_ref().and_then(|(b, idx)| {
             idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
         });
@@ -247,7 +247,7 @@ pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_thre
     let inner_layout = Layout::c_order(&inner_u, elem);
     let inner_bytes = inner_u.iter().product::<usize>() * elem;
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each(n_threads, &shards, |_, sidx| {
+    threads::for_each(n_threads, &shards, |_: &mut (), sidx| {
         let path = a.chunk_path(sidx);
         let inside = a.meta.grid.clipped(sidx);
         let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);

@@ -49,6 +49,22 @@ pub fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Read the file into `buf` (reusing its allocation); false when it does not exist.
+pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    buf.clear();
+    if let Ok(m) = f.metadata() {
+        buf.reserve(m.len() as usize);
+    }
+    f.read_to_end(buf).map_err(|e| Error::io(path, e))?;
+    Ok(true)
+}
+
 /// Remove a file if it exists.
 pub fn remove_opt(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {

@@ -23,16 +23,16 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
 
 /// Run `f` on every item with a per-thread scratch buffer, on `n_threads` threads
 /// (inline for one), stopping at the first error.
-pub fn for_each<T: Sync>(
+pub fn for_each<T: Sync, S: Default>(
     n_threads: usize,
     items: &[T],
-    f: impl Fn(&mut Vec<u8>, &T) -> Result<()> + Sync + Send,
+    f: impl Fn(&mut S, &T) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     if n_threads <= 1 || items.len() <= 1 {
-        let mut scratch = Vec::new();
+        let mut scratch = S::default();
         return items.iter().try_for_each(|it| f(&mut scratch, it));
     }
-    pool(n_threads)?.install(|| items.par_iter().try_for_each_init(Vec::new, |s, it| f(s, it)))
+    pool(n_threads)?.install(|| items.par_iter().try_for_each_init(S::default, |s, it| f(s, it)))
 }
 
 /// Map `f` over the items on `n_threads` threads (inline for one), keeping their order.
