@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -147,7 +148,7 @@ def _human(nbytes: float) -> str:
 def _tuple_str(t: Sequence[int] | None) -> str:
     if t is None:
         return "-"
-    return "(" + ", ".join(str(int(v)) for v in t) + ")"
+    return str(tuple(int(v) for v in t))
 
 
 def _parse_ints(text: str | None) -> list[int] | None:
@@ -656,6 +657,9 @@ def _expected_stored_shape(
     return tuple(int(c) for c in chunks)
 
 
+_SIZE_WORDS = re.compile(r"shape|size|length|bytes|truncat", re.IGNORECASE)
+
+
 def verify_dataset(
     ds: Any, n_threads: int = 1
 ) -> tuple[int, list[tuple[tuple[int, ...], str, str]]]:
@@ -674,7 +678,9 @@ def verify_dataset(
         try:
             data = handle.read_chunk(list(idx))
         except Exception as e:  # noqa: BLE001 - any decode failure is a finding
-            return idx, "corrupt", f"{type(e).__name__}: {e}"
+            text = " ".join(str(e).split())
+            kind = "mis-sized" if _SIZE_WORDS.search(text) else "corrupt"
+            return idx, kind, f"{type(e).__name__}: {text}"
         if data is None:
             return idx, "corrupt", "chunk vanished while verifying"
         got = tuple(int(s) for s in np.shape(data))
