@@ -34,6 +34,11 @@ def same_dtype(a: Any, b: Any) -> bool:
     return np.dtype(a).newbyteorder("=") == np.dtype(b).newbyteorder("=")
 
 
+def _c_order(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous array (unlike ``np.ascontiguousarray``, keeps 0-d arrays)."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def _check_n_threads(n_threads: Any) -> int:
     """Validate a thread count (a positive integer)."""
     if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer):
@@ -253,7 +258,7 @@ class Dataset(Node):
             chunk_key_encoding=chunk_key_encoding,
         )
         if data is not None and data.size > 0:
-            native = np.ascontiguousarray(data, dtype=handle.dtype)
+            native = _c_order(data.astype(handle.dtype, copy=False))
             handle.write_from((0,) * len(shape), native, n_threads)
         return handle
 
@@ -351,7 +356,7 @@ class Dataset(Node):
     def _write_box(self, start: Sequence[int], data: np.ndarray) -> None:
         """Write ``data`` (already of the dataset's dtype) at ``start`` (assumed in bounds)."""
         if data.size:
-            self._handle.write_from(list(start), np.ascontiguousarray(data), self._n_threads)
+            self._handle.write_from(list(start), _c_order(data), self._n_threads)
 
     def _coerce(self, value: Any) -> np.ndarray:
         """``value`` as an array of the dataset's dtype, following numpy assignment rules.
@@ -532,7 +537,7 @@ class Dataset(Node):
         varlength mode.
         """
         self._check_writable("write a chunk")
-        array = np.ascontiguousarray(self._coerce(data))
+        array = _c_order(self._coerce(data))
         self._handle.write_chunk(self._chunk_index(chunk_indices), array, varlen)
 
     def chunk_path(self, chunk_indices: Sequence[int]) -> str:
@@ -544,7 +549,7 @@ class Dataset(Node):
 
         This includes the N5 chunk header and the compression of this dataset.
         """
-        data = np.ascontiguousarray(self._coerce(array))
+        data = _c_order(self._coerce(array))
         return np.frombuffer(self._handle.encode_chunk(data), dtype=np.uint8)
 
     def _extreme_chunk(self, dim: int, pick: Any) -> tuple[int, ...] | None:
