@@ -137,6 +137,7 @@ def test_create_from_data(f):
     ds = f.create_dataset("x", data=data, chunks=(2, 2, 2))
     assert ds.shape == data.shape and ds.dtype == data.dtype
     np.testing.assert_array_equal(ds[:], data)
+    assert f.create_dataset("int_shape", shape=5, dtype="u1").shape == (5,)
     lists = f.create_dataset("lists", data=[[1.5, 2.5], [3.5, 4.5]])
     assert lists.dtype == np.float64
     np.testing.assert_array_equal(lists[:], [[1.5, 2.5], [3.5, 4.5]])

@@ -161,6 +161,7 @@ WRITE_CASES = [
     (np.s_[::-1, :2], lambda shape: np.arange(np.prod(shape)).reshape(shape)),
     (np.s_[None, 3], lambda shape: 7),
     (np.s_[-2:, :, -1], lambda shape: np.arange(shape[-1])),
+    (np.s_[1, 2], lambda shape: np.ones((1, 1) + shape)),  # extra leading unit axes
 ]
 
 

@@ -179,9 +179,8 @@ class Dataset(Node):
         dataset._init_node(path, handle.format, mode, root, name, file)
         return dataset
 
-    @classmethod
+    @staticmethod
     def _create(
-        cls,
         path: str,
         fmt: str,
         shape: Any = None,
@@ -398,6 +397,10 @@ class Dataset(Node):
         self._check_writable("write to a dataset")
         sel = normalize_index(index, self._shape)
         data = self._coerce(value)
+        # like numpy, tolerate extra leading axes of length 1 in the value
+        extra = data.ndim - len(sel.out_shape)
+        if extra > 0 and all(n == 1 for n in data.shape[:extra]):
+            data = data.reshape(data.shape[extra:])
         try:
             data = np.broadcast_to(data, sel.out_shape)
         except ValueError:
