@@ -396,3 +396,20 @@ def test_console_script():
     )
     assert proc.returncode == 0
     assert "convert" in proc.stdout
+
+
+def test_convert_to_sharded_zarr3(tmp_path, h5file):
+    h5, data = h5file
+    out = tmp_path / "v3.zarr"
+    rc = main(
+        [
+            "convert", f"{h5}/grp/raw", f"{out}/raw", "--format", "zarr3", "-c", "5",
+            "--shards", "10", "--no-progress",
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    f = z5py.File(str(out), mode="r")
+    assert f.zarr_format == 3
+    assert f["raw"].shards == (10, 10, 10)
+    np.testing.assert_array_equal(f["raw"][:], data)
+    assert main(["verify", str(out)]) == 0

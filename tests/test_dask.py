@@ -156,3 +156,28 @@ def test_converters_on_cluster(tmp_path, volume, client):
                   client=client)  # fmt: skip
     with h5py.File(tmp_path / "o.h5", "r") as f:
         np.testing.assert_array_equal(f["x"][...], volume)
+
+
+def test_store_into_sharded_dataset(tmp_path, volume):
+    f = z5py.File(str(tmp_path / "s3.zarr"), mode="a", zarr_format=3)
+    ds = f.create_dataset(
+        "x", shape=volume.shape, dtype="int32", chunks=(4, 4, 4), shards=(8, 8, 8)
+    )
+    arr = da.from_array(volume, chunks=(4, 4, 4))  # chunk-aligned but not shard-aligned
+    z5dask.store(arr, ds)
+    np.testing.assert_array_equal(ds[:], volume)
+
+
+def test_cli_scheduler_option(tmp_path, volume, client, capsys):
+    from z5py.cli import main
+
+    h5 = tmp_path / "in.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_dataset("x", data=volume)
+    address = client.scheduler.address
+    out = tmp_path / "o.n5"
+    argv = ["convert", f"{h5}/x", f"{out}/x", "-c", "8", "--no-progress", "--scheduler", address]
+    assert main(argv) == 0
+    np.testing.assert_array_equal(z5py.File(str(out), mode="r")["x"][:], volume)
+    assert main(["rechunk", f"{out}/x", f"{out}/y", "-c", "16", "--scheduler", address]) == 0
+    np.testing.assert_array_equal(z5py.File(str(out), mode="r")["y"][:], volume)

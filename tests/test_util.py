@@ -413,3 +413,24 @@ def test_cache_dir_default(monkeypatch, tmp_path):
     assert util.cache_dir() == tmp_path / "z5py"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert str(util.cache_dir()).endswith(os.path.join(".cache", "z5py"))
+
+
+def test_rechunk_into_sharded_zarr3(tmp_path, volume):
+    src = tmp_path / "in.n5"
+    _make(src, "raw", volume, (8, 8, 8))
+    out = str(tmp_path / "v3.zarr")
+    with pytest.raises(ValueError, match="shard"):
+        rechunk(str(src), out, "raw", "bad", (4, 4, 4), 2, out_blocks=(4, 4, 4),
+                shards=(8, 8, 8), zarr_format=3)  # fmt: skip
+    res = rechunk(str(src), out, "raw", "raw", (4, 4, 4), 2, shards=(8, 8, 8), zarr_format=3)
+    f = z5py.File(out, mode="r")
+    assert "bad" not in f  # the invalid request created nothing
+    assert f.zarr_format == 3
+    ds = f["raw"]
+    assert ds.shards == (8, 8, 8)
+    assert ds.chunks == (4, 4, 4)
+    np.testing.assert_array_equal(ds[:], volume)
+    # every copy block is a whole number of shards
+    assert res.blocks_total <= util._n_blocks(volume.shape, (8, 8, 8))
+    again = rechunk(str(src), out, "raw", "raw", (4, 4, 4), 2, shards=(8, 8, 8))
+    assert again.blocks_skipped == again.blocks_total

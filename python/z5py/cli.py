@@ -29,7 +29,6 @@ from .util import (
     JobResult,
     Timer,
     _as_shape,
-    _auto_blocks,
     _check_blocks,
     _compression_of,
     _copy_z5_to_z5,
@@ -428,8 +427,15 @@ def _client(args: argparse.Namespace):
     return Client(address)
 
 
-def _z5_compression(args: argparse.Namespace) -> dict[str, Any]:
+def _zarr_format(args: argparse.Namespace) -> int | None:
+    return 3 if getattr(args, "format", None) == "zarr3" else None
+
+
+def _z5_compression(args: argparse.Namespace, ndim: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    shards = _broadcast(_parse_ints(getattr(args, "shards", None)), ndim, "--shards")
+    if shards is not None:
+        out["shards"] = shards
     if args.compression is not None:
         out["compression"] = args.compression
     if args.level is not None:
@@ -505,7 +511,9 @@ def cmd_convert(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 if src_key not in f:
                     raise CliError(f"{src} has no dataset {src_key!r}")
                 ndim = f[src_key].ndim
-            kwargs = _z5_compression(args)
+            kwargs = _z5_compression(args, ndim)
+            if _zarr_format(args):
+                kwargs["zarr_format"] = _zarr_format(args)
             if args.dtype:
                 kwargs["dtype"] = args.dtype
             result = convert_from_h5(
@@ -592,7 +600,7 @@ def _convert_z5(
     dtype = _native(args.dtype or ds_in.dtype)
     src_is_zarr = container_kind(src) == "zarr"
     dst_is_zarr = dst_kind == "zarr"
-    compression = _z5_compression(args)
+    compression = _z5_compression(args, ndim)
     # across formats without --compression: the target format's default codec
     if "compression" not in compression and src_is_zarr == dst_is_zarr:
         base = _compression_of(ds_in)
@@ -601,11 +609,9 @@ def _convert_z5(
         else:
             compression = base
     blocks = _broadcast(blocks_arg, ndim, "--blocks")
-    if blocks is None:
-        blocks = _auto_blocks(chunks, tuple(ds_in.chunks), ds_in.shape, dtype.itemsize)
-    else:
-        blocks = _check_blocks(blocks, chunks)
-    f_out = _open_z5_file(dst, dst_is_zarr)
+    if blocks is not None:
+        blocks = _check_blocks(blocks, chunks, compression.get("shards"))
+    f_out = _open_z5_file(dst, dst_is_zarr, zarr_format=_zarr_format(args))
     ds_out, existed = _require_z5_dataset(
         f_out,
         dst_key,
@@ -618,7 +624,6 @@ def _convert_z5(
         ds_in,
         ds_out,
         blocks,
-        chunks,
         dtype,
         threads,
         existed=existed,
@@ -870,8 +875,14 @@ def _add_copy_options(p: argparse.ArgumentParser, chunks_required: bool) -> None
     )
     p.add_argument(
         "--format",
-        choices=["n5", "zarr"],
-        help="output format when DST has no telling extension",
+        choices=["n5", "zarr", "zarr3"],
+        help="output format when DST has no telling extension; zarr3 makes a new Zarr "
+        "container version 3 (default for Zarr: version 2)",
+    )
+    p.add_argument(
+        "--shards",
+        help="Zarr v3 only: shard shape, a multiple of --chunks (chunks are then stored "
+        "inside shard files)",
     )
     p.add_argument(
         "-j", "--threads", type=int, default=_default_threads(), help="threads (default: all cores)"

@@ -31,12 +31,13 @@ from .util import (
     _check_blocks,
     _chunk_ids,
     _existing_chunk_set,
+    _final_blocks,
     _jsonable,
     _n_blocks,
     _native,
     _open_z5_file,
     _open_z5_read,
-    _partition_done,
+    _plan,
     _require_z5_dataset,
     _run_blocks,
     _set_threads,
@@ -44,7 +45,6 @@ from .util import (
     _z5_block_done,
     _Z5Reader,
     _Z5Writer,
-    blocking,
     default_chunks,
 )
 
@@ -241,7 +241,8 @@ def convert_from_h5(
         on_block: called with each finished block (in the calling thread).
         **z5_kwargs: options for the output dataset: ``dtype`` (values are cast with numpy
             ``astype``), ``compression`` (default: the format's default compressor) and
-            compression options such as ``level``, or ``fillvalue``.
+            compression options such as ``level``, ``fillvalue``, ``shards`` (Zarr v3; copy
+            blocks are then whole shards) and ``zarr_format=3`` for a new Zarr v3 container.
 
     Returns:
         JobResult: counts of converted and skipped blocks, bytes and time.
@@ -269,15 +270,15 @@ def convert_from_h5(
         if out_chunks is None:
             out_chunks = ds_h5.chunks or default_chunks(shape, out_dtype.itemsize)
         chunks = _as_shape(out_chunks, "out_chunks", ndim)
-        if out_blocks is None:
-            blocks_shape = _auto_blocks(chunks, ds_h5.chunks, shape, out_dtype.itemsize)
-        else:
-            blocks_shape = _check_blocks(out_blocks, chunks)
-
-        f_z5 = _open_z5_file(out_path, use_zarr_format)
+        checked_blocks = None
+        if out_blocks is not None:
+            checked_blocks = _check_blocks(out_blocks, chunks, kwargs.get("shards"))
+        zarr_format = kwargs.pop("zarr_format", None)
+        f_z5 = _open_z5_file(out_path, use_zarr_format, zarr_format=zarr_format)
         ds_z5, existed = _require_z5_dataset(
             f_z5, out_key, shape=shape, chunks=chunks, dtype=out_dtype, create_kwargs=kwargs
         )
+        blocks_shape = _final_blocks(checked_blocks, ds_z5, ds_h5.chunks, out_dtype.itemsize)
         total = _n_blocks(shape, blocks_shape)
         is_done = None
         if existed and resume:
@@ -286,7 +287,7 @@ def convert_from_h5(
             def is_done(b: Block) -> bool:
                 return _z5_block_done(ds_z5, b, chunks, stored)
 
-        todo, skipped = _partition_done(blocking(shape, blocks_shape), is_done)
+        todo, skipped = _plan(shape, blocks_shape, is_done)
         per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, chunks))
         outer, inner = _split_threads(n_threads, per_block)
         _set_threads(ds_z5, inner)
@@ -408,7 +409,7 @@ def convert_to_h5(
                     for idx in _chunk_ids(b, stored_chunks)
                 )
 
-        todo, skipped = _partition_done(blocking(shape, blocks_shape), is_done)
+        todo, skipped = _plan(shape, blocks_shape, is_done)
         in_chunks = tuple(ds_z5.chunks)
         per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, in_chunks))
         outer, inner = _split_threads(n_threads, per_block)

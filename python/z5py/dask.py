@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .util import _native, _open_z5_file, _require_parent, default_chunks
+from .util import _native, _open_z5_file, _require_parent, _write_unit, default_chunks
 
 __all__ = ["aligned_chunks", "from_dask", "store", "to_dask"]
 
@@ -123,7 +123,8 @@ def store(
     """Write a dask array into an existing z5py dataset of the same shape.
 
     The array is cast to the dataset's dtype and rechunked onto the dataset's chunk grid
-    (see :func:`aligned_chunks`), so every chunk is written by exactly one task.
+    (its shard grid for sharded Zarr v3 data; see :func:`aligned_chunks`), so every chunk
+    or shard is written by exactly one task.
 
     Args:
         array: a ``dask.array.Array`` (a numpy array is wrapped).
@@ -147,7 +148,7 @@ def store(
     dtype = np.dtype(dataset.dtype)
     if array.dtype != dtype:
         array = array.astype(dtype)
-    target_chunks = aligned_chunks(array.chunks, tuple(dataset.chunks))
+    target_chunks = aligned_chunks(array.chunks, _write_unit(dataset))
     if target_chunks != array.chunks:
         array = array.rechunk(target_chunks)
     delayed = da.store(array, dataset, lock=False, compute=False)

@@ -178,13 +178,22 @@ def _as_shape(value: Any, name: str, ndim: int | None = None) -> tuple[int, ...]
     return out
 
 
-def _check_blocks(out_blocks: Any, out_chunks: tuple[int, ...]) -> tuple[int, ...]:
-    """Validate that ``out_blocks`` is an element-wise multiple of ``out_chunks``."""
+def _check_blocks(
+    out_blocks: Any, out_chunks: tuple[int, ...], shards: Any = None
+) -> tuple[int, ...]:
+    """Validate that ``out_blocks`` is an element-wise multiple of ``out_chunks`` (and of
+    ``shards`` when the output will be sharded)."""
     blocks = _as_shape(out_blocks, "out_blocks", len(out_chunks))
     if any(b % c for b, c in zip(blocks, out_chunks)):
         raise ValueError(
             f"out_blocks {blocks} must be a multiple of out_chunks {out_chunks} in every dimension"
         )
+    if shards is not None:
+        unit = _as_shape(shards, "shards", len(out_chunks))
+        if any(b % u for b, u in zip(blocks, unit)):
+            raise ValueError(
+                f"out_blocks {blocks} must be a multiple of the output's shard shape {unit}"
+            )
     return blocks
 
 
@@ -546,18 +555,49 @@ def _z5_block_done(ds: Any, block: Block, chunks: tuple[int, ...], existing: set
     return True
 
 
-def _partition_done(
-    blocks: Iterable[Block], is_done: Callable[[Block], bool] | None
-) -> tuple[list[Block], int]:
-    """Split blocks into those still to copy and the count of those already done."""
-    todo: list[Block] = []
-    skipped = 0
-    for block in blocks:
-        if is_done is not None and is_done(block):
-            skipped += 1
-        else:
-            todo.append(block)
+def _plan(
+    shape: Sequence[int], blocks_shape: Sequence[int], is_done: Callable[[Block], bool] | None
+) -> tuple[Iterable[Block], int]:
+    """The blocks still to copy (lazily) and the number of blocks already done.
+
+    Nothing is materialised: for huge datasets the block list itself would be large.
+    """
+    if is_done is None:
+        return blocking(shape, blocks_shape), 0
+    skipped = sum(1 for b in blocking(shape, blocks_shape) if is_done(b))
+    todo = (b for b in blocking(shape, blocks_shape) if not is_done(b))
     return todo, skipped
+
+
+def _write_unit(ds: Any) -> tuple[int, ...]:
+    """The smallest region a task may write without racing another: shard, else chunk."""
+    shards = getattr(ds, "shards", None)
+    if shards:
+        return tuple(int(s) for s in shards)
+    return tuple(int(c) for c in ds.chunks)
+
+
+def _final_blocks(
+    out_blocks: tuple[int, ...] | None,
+    ds_out: Any,
+    in_chunks: Sequence[int] | None,
+    itemsize: int,
+) -> tuple[int, ...]:
+    """Copy block shape for writing into ``ds_out``.
+
+    ``out_blocks`` (already checked against the chunks) must also be a multiple of the
+    shard shape of a sharded output, so that no two blocks write into one shard.  Without
+    ``out_blocks`` the write unit is grown to cover whole input chunks.
+    """
+    unit = _write_unit(ds_out)
+    shape = tuple(int(s) for s in ds_out.shape)
+    if out_blocks is None:
+        return _auto_blocks(unit, in_chunks, shape, itemsize)
+    if any(b % u for b, u in zip(out_blocks, unit)):
+        raise ValueError(
+            f"out_blocks {out_blocks} must be a multiple of the output's shard shape {unit}"
+        )
+    return out_blocks
 
 
 def _dataset_path(ds: Any) -> str | None:
@@ -605,15 +645,26 @@ def infer_zarr_format(path: str) -> bool | None:
     return None
 
 
-def _open_z5_file(path: str, use_zarr_format: bool | None, *, default_zarr: bool = True):
-    """Open (or create) a z5py container for writing, resolving its format."""
+def _open_z5_file(
+    path: str,
+    use_zarr_format: bool | None,
+    *,
+    default_zarr: bool = True,
+    zarr_format: int | None = None,
+):
+    """Open (or create) a z5py container for writing, resolving its format.
+
+    ``zarr_format`` (2 or 3) selects the Zarr version of a new container.
+    """
     from .file import File
 
     fmt = use_zarr_format
     if fmt is None:
         fmt = infer_zarr_format(path)
     if fmt is None:
-        fmt = default_zarr
+        fmt = True if zarr_format is not None else default_zarr
+    if zarr_format is not None and fmt and not os.path.exists(path):
+        return File(path, mode="a", use_zarr_format=True, zarr_format=int(zarr_format))
     return File(path, mode="a", use_zarr_format=bool(fmt))
 
 
@@ -751,7 +802,9 @@ def rechunk(
         on_block: called with each finished block (in the calling thread).
         **new_compression: ``compression`` name and its options for the output.  Without a
             ``compression`` name the input's compressor is kept (with the options given
-            here, or else the input's options).
+            here, or else the input's options); ``compression=None`` picks the output
+            format's default.  ``shards=`` (Zarr v3) and ``zarr_format=3`` (for a new Zarr
+            container) are accepted too.
 
     Returns:
         JobResult: counts of copied and skipped blocks, bytes and time.
@@ -767,6 +820,8 @@ def rechunk(
     out_chunks_t = _as_shape(out_chunks, "out_chunks", ndim)
     out_dtype = _native(ds_in.dtype if dtype is None else dtype)
 
+    new_compression = dict(new_compression)
+    zarr_format = new_compression.pop("zarr_format", None)
     compression = _compression_of(ds_in)
     if new_compression:
         if "compression" in new_compression:
@@ -780,14 +835,11 @@ def rechunk(
     if fmt is None:
         fmt = infer_zarr_format(out_path)
     if fmt is None:
-        fmt = bool(getattr(f_in, "is_zarr", infer_zarr_format(in_path)))
-    f_out = _open_z5_file(out_path, fmt)
-
-    if out_blocks is None:
-        blocks_shape = _auto_blocks(out_chunks_t, tuple(ds_in.chunks), shape, out_dtype.itemsize)
-    else:
-        blocks_shape = _check_blocks(out_blocks, out_chunks_t)
-
+        fmt = True if zarr_format is not None else bool(getattr(f_in, "is_zarr", False))
+    blocks_shape = None
+    if out_blocks is not None:
+        blocks_shape = _check_blocks(out_blocks, out_chunks_t, compression.get("shards"))
+    f_out = _open_z5_file(out_path, fmt, zarr_format=zarr_format)
     ds_out, existed = _require_z5_dataset(
         f_out,
         out_path_in_file,
@@ -800,7 +852,6 @@ def rechunk(
         ds_in,
         ds_out,
         blocks_shape,
-        out_chunks_t,
         out_dtype,
         n_threads,
         existed=existed,
@@ -815,8 +866,7 @@ def rechunk(
 def _copy_z5_to_z5(
     ds_in: Any,
     ds_out: Any,
-    blocks_shape: tuple[int, ...],
-    out_chunks: tuple[int, ...],
+    out_blocks: tuple[int, ...] | None,
     out_dtype: np.dtype,
     n_threads: int,
     *,
@@ -827,10 +877,14 @@ def _copy_z5_to_z5(
     on_block: BlockCallback | None,
     desc: str,
 ) -> JobResult:
-    """Block copy between two z5py datasets (shared by rechunk and the CLI)."""
+    """Block copy between two z5py datasets (shared by rechunk and the CLI).
+
+    ``out_blocks`` must already be checked against the output chunks (or be None).
+    """
     timer = Timer().start()
     shape = tuple(ds_in.shape)
-    all_blocks = blocking(shape, blocks_shape)
+    out_chunks = tuple(int(c) for c in ds_out.chunks)
+    blocks_shape = _final_blocks(out_blocks, ds_out, tuple(ds_in.chunks), out_dtype.itemsize)
     total = _n_blocks(shape, blocks_shape)
     is_done = None
     if existed and resume:
@@ -839,7 +893,7 @@ def _copy_z5_to_z5(
         def is_done(b: Block) -> bool:
             return _z5_block_done(ds_out, b, out_chunks, existing)
 
-    todo, skipped = _partition_done(all_blocks, is_done)
+    todo, skipped = _plan(shape, blocks_shape, is_done)
     chunks_per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, out_chunks))
     outer, inner = _split_threads(n_threads, chunks_per_block)
     _set_threads(ds_in, inner)
