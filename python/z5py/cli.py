@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -739,12 +740,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def make_sample_volume(shape: Sequence[int], seed: int = 0) -> np.ndarray:
-    """A smooth uint8 gradient with ripples and a little noise (compresses, but not trivially)."""
+    """A uint8 sample volume: an ellipsoid of smooth gradients and ripples with a little
+    noise, on an empty background (compresses, but not trivially, like real scans)."""
     shape = tuple(int(s) for s in shape)
     grids = np.ogrid[tuple(slice(0, s) for s in shape)]
-    vol = np.zeros(shape, dtype=np.float32)
+    vol = np.full(shape, 20.0, dtype=np.float32)
+    radius = np.zeros(shape, dtype=np.float32)
     for g, s in zip(grids, shape):
-        vol += (g.astype(np.float32) / max(1, s - 1)) * (160.0 / len(shape))
+        x = g.astype(np.float32) / max(1, s - 1)
+        vol += x * (160.0 / len(shape))
+        radius += ((x - 0.5) / 0.48) ** 2
     if len(shape) >= 2:
         vol += (
             30.0
@@ -752,7 +757,8 @@ def make_sample_volume(shape: Sequence[int], seed: int = 0) -> np.ndarray:
             * np.cos(grids[-2].astype(np.float32) / 13.0)
         )
     rng = np.random.default_rng(seed)
-    vol += rng.integers(0, 24, size=shape, dtype=np.uint8)
+    vol += rng.integers(0, 6, size=shape, dtype=np.uint8)
+    vol[radius > 1.0] = 0
     return np.clip(vol, 0, 255).astype(np.uint8)
 
 
@@ -773,7 +779,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         mb = vol.nbytes / 1e6
         print(f"z5py demo in {workdir} ({threads} threads)")
         print(
-            f"  sample volume: {_tuple_str(shape)} uint8, {mb:.1f} MB (gradient + ripples + noise)"
+            f"  sample volume: {_tuple_str(shape)} uint8, {mb:.1f} MB (ellipsoid of gradients + ripples + noise)"
         )
 
         h5_path = os.path.join(workdir, "sample.h5")
@@ -901,11 +907,17 @@ def _add_copy_options(p: argparse.ArgumentParser, chunks_required: bool) -> None
     )
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(" ".join(text.split()), width=88)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``z5py`` command."""
     parser = argparse.ArgumentParser(
         prog="z5py",
-        description="Inspect, convert, rechunk and verify chunked N-d arrays in N5, Zarr and HDF5.",
+        description=_wrap(
+            "Inspect, convert, rechunk and verify chunked N-d arrays in N5, Zarr and HDF5."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -915,8 +927,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "info",
         help="describe a dataset or container",
-        description="Show format, shape, chunks, dtype, codec, chunks present, bytes on disk "
-        "and compression ratio of a dataset (or the tree of a container/group).",
+        description=_wrap(
+            "Show format, shape, chunks, dtype, codec, chunks present, bytes on disk "
+            "and compression ratio of a dataset (or the tree of a container/group)."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -927,7 +941,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "tree",
         help="print the groups and datasets of a container",
-        description="Print the hierarchy of an N5, Zarr or HDF5 container.",
+        description=_wrap("Print the hierarchy of an N5, Zarr or HDF5 container."),
     )
     p.add_argument("path", metavar="PATH[/GROUP]")
     p.add_argument("--key", help="group inside PATH to start from")
@@ -936,9 +950,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "convert",
         help="convert between HDF5, N5 and Zarr",
-        description="Copy a dataset between HDF5, N5 and Zarr (any direction except "
-        "HDF5 to HDF5), optionally changing chunks, dtype and codec.  Works block by block "
-        "with bounded memory; an interrupted run resumes where it stopped.",
+        description=_wrap(
+            "Copy a dataset between HDF5, N5 and Zarr (any direction except "
+            "HDF5 to HDF5), optionally changing chunks, dtype and codec.  Works block by block "
+            "with bounded memory; an interrupted run resumes where it stopped."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -950,8 +966,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "rechunk",
         help="copy an N5/Zarr dataset with new chunks",
-        description="Copy an N5/Zarr dataset into a new dataset with other chunks (and "
-        "optionally dtype, format or codec).",
+        description=_wrap(
+            "Copy an N5/Zarr dataset into a new dataset with other chunks (and "
+            "optionally dtype, format or codec)."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -963,9 +981,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify",
         help="decode every chunk and report damaged ones",
-        description="Decode every stored chunk of a dataset (or of all datasets below a "
-        "group/container) and report chunks that are corrupt or of the wrong size.  Exits "
-        "with status 1 when any is found.",
+        description=_wrap(
+            "Decode every stored chunk of a dataset (or of all datasets below a "
+            "group/container) and report chunks that are corrupt or of the wrong size.  Exits "
+            "with status 1 when any is found."
+        ),
     )
     p.add_argument("path", metavar="PATH[/DATASET]")
     p.add_argument("--key", help="dataset or group inside PATH")
@@ -976,9 +996,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="make a sample volume, convert it and read it back",
-        description="Make a sample uint8 volume, write it as HDF5, convert it to N5 and "
-        "Zarr, read both back in parallel, convert back to HDF5, check every copy is "
-        "identical, and print sizes and speeds.  Uses a temporary directory unless --dir.",
+        description=_wrap(
+            "Make a sample uint8 volume, write it as HDF5, convert it to N5 and "
+            "Zarr, read both back in parallel, convert back to HDF5, check every copy is "
+            "identical, and print sizes and speeds.  Uses a temporary directory unless --dir."
+        ),
     )
     p.add_argument("--shape", default="128,256,256", help="volume shape (default 128,256,256)")
     p.add_argument("--dir", help="work in this directory and keep the files")
