@@ -127,6 +127,27 @@ def test_plain_directories(tmp_path, fmt, f):
         assert list(f) == ["plain", "x"]
 
 
+@pytest.mark.parametrize("fmt", ["zarr2", "zarr3"])
+def test_zarr_implicit_groups(f, fmt):
+    """Older z5py wrote no metadata for intermediate Zarr groups; they must stay reachable."""
+    f.create_dataset("g/h/x", data=np.arange(3))
+    f.create_group("g/k")
+    metadata = GROUP_METADATA[fmt]
+    for implicit in ("g", "g/h"):
+        os.remove(os.path.join(f.path, implicit, metadata))
+    os.makedirs(os.path.join(f.path, "empty", "deeper"))
+    assert list(f) == ["g"]
+    assert "g" in f and "empty" not in f
+    assert list(f["g"]) == ["h", "k"]
+    names = []
+    f.visit(names.append)
+    assert names == ["g", "g/h", "g/h/x", "g/k"]
+    np.testing.assert_array_equal(f["g/h/x"][:], np.arange(3))
+    with pytest.raises(errors.NodeExistsError):
+        f.create_group("g")
+    assert f.require_group("g/h").name == "/g/h"
+
+
 @pytest.mark.parametrize(
     "name", ["..", "../escape", "a/../b", "/abs", "a//b", "a/", "", ".", "a\0b", ".zarray"]
 )

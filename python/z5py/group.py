@@ -23,6 +23,17 @@ from .shape_utils import normalize_chunks, normalize_shape
 __all__ = ["Group"]
 
 
+def _leads_to_zarr_node(path: str) -> bool:
+    """Whether a directory without metadata contains a Zarr node (through more such dirs)."""
+    with os.scandir(path) as entries:
+        subdirs = [entry.path for entry in entries if entry.is_dir()]
+    for subdir in subdirs:
+        kind, _ = _z5py.node_info(subdir)
+        if kind in ("array", "group") or (kind == "dir" and _leads_to_zarr_node(subdir)):
+            return True
+    return False
+
+
 class Group(Node, Mapping):
     """A group inside an N5 or Zarr container: a directory of datasets and subgroups.
 
@@ -72,11 +83,13 @@ class Group(Node, Mapping):
     def _lookup(self, path: str) -> tuple[str | None, str]:
         """Kind (``"array"``, ``"group"`` or ``None``: nothing usable) and format at ``path``.
 
-        In N5 every plain directory is a group; in Zarr a group needs its metadata.
+        In N5 every plain directory is a group.  In Zarr a group needs its metadata, except
+        that a directory without metadata that leads to Zarr nodes counts as an (implicit)
+        group: older z5py created intermediate groups that way.
         """
         kind, fmt = _z5py.node_info(path)
         if kind == "dir":
-            kind = "group" if self._fmt == "n5" else None
+            kind = "group" if self._fmt == "n5" or _leads_to_zarr_node(path) else None
         elif kind not in ("array", "group"):
             kind = None
         return kind, fmt or self._fmt
