@@ -96,6 +96,27 @@ def test_mode_w_truncates(tmp_path, fmt):
     assert sorted(p.name for p in path.iterdir()) == [ROOT_METADATA[fmt]]
 
 
+def test_mode_w_can_change_the_format(tmp_path):
+    path = tmp_path / "container"
+    z5py.File(path, use_zarr_format=False).create_group("g")
+    replaced = z5py.File(path, use_zarr_format=True, mode="w")
+    assert replaced.zarr_format == 2 and len(replaced) == 0
+    assert sorted(p.name for p in path.iterdir()) == [".zgroup"]
+    # without a flag or an extension the old format is kept
+    again = z5py.File(path, mode="w")
+    assert again.zarr_format == 2
+
+
+def test_mode_w_validates_before_deleting(tmp_path):
+    path = tmp_path / "c.zarr"
+    z5py.File(path).create_group("keep")
+    with pytest.raises(ValueError, match="zarr_format"):
+        z5py.File(path, mode="w", zarr_format=5)
+    with pytest.raises(ValueError):
+        z5py.File(path, mode="w", use_zarr_format=False, zarr_format=3)
+    assert "keep" in z5py.File(path, mode="r")
+
+
 def test_mode_w_refuses_to_delete_foreign_directory(tmp_path):
     victim = tmp_path / "home"
     victim.mkdir()

@@ -156,4 +156,5 @@ class Node:
         )
 
     def __hash__(self) -> int:
+        """Hash consistent with ``__eq__``."""
         return hash((self._kind, os.path.realpath(self._path)))

@@ -167,4 +167,5 @@ class AttributeManager(MutableMapping):
         return key in self._read()
 
     def __repr__(self) -> str:
+        """Path, format and current attributes."""
         return f"<z5py AttributeManager of {self._path!r} ({self._fmt}): {self._read()!r}>"

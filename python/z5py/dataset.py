@@ -592,6 +592,7 @@ class Dataset(Node):
         )
 
     def __repr__(self) -> str:
+        """Name, shape, dtype, format and mode."""
         return (
             f'<z5py Dataset "{self._name}": shape {self._shape}, type "{self._dtype.str}", '
             f"{self._fmt}, mode {self._mode!r}>"

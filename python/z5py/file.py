@@ -107,14 +107,18 @@ class File(Group):
         if mode in ("w-", "x") and os.path.exists(path):
             raise Z5FileExistsError(f"{path!r} already exists (mode {mode!r})")
         kind, disk_fmt = _z5py.node_info(path)
-        if mode == "w" and os.path.exists(path):
-            self._truncate(path, kind)
-            kind, disk_fmt = "none", None
-        if kind == "array":
+        if mode == "w":
+            # the old container's format only matters if nothing else tells the new one's
+            fmt = self._format_for_new(path, use_zarr_format, zarr_format, fallback=disk_fmt)
+            if os.path.exists(path):
+                self._truncate(path, kind)
+            kind = "none"
+        elif kind == "array":
             raise InvalidArgumentError(
                 f"{path!r} is a dataset, not a container; open the directory above it"
             )
-        fmt = self._resolve_format(path, disk_fmt, use_zarr_format, zarr_format)
+        else:
+            fmt = self._resolve_format(path, disk_fmt, use_zarr_format, zarr_format)
         exists = kind == "group" or (kind == "dir" and fmt == "n5")
 
         if mode in ("r", "r+") and not exists:
@@ -142,7 +146,7 @@ class File(Group):
         use_zarr_format: bool | None,
         zarr_format: int | None,
     ) -> str:
-        """The container format from disk, the explicit arguments or the extension."""
+        """Format of an existing (``disk_fmt``) or new container; refuses contradictions."""
         if disk_fmt is not None:
             if use_zarr_format is not None and use_zarr_format != (disk_fmt != "n5"):
                 raise InvalidArgumentError(
@@ -155,10 +159,23 @@ class File(Group):
                     f"zarr_format={zarr_format} was given"
                 )
             return disk_fmt
+        return cls._format_for_new(path, use_zarr_format, zarr_format)
+
+    @classmethod
+    def _format_for_new(
+        cls,
+        path: str,
+        use_zarr_format: bool | None,
+        zarr_format: int | None,
+        fallback: str | None = None,
+    ) -> str:
+        """Format of a new container: explicit arguments, else extension, else ``fallback``."""
         is_zarr = use_zarr_format
         if is_zarr is None:
             is_zarr = True if zarr_format is not None else cls.infer_format(path)
         if is_zarr is None:
+            if fallback is not None:
+                return fallback
             raise InvalidArgumentError(
                 f"cannot infer the format of {path!r}: use an extension in "
                 f"{sorted(cls.n5_exts | cls.zarr_exts)} or pass use_zarr_format"
@@ -184,6 +201,7 @@ class File(Group):
         """Do nothing: a container holds no open resources (kept for h5py compatibility)."""
 
     def __enter__(self) -> Self:
+        """Enter a ``with`` block; returns the file."""
         return self
 
     def __exit__(
@@ -192,6 +210,7 @@ class File(Group):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Leave a ``with`` block (calls :meth:`close`)."""
         self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -199,6 +218,7 @@ class File(Group):
         return (File, (self._path, self.is_zarr, REOPEN_MODES[self._mode], self.zarr_format))
 
     def __repr__(self) -> str:
+        """Path, format and mode."""
         return f"<z5py File {self._path!r} ({self._fmt}, mode {self._mode!r})>"
 
 

@@ -349,4 +349,5 @@ class Group(Node, Mapping):
         )
 
     def __repr__(self) -> str:
+        """Name, format, mode and path."""
         return f'<z5py Group "{self._name}" ({self._fmt}, mode {self._mode!r}) at {self._path!r}>'
