@@ -181,3 +181,13 @@ def test_cli_scheduler_option(tmp_path, volume, client, capsys):
     np.testing.assert_array_equal(z5py.File(str(out), mode="r")["x"][:], volume)
     assert main(["rechunk", f"{out}/x", f"{out}/y", "-c", "16", "--scheduler", address]) == 0
     np.testing.assert_array_equal(z5py.File(str(out), mode="r")["y"][:], volume)
+
+
+def test_rewritten_h5_is_not_read_stale_on_workers(tmp_path, client):
+    h5 = tmp_path / "in.h5"
+    for i, value in enumerate((1, 2)):
+        with h5py.File(h5, "w") as f:
+            f.create_dataset("x", data=np.full((16, 16), value, dtype="uint8"), chunks=(8, 8))
+        out = str(tmp_path / f"o{i}.n5")
+        convert_from_h5(str(h5), out, "x", "x", (8, 8), 1, client=client)
+        assert (z5py.File(out, mode="r")["x"][:] == value).all()

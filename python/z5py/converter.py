@@ -65,16 +65,12 @@ def _h5py():
     return h5py
 
 
-# h5py file handles opened by _H5Reader in worker processes, keyed by path
-_OPEN_H5: dict[str, Any] = {}
-
-
 class _H5Reader:
     """Reads blocks from an HDF5 dataset.
 
     Locally it wraps the already open dataset and is only used from the calling thread.
-    When pickled to a Dask worker it drops the handle and reopens the file read-only in
-    that process on first use.
+    When pickled to a Dask worker it drops the handle and opens the file read-only for
+    each block it reads.
     """
 
     def __init__(self, path: str, key: str, dataset: Any = None) -> None:
@@ -86,13 +82,12 @@ class _H5Reader:
         return {"path": self.path, "key": self.key, "_ds": None}
 
     def read(self, block: Block) -> np.ndarray:
-        if self._ds is None:
-            f = _OPEN_H5.get(self.path)
-            if f is None or not f.id.valid:
-                f = _h5py().File(self.path, "r", rdcc_nbytes=_H5_CHUNK_CACHE)
-                _OPEN_H5[self.path] = f
-            self._ds = f[self.key]
-        return np.ascontiguousarray(np.asarray(self._ds[block]))
+        if self._ds is not None:
+            return np.ascontiguousarray(np.asarray(self._ds[block]))
+        # On a worker: open, read, close.  Keeping the file open between tasks would hold
+        # HDF5's file lock and stop anyone from rewriting the file after the job.
+        with _h5py().File(self.path, "r", rdcc_nbytes=_H5_CHUNK_CACHE) as f:
+            return np.ascontiguousarray(np.asarray(f[self.key][block]))
 
 
 class _H5Writer:
