@@ -17,7 +17,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 # --------------------------------------------------------------------------------------------
 # dtypes
@@ -309,8 +308,3 @@ ATTRS = {
     "list": [1, 2.5, "x", [3, 4]],
     "nested": {"a": {"b": [1, 2, 3]}, "empty": {}},
 }
-
-
-def xfail_param(*values, reason, id=None):
-    """A parameter that must fail until the engine supports it (strict: XPASS turns red)."""
-    return pytest.param(*values, id=id, marks=pytest.mark.xfail(reason=reason, strict=True))
