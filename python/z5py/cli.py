@@ -352,6 +352,7 @@ def _open_node(container: str, key: str):
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``z5py info``: describe a dataset, or list a container/group."""
     container, key = split_target(args.path, args.key)
     if not os.path.exists(container):
         raise CliError(f"no such file or directory: {container}")
@@ -385,6 +386,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
+    """``z5py tree``: print the hierarchy below a container or group."""
     container, key = split_target(args.path, args.key)
     if not os.path.exists(container):
         raise CliError(f"no such file or directory: {container}")
@@ -482,6 +484,7 @@ def _report(result: JobResult, src: str, dst: str) -> None:
 
 
 def cmd_convert(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
+    """``z5py convert`` (and ``rechunk``): copy a dataset between HDF5, N5 and Zarr."""
     src, src_key = split_target(args.src, args.src_key)
     dst, dst_key = split_target(args.dst, args.dst_key)
     if not src_key:
@@ -637,6 +640,7 @@ def _convert_z5(
 
 
 def cmd_rechunk(args: argparse.Namespace) -> int:
+    """``z5py rechunk``: copy an N5/Zarr dataset with new chunks."""
     return cmd_convert(args, rechunk_only=True)
 
 
@@ -705,6 +709,7 @@ def verify_dataset(
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """``z5py verify``: decode every chunk; exit status 1 if any is damaged."""
     container, key = split_target(args.path, args.key)
     if not os.path.exists(container):
         raise CliError(f"no such file or directory: {container}")
@@ -763,6 +768,7 @@ def make_sample_volume(shape: Sequence[int], seed: int = 0) -> np.ndarray:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``z5py demo``: sample volume -> HDF5 -> N5/Zarr -> parallel read -> HDF5, checked."""
     import h5py
 
     from . import converter
