@@ -340,7 +340,11 @@ def test_verify_rejects_h5(h5file, capsys):
 
 
 def test_demo(capsys):
+    import time
+
+    start = time.perf_counter()
     assert main(["demo", "--no-progress", "-j", "2"]) == 0
+    assert time.perf_counter() - start < 30
     out = capsys.readouterr().out
     assert "(128, 256, 256)" in out
     assert "sample.n5" in out

@@ -229,8 +229,9 @@ def convert_from_h5(
         progress: show a tqdm progress bar.
         resume: if the output dataset exists already (same shape, chunks and dtype), skip
             blocks whose output chunks are all stored; the result reports how many.  Blocks
-            holding only the fill value store no chunk and are converted again.  False
-            writes every block again.
+            holding only the fill value store no chunk and are converted again.  Resuming
+            trusts that the existing output was made from the same input; False writes
+            every block again.
         client: a ``distributed.Client``; blocks then run as tasks on its cluster, each
             worker opening the HDF5 file read-only itself.
         on_block: called with each finished block (in the calling thread).

@@ -797,7 +797,8 @@ def rechunk(
         resume: if the output dataset exists already (same shape, chunks and dtype), skip
             the blocks whose output chunks are all stored, so an interrupted job finishes
             where it stopped.  Blocks that hold only the fill value are never stored and so
-            are always copied again.  With False every block is written again.
+            are always copied again.  Resuming trusts that the existing output was made
+            from the same input; with False every block is written again.
         client: a ``distributed.Client``; blocks then run as tasks on its cluster.
         on_block: called with each finished block (in the calling thread).
         **new_compression: ``compression`` name and its options for the output.  Without a
