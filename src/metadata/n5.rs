@@ -66,8 +66,9 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
         Compressor::Xz { preset } => json!({ "type": "xz", "preset": preset }),
         Compressor::Lz4 { level, .. } => json!({ "type": "lz4", "blockSize": level }),
         Compressor::Blosc(b) => json!({
+            // z5 and Java also write "nthreads"; tensorstore rejects unknown members.
             "type": "blosc", "cname": b.cname, "clevel": b.clevel, "shuffle": b.shuffle,
-            "blocksize": b.blocksize, "nthreads": 1
+            "blocksize": b.blocksize
         }),
         Compressor::Zstd { level, .. } => json!({ "type": "zstd", "level": level }),
         Compressor::Crc32c => return Err(Error::invalid("crc32c is not an N5 compression")),

@@ -61,7 +61,9 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
         Compressor::Blosc(b) => json!({
             "id": "blosc", "cname": b.cname, "clevel": b.clevel, "shuffle": b.shuffle, "blocksize": b.blocksize
         }),
-        Compressor::Zstd { level, checksum } => json!({ "id": "zstd", "level": level, "checksum": checksum }),
+        // numcodecs writes "checksum" only when set, and tensorstore rejects it otherwise.
+        Compressor::Zstd { level, checksum: false } => json!({ "id": "zstd", "level": level }),
+        Compressor::Zstd { level, checksum: true } => json!({ "id": "zstd", "level": level, "checksum": true }),
         Compressor::Lz4 { acceleration, .. } => json!({ "id": "lz4", "acceleration": acceleration }),
         Compressor::Crc32c => return Err(Error::invalid("crc32c is not a Zarr v2 compressor")),
     })

@@ -285,13 +285,22 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
             (shard.clone(), vec![sharding])
         }
     };
-    let key_encoding = match spec.key_encoding.as_deref().or(spec.separator.map(|c| if c == '.' { "." } else { "/" })) {
-        None | Some("/") | Some("default") => json!({"name": "default", "configuration": {"separator": "/"}}),
-        Some(".") => json!({"name": "default", "configuration": {"separator": "."}}),
-        Some("v2") | Some("v2.") => json!({"name": "v2", "configuration": {"separator": "."}}),
-        Some("v2/") => json!({"name": "v2", "configuration": {"separator": "/"}}),
-        Some(other) => return Err(Error::invalid(format!("chunk_key_encoding {other:?}: use '/', '.', 'v2' or 'v2/'"))),
+    // The encoding is named by `key_encoding` ("default" or "v2", or a bare separator as a
+    // shorthand for "default" with it); `separator` picks the separator for either.
+    let (name, default_sep) = match spec.key_encoding.as_deref() {
+        None | Some("default") => ("default", '/'),
+        Some("/") => ("default", '/'),
+        Some(".") => ("default", '.'),
+        Some("v2") => ("v2", '.'),
+        Some(other) => {
+            return Err(Error::invalid(format!("chunk_key_encoding {other:?}: use 'default' or 'v2' (or '/' / '.')")))
+        }
     };
+    let sep = spec.separator.unwrap_or(default_sep);
+    if sep != '/' && sep != '.' {
+        return Err(Error::invalid(format!("chunk key separator {sep:?} is not '/' or '.'")));
+    }
+    let key_encoding = json!({"name": name, "configuration": {"separator": sep.to_string()}});
     let file = dir.join(ZARR_JSON);
     // Keep the attributes of an array being re-created in place.
     let attributes = json::read(&file)?.and_then(|d| d.get("attributes").cloned()).unwrap_or(json!({}));
