@@ -80,7 +80,7 @@ def _fill_bytes(fmt: str, fillvalue: Any, dtype: np.dtype) -> bytes:
     if fillvalue is None:
         fillvalue = 0
     try:
-        value = np.array(fillvalue, dtype=dtype)
+        value = np.array(fillvalue, dtype=dtype.newbyteorder("="))
     except (TypeError, ValueError, OverflowError) as error:
         raise InvalidArgumentError(
             f"fill value {fillvalue!r} cannot be represented as {dtype}: {error}"
