@@ -373,6 +373,21 @@ def test_zero_dimensional(f):
         len(ds)
 
 
+@pytest.mark.parametrize("fmt", ["n5"])
+@pytest.mark.xfail(
+    strict=True,
+    raises=errors.Z5OSError,
+    reason="engine bug: a 0-d N5 dataset is created but its chunk path is the dataset directory",
+)
+def test_n5_zero_dimensional_is_refused_or_works(f):
+    try:
+        ds = f.create_dataset("x", shape=(), dtype="f8")
+    except errors.UnsupportedError:
+        return
+    ds[()] = 2.5
+    assert ds[()] == 2.5
+
+
 def test_empty_dataset(f):
     ds = f.create_dataset("x", shape=(0, 5), dtype="u1")
     assert ds[:].shape == (0, 5) and ds.size == 0
@@ -506,6 +521,16 @@ def test_zarr3_sharding(f):
     assert ds.find_maximum_coordinates(0) == (8, 0)
     with pytest.raises(ValueError, match="multiple"):
         f.create_dataset("bad", shape=(8,), chunks=(3,), shards=(4,), dtype="u1")
+
+
+@pytest.mark.parametrize("fmt", ["zarr3"])
+@pytest.mark.xfail(
+    strict=True, reason="engine bug: chunk_path treats an inner chunk index as a shard index"
+)
+def test_zarr3_sharded_chunk_path_is_the_shard_file(f):
+    ds = f.create_dataset("x", data=np.ones((8, 8), "i4"), chunks=(2, 2), shards=(4, 4))
+    assert ds.chunk_exists((3, 3))
+    assert ds.chunk_path((3, 3)) == os.path.join(ds.path, "c", "1", "1")
 
 
 @pytest.mark.parametrize("fmt", ["zarr3"])
