@@ -175,6 +175,28 @@ def test_write_matches_numpy(filled, index, make_value):
     np.testing.assert_array_equal(ds[:], expected)
 
 
+def test_broadcast_writes_are_done_in_bounded_slabs(filled, monkeypatch):
+    ds, data = filled
+    monkeypatch.setattr(z5py.dataset, "WRITE_SLAB_BYTES", 300)
+    calls = []
+    handle = ds._handle
+
+    class CountingHandle:
+        def __getattr__(self, name):
+            return getattr(handle, name)
+
+        def write_from(self, start, array, n_threads):
+            calls.append((tuple(start), array.shape))
+            handle.write_from(start, array, n_threads)
+
+    monkeypatch.setattr(ds, "_handle", CountingHandle())
+    ds[1:, 2:7] = 5
+    data[1:, 2:7] = 5
+    np.testing.assert_array_equal(ds[:], data)
+    # rows 1..6 in slabs aligned to the chunk grid (3 rows per chunk)
+    assert calls == [((1, 2, 0), (2, 5, 11)), ((3, 2, 0), (3, 5, 11)), ((6, 2, 0), (1, 5, 11))]
+
+
 def test_write_shape_mismatch(filled):
     ds, data = filled
     with pytest.raises(errors.InvalidArgumentError, match="broadcast"):

@@ -28,6 +28,9 @@ __all__ = ["Dataset"]
 
 _DEFAULT_COMPRESSORS = {"n5": "gzip", "zarr2": "blosc", "zarr3": "blosc"}
 
+#: Largest temporary buffer used to materialize broadcast values when writing.
+WRITE_SLAB_BYTES = 64 * 2**20
+
 
 def same_dtype(a: Any, b: Any) -> bool:
     """Whether two dtypes describe the same values (byte order aside)."""
@@ -353,9 +356,27 @@ class Dataset(Node):
         return out
 
     def _write_box(self, start: Sequence[int], data: np.ndarray) -> None:
-        """Write ``data`` (already of the dataset's dtype) at ``start`` (assumed in bounds)."""
-        if data.size:
+        """Write ``data`` (already of the dataset's dtype) at ``start`` (assumed in bounds).
+
+        Data that is not C-contiguous (typically a broadcast scalar, as in ``ds[:] = 0``)
+        is materialized in slabs along the first axis, aligned to the chunk (or shard) grid,
+        so that memory stays bounded by :data:`WRITE_SLAB_BYTES`.
+        """
+        if not data.size:
+            return
+        if data.flags.c_contiguous or data.nbytes <= WRITE_SLAB_BYTES:
             self._handle.write_from(list(start), _c_order(data), self._n_threads)
+            return
+        grid = (self.shards or self.chunks)[0]
+        row_bytes = data.nbytes // data.shape[0]
+        rows = max(grid, WRITE_SLAB_BYTES // row_bytes // grid * grid)
+        begin, end = start[0], start[0] + data.shape[0]
+        position = begin
+        while position < end:
+            stop = min(end, (position // rows + 1) * rows)
+            slab = _c_order(data[position - begin : stop - begin])
+            self._handle.write_from([position, *start[1:]], slab, self._n_threads)
+            position = stop
 
     def _coerce(self, value: Any) -> np.ndarray:
         """``value`` as an array of the dataset's dtype, following numpy assignment rules.
