@@ -236,6 +236,9 @@ def test_zarr_fill_value(f):
     expected = np.full(10, 3.5, "f4")
     expected[5] = 1
     np.testing.assert_array_equal(z5py.File(f.path, mode="r")["x"][:], expected)
+    big = f.create_dataset("big", shape=(3,), chunks=(2,), dtype=">i4", fillvalue=-5)
+    assert big.fillvalue == -5
+    np.testing.assert_array_equal(big[:], [-5, -5, -5])
     nan = f.create_dataset("nan", shape=(3,), dtype="f8", fillvalue=np.nan)
     assert np.isnan(nan.fillvalue) and np.isnan(nan[:]).all()
     with pytest.raises(ValueError, match="fill value"):
