@@ -63,8 +63,20 @@ impl Array {
         }
     }
 
+    /// Path of the stored object (chunk or shard) at a storage-grid index.
     pub fn chunk_path(&self, idx: &[u64]) -> PathBuf {
         self.meta.keys.path(&self.dir, idx)
+    }
+
+    /// Path of the file holding the user-visible chunk `idx` (its shard when sharded).
+    pub fn chunk_file(&self, idx: &[u64]) -> PathBuf {
+        match &self.meta.sharding {
+            Some(s) => {
+                let shard: Vec<u64> = idx.iter().zip(&s.inner).zip(&self.meta.grid.chunk).map(|((i, c), o)| i / (o / c)).collect();
+                self.chunk_path(&shard)
+            }
+            None => self.chunk_path(idx),
+        }
     }
 
     /// Shape a stored chunk has: N5 clips edge chunks, Zarr pads them.
@@ -143,6 +155,7 @@ impl Array {
             let inside = self.meta.grid.clipped(idx);
             let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
             let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+            let _guard = store::lock(&self.chunk_path(idx));
             let stored = self.stored_shape(idx);
             let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
             let layout = Layout::c_order(&ustored, self.elem());
@@ -222,7 +235,9 @@ impl Array {
             s
         };
         let bytes = self.meta.pipeline.encode(data, &shape, varlen)?;
-        store::write_atomic(&self.chunk_path(idx), &bytes)
+        let path = self.chunk_path(idx);
+        let _guard = store::lock(&path);
+        store::write_atomic(&path, &bytes)
     }
 
     fn check_chunk_index(&self, idx: &[u64]) -> Result<()> {

@@ -8,6 +8,9 @@ use crate::codec::Compressor;
 use crate::dtype::{swap_bytes, DataType, Endian};
 use crate::error::{Error, Result};
 
+/// Largest decoded varlength block accepted (bytes).
+pub const MAX_VARLEN_BYTES: u64 = 1 << 30;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pipeline {
     pub dtype: DataType,
@@ -156,8 +159,10 @@ impl Pipeline {
             Some(n) => n,
             None => shape.iter().product(),
         };
-        let max_elems: u64 = max_shape.iter().product();
-        if n_elems > max_elems.max(1) {
+        // A varlength block may hold any number of elements, but a claim beyond both the
+        // block size and MAX_VARLEN_BYTES is refused before allocating.
+        let max_elems: u64 = max_shape.iter().product::<u64>().max(MAX_VARLEN_BYTES / elem as u64);
+        if n_elems > max_elems {
             return Err(Error::codec("n5 header", format!("varlength block claims {n_elems} elements")));
         }
         let nbytes = n_elems as usize * elem;

@@ -174,6 +174,7 @@ fn rewrite_shard(
     f: &(dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> + Sync),
 ) -> Result<()> {
     let path = a.chunk_path(sidx);
+    let _guard = store::lock(&path);
     let old: Option<(Vec<u8>, Index)> = if read_old {
         match store::read_opt(&path)? {
             None => None,
@@ -252,7 +253,10 @@ pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_thre
         let inside = a.meta.grid.clipped(sidx);
         let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
         let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-        rewrite_shard(a, sidx, !covers, n_threads, &|scratch, local, old| {
+        // Inner chunks go parallel only when this is the one shard of the call, so a worker
+        // never waits on a shard lock while holding another.
+        let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
+        rewrite_shard(a, sidx, !covers, inner_threads, &|scratch, local, old| {
             let gidx: Vec<u64> = sidx.iter().zip(local).zip(&per).map(|((s, l), n)| s * n + l).collect();
             if gidx.iter().zip(&grid.shape).zip(&grid.chunk).any(|((g, s), c)| g * c >= *s) {
                 return Ok(Inner::Set(None)); // entirely beyond the array edge

@@ -8,6 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Striped in-process locks, so that concurrent calls touching the same chunk or shard file
+/// (e.g. threads writing different regions of one chunk) serialise their read-modify-write.
+/// Held only around one file's update, never across nested parallel work.
+pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
+    use std::hash::{Hash, Hasher};
+    static STRIPES: [std::sync::Mutex<()>; 256] = [const { std::sync::Mutex::new(()) }; 256];
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    STRIPES[(h.finish() % 256) as usize].lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Prefix of temporary files; listings skip dot-files.
 const TMP_PREFIX: &str = ".z5tmp.";
 

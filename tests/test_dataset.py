@@ -377,11 +377,6 @@ def test_zero_dimensional(f):
 
 
 @pytest.mark.parametrize("fmt", ["n5"])
-@pytest.mark.xfail(
-    strict=True,
-    raises=errors.Z5OSError,
-    reason="engine bug: a 0-d N5 dataset is created but its chunk path is the dataset directory",
-)
 def test_n5_zero_dimensional_is_refused_or_works(f):
     try:
         ds = f.create_dataset("x", shape=(), dtype="f8")
@@ -430,11 +425,6 @@ def test_chunk_api(f, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["n5"])
-@pytest.mark.xfail(
-    strict=True,
-    raises=z5py.CorruptChunkError,
-    reason="engine bug: read_chunk rejects the varlength chunk write_chunk just wrote",
-)
 def test_n5_varlen_chunk(f):
     ds = f.create_dataset("x", shape=(10,), chunks=(5,), dtype="i4", compression="raw")
     ds.write_chunk((1,), np.arange(13, dtype="i4"), varlen=True)
@@ -527,9 +517,6 @@ def test_zarr3_sharding(f):
 
 
 @pytest.mark.parametrize("fmt", ["zarr3"])
-@pytest.mark.xfail(
-    strict=True, reason="engine bug: chunk_path treats an inner chunk index as a shard index"
-)
 def test_zarr3_sharded_chunk_path_is_the_shard_file(f):
     ds = f.create_dataset("x", data=np.ones((8, 8), "i4"), chunks=(2, 2), shards=(4, 4))
     assert ds.chunk_exists((3, 3))

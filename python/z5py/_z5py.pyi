@@ -68,7 +68,12 @@ class ArrayHandle:
     stored_dtype: str
     """dtype string as stored on disk (e.g. ``">f4"`` for big-endian Zarr, N5 always ``>``)."""
     fill_value: bytes
+    """One element in native byte order (zeros for a Zarr v2 ``null`` fill value)."""
+    fill_value_json: str
+    """The fill value as the metadata spells it (JSON)."""
     compressor: str
+    """z5py name of the compressor (``lzma`` comes back as ``xz``; a sharded array reports
+    its inner chunks' compressor)."""
     compression_options_json: str
     metadata_json: str
     """The metadata file's JSON as on disk."""
@@ -88,7 +93,8 @@ class ArrayHandle:
         mode with ``data`` 1-d of any length."""
     def chunk_exists(self, chunk_index: Sequence[int]) -> bool: ...
     def existing_chunks(self) -> list[tuple[int, ...]]:
-        """Indices of all chunks present on disk (sorted)."""
-    def chunk_path(self, chunk_index: Sequence[int]) -> str: ...
+        """Indices of all chunks present on disk (sorted); inner-chunk indices when sharded."""
+    def chunk_path(self, chunk_index: Sequence[int]) -> str:
+        """The file that holds the chunk (its shard file for sharded arrays)."""
     def encode_chunk(self, data: np.ndarray) -> bytes:
         """The bytes this array would store for ``data`` as one chunk (header included)."""

@@ -62,8 +62,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Value> {
 
 /// Read and parse a JSON file; `Ok(None)` when it does not exist.
 pub fn read(path: &Path) -> Result<Option<Value>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path).map(Some),
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| Error::metadata(path, "not UTF-8 text"))?;
+            parse(&text, path).map(Some)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }

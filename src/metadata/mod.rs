@@ -152,11 +152,19 @@ pub fn create(path: &Path, spec: &ArraySpec) -> Result<ArrayMeta> {
             spec.dtype.size()
         )));
     }
+    let existed = path.exists();
     std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-    match spec.format {
-        Format::N5 => n5::create(path, spec)?,
-        Format::ZarrV2 => zarr_v2::create(path, spec)?,
-        Format::ZarrV3 => zarr_v3::create(path, spec)?,
+    let written = match spec.format {
+        Format::N5 => n5::create(path, spec),
+        Format::ZarrV2 => zarr_v2::create(path, spec),
+        Format::ZarrV3 => zarr_v3::create(path, spec),
+    };
+    if let Err(e) = written {
+        if !existed {
+            // Only removes the directory if it is still empty.
+            let _ = std::fs::remove_dir(path);
+        }
+        return Err(e);
     }
     open(path)
 }

@@ -120,6 +120,10 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
     if spec.shards.is_some() {
         return Err(Error::invalid("sharding needs Zarr v3"));
     }
+    if spec.shape.is_empty() {
+        // Its one block would have to be the dataset directory itself.
+        return Err(Error::unsupported("0-dimensional datasets in N5"));
+    }
     let file = dir.join(N5_ATTRS);
     // Keep user attributes that may already be there.
     let mut doc: Map<String, Value> = match json::read(&file)? {

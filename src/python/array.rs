@@ -132,8 +132,8 @@ impl ArrayHandle {
     }
 
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.inner.dir.clone()
+    fn path(&self) -> String {
+        self.inner.dir.to_string_lossy().into_owned()
     }
     #[getter]
     fn format(&self) -> &'static str {
@@ -239,8 +239,9 @@ impl ArrayHandle {
         idx.iter().map(|i| PyTuple::new(py, i)).collect()
     }
 
-    fn chunk_path(&self, chunk_index: Vec<u64>) -> PathBuf {
-        self.inner.chunk_path(&chunk_index)
+    /// The file holding chunk `chunk_index` (its shard for sharded arrays).
+    fn chunk_path(&self, chunk_index: Vec<u64>) -> String {
+        self.inner.chunk_file(&chunk_index).to_string_lossy().into_owned()
     }
 
     /// The bytes this array would store for `data` as one chunk.
