@@ -162,17 +162,22 @@ impl Array {
             let mut buf = vec![0u8; layout.shape.iter().product::<usize>() * self.elem()];
             let existing = if covers { None } else { self.load(idx, scratch)? };
             let zero = vec![0; ustored.len()];
+            // Padding (Zarr edge chunks) and untouched parts need the fill value; `buf` is
+            // already zeroed, and a chunk the data covers whole needs nothing.
+            let zero_fill = self.meta.fill.iter().all(|&b| b == 0);
+            let needs_fill = !zero_fill && !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
             // SAFETY: `buf` is local to this task.
             unsafe {
                 match existing {
                     Some((old, old_data)) => {
                         let common: Vec<usize> = old.shape.iter().zip(&ustored).map(|(a, b)| *a.min(b)).collect();
-                        if common != ustored {
+                        if common != ustored && !zero_fill {
                             fill_all(&mut buf, &self.meta.fill);
                         }
                         copy_box(old_data, &old, &zero, SharedMut::new(&mut buf), &layout, &zero, &common, self.elem())?;
                     }
-                    None => fill_all(&mut buf, &self.meta.fill),
+                    None if needs_fill => fill_all(&mut buf, &self.meta.fill),
+                    None => {}
                 }
                 copy_box(data, &src_layout, &in_region, SharedMut::new(&mut buf), &layout, &in_chunk, &extent, self.elem())?;
             }
@@ -186,8 +191,8 @@ impl Array {
         if fill::all_fill(self.meta.dtype, buf, &self.meta.fill) {
             return store::remove_opt(&path);
         }
-        let bytes = self.meta.pipeline.encode(buf, shape, false)?;
-        store::write_atomic(&path, &bytes)
+        let e = self.meta.pipeline.encode_parts(buf, shape, false)?;
+        store::write_atomic_parts(&path, &[&e.header, &e.body])
     }
 
     /// One chunk as stored (N5 edge chunks clipped), decoded to C order; None if missing.

@@ -7,6 +7,7 @@ use crate::chunk::n5_header::N5Header;
 use crate::codec::Compressor;
 use crate::dtype::{swap_bytes, DataType, Endian};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 /// Largest decoded varlength block accepted (bytes).
 pub const MAX_VARLEN_BYTES: u64 = 1 << 30;
@@ -21,6 +22,12 @@ pub struct Pipeline {
     pub compressors: Vec<Compressor>,
     /// N5 blocks carry a header with their (possibly clipped) shape.
     pub n5_header: bool,
+}
+
+/// An encoded chunk: the N5 header (empty for Zarr) and the payload.
+pub struct Encoded<'a> {
+    pub header: Vec<u8>,
+    pub body: Cow<'a, [u8]>,
 }
 
 /// What decoding produced: the logical chunk shape and how its bytes are laid out.
@@ -48,6 +55,18 @@ impl Pipeline {
 
     /// Encode a C-order, native-endian chunk of `shape`. `varlen` writes an N5 varlength block.
     pub fn encode(&self, data: &[u8], shape: &[u64], varlen: bool) -> Result<Vec<u8>> {
+        let e = self.encode_parts(data, shape, varlen)?;
+        if e.header.is_empty() {
+            return Ok(e.body.into_owned());
+        }
+        let mut out = e.header;
+        out.extend_from_slice(&e.body);
+        Ok(out)
+    }
+
+    /// Encode without copying what needs no work: a raw native-order chunk's body borrows
+    /// `data`, and the N5 header comes separately so the two can be written one after the other.
+    pub fn encode_parts<'a>(&self, data: &'a [u8], shape: &[u64], varlen: bool) -> Result<Encoded<'a>> {
         let elem = self.dtype.size();
         let n: usize = shape.iter().product::<u64>() as usize;
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
@@ -58,7 +77,7 @@ impl Pipeline {
                 n * elem
             )));
         }
-        let mut owned: Option<Vec<u8>> = None;
+        let mut body: Cow<'a, [u8]> = Cow::Borrowed(data);
         if let Some(perm) = &self.permutation {
             if !varlen {
                 let mut t = vec![0u8; data.len()];
@@ -67,32 +86,25 @@ impl Pipeline {
                 let zero = vec![0; ushape.len()];
                 // SAFETY: `t` is local to this call.
                 unsafe { copy_box(data, &src, &zero, SharedMut::new(&mut t), &dst, &zero, &ushape, elem)? };
-                owned = Some(t);
+                body = Cow::Owned(t);
             }
         }
         if self.needs_swap() {
-            let mut t = owned.take().unwrap_or_else(|| data.to_vec());
+            let mut t = body.into_owned();
             swap_bytes(&mut t, self.dtype.swap_unit());
-            owned = Some(t);
+            body = Cow::Owned(t);
         }
-        let mut bytes: std::borrow::Cow<[u8]> = match owned {
-            Some(v) => v.into(),
-            None => data.into(),
-        };
         for c in &self.compressors {
-            bytes = c.encode(&bytes)?.into();
+            if *c != Compressor::Raw {
+                body = Cow::Owned(c.encode(&body)?);
+            }
         }
+        let mut header = Vec::new();
         if self.n5_header {
-            let header = N5Header {
-                shape: shape.to_vec(),
-                varlen: varlen.then_some((data.len() / elem) as u64),
-            };
-            let mut out = Vec::with_capacity(header.encoded_len() + bytes.len());
-            header.encode(&mut out);
-            out.extend_from_slice(&bytes);
-            return Ok(out);
+            N5Header { shape: shape.to_vec(), varlen: varlen.then_some((data.len() / elem) as u64) }
+                .encode(&mut header);
         }
-        Ok(bytes.into_owned())
+        Ok(Encoded { header, body })
     }
 
     /// Decode a stored chunk into `scratch` (native byte order, stored layout).

@@ -30,6 +30,11 @@ fn tmp_path(path: &Path) -> PathBuf {
 
 /// Write `bytes` to `path` atomically, creating parent directories as needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[bytes])
+}
+
+/// Write the concatenation of `parts` to `path` atomically.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
     let tmp = tmp_path(path);
     let mut file = match std::fs::File::create(&tmp) {
         Ok(f) => f,
@@ -40,7 +45,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         Err(e) => return Err(Error::io(&tmp, e)),
     };
-    let res = file.write_all(bytes).and_then(|_| {
+    let res = parts.iter().try_for_each(|p| file.write_all(p)).and_then(|_| {
         drop(file);
         std::fs::rename(&tmp, path)
     });
