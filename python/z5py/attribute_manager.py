@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -21,6 +22,11 @@ N5_RESERVED_KEYS = frozenset(
 )
 
 _FORMATS = ("n5", "zarr2", "zarr3")
+
+#: Serialises the read-modify-write of attribute updates within the process, so that
+#: threads setting different keys do not lose each other's updates.  (Across processes
+#: such updates are still not atomic.)
+_UPDATE_LOCK = threading.Lock()
 
 
 def _jsonable(value: Any) -> Any:
@@ -126,27 +132,30 @@ class AttributeManager(MutableMapping):
     def __setitem__(self, key: str, value: Any) -> None:
         """Set attribute ``key`` to the JSON-serializable ``value``."""
         self._check_key(key, "set")
-        attrs = self._read()
-        attrs[key] = value
-        self._write(attrs)
+        with _UPDATE_LOCK:
+            attrs = self._read()
+            attrs[key] = value
+            self._write(attrs)
 
     def __delitem__(self, key: str) -> None:
         """Remove attribute ``key`` (``KeyError`` if it does not exist)."""
         self._check_key(key, "delete")
-        attrs = self._read()
-        if key not in attrs:
-            raise KeyError(key)
-        del attrs[key]
-        self._write(attrs)
+        with _UPDATE_LOCK:
+            attrs = self._read()
+            if key not in attrs:
+                raise KeyError(key)
+            del attrs[key]
+            self._write(attrs)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set several attributes at once, with a single write to disk (like ``dict.update``)."""
         new = dict(other, **kwargs)
         for key in new:
             self._check_key(key, "set")
-        attrs = self._read()
-        attrs.update(new)
-        self._write(attrs)
+        with _UPDATE_LOCK:
+            attrs = self._read()
+            attrs.update(new)
+            self._write(attrs)
 
     def clear(self) -> None:
         """Remove all user attributes (reserved N5 keys are kept), with a single write."""
