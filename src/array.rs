@@ -28,27 +28,57 @@ pub struct ChunkData {
 }
 
 /// A decoded chunk in `scratch` with `layout`, as a C-order `ChunkData`.
-pub(crate) fn to_c_order(mut scratch: Vec<u8>, layout: &Layout, nbytes: usize, elem: usize) -> Result<ChunkData> {
+pub(crate) fn to_c_order(
+    mut scratch: Vec<u8>,
+    layout: &Layout,
+    nbytes: usize,
+    elem: usize,
+) -> Result<ChunkData> {
     let shape: Vec<u64> = layout.shape.iter().map(|&s| s as u64).collect();
     let c = Layout::c_order(&layout.shape, elem);
     if c.strides == layout.strides {
         scratch.truncate(nbytes);
-        return Ok(ChunkData { shape, data: scratch, varlen: false });
+        return Ok(ChunkData {
+            shape,
+            data: scratch,
+            varlen: false,
+        });
     }
     let mut data = vec![0u8; nbytes];
     let zero = vec![0; shape.len()];
     // SAFETY: `data` is local.
-    unsafe { copy_box(&scratch, layout, &zero, SharedMut::new(&mut data), &c, &zero, &layout.shape, elem)? };
-    Ok(ChunkData { shape, data, varlen: false })
+    unsafe {
+        copy_box(
+            &scratch,
+            layout,
+            &zero,
+            SharedMut::new(&mut data),
+            &c,
+            &zero,
+            &layout.shape,
+            elem,
+        )?
+    };
+    Ok(ChunkData {
+        shape,
+        data,
+        varlen: false,
+    })
 }
 
 impl Array {
     pub fn open(dir: &Path) -> Result<Array> {
-        Ok(Array { dir: dir.to_path_buf(), meta: metadata::open(dir)? })
+        Ok(Array {
+            dir: dir.to_path_buf(),
+            meta: metadata::open(dir)?,
+        })
     }
 
     pub fn create(dir: &Path, spec: &ArraySpec) -> Result<Array> {
-        Ok(Array { dir: dir.to_path_buf(), meta: metadata::create(dir, spec)? })
+        Ok(Array {
+            dir: dir.to_path_buf(),
+            meta: metadata::create(dir, spec)?,
+        })
     }
 
     pub fn elem(&self) -> usize {
@@ -72,7 +102,12 @@ impl Array {
     pub fn chunk_file(&self, idx: &[u64]) -> PathBuf {
         match &self.meta.sharding {
             Some(s) => {
-                let shard: Vec<u64> = idx.iter().zip(&s.inner).zip(&self.meta.grid.chunk).map(|((i, c), o)| i / (o / c)).collect();
+                let shard: Vec<u64> = idx
+                    .iter()
+                    .zip(&s.inner)
+                    .zip(&self.meta.grid.chunk)
+                    .map(|((i, c), o)| i / (o / c))
+                    .collect();
                 self.chunk_path(&shard)
             }
             None => self.chunk_path(idx),
@@ -90,7 +125,9 @@ impl Array {
     fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
         let need = shape.iter().product::<u64>() as usize * self.elem();
         if need != len {
-            return Err(Error::invalid(format!("buffer has {len} bytes, region {shape:?} needs {need}")));
+            return Err(Error::invalid(format!(
+                "buffer has {len} bytes, region {shape:?} needs {need}"
+            )));
         }
         Ok(())
     }
@@ -110,14 +147,23 @@ impl Array {
             .map_err(|e| e.in_chunk(&path))?;
         if let Some(n) = d.varlen {
             if n != d.layout.shape.iter().product::<usize>() as u64 {
-                return Err(Error::corrupt(&path, format!("varlength block of {n} elements cannot be read as an array")));
+                return Err(Error::corrupt(
+                    &path,
+                    format!("varlength block of {n} elements cannot be read as an array"),
+                ));
             }
         }
         Ok(Some((d.layout, data)))
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
-    pub fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8], n_threads: usize) -> Result<()> {
+    pub fn read_region(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        n_threads: usize,
+    ) -> Result<()> {
         self.meta.grid.check_region(start, shape)?;
         self.check_len(shape, out.len())?;
         if self.meta.sharding.is_some() {
@@ -129,19 +175,35 @@ impl Array {
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         threads::for_each(n_threads, &chunks, |scratch: &mut Scratch, idx| {
             let origin = self.meta.grid.origin(idx);
-            let (in_chunk, in_region, extent) = overlap(&origin, &self.meta.grid.chunk, start, shape);
+            let (in_chunk, in_region, extent) =
+                overlap(&origin, &self.meta.grid.chunk, start, shape);
             // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
             unsafe {
                 match self.load(idx, scratch)? {
                     None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
-                    Some((layout, data)) => copy_box(data, &layout, &in_chunk, dst, &out_layout, &in_region, &extent, self.elem()),
+                    Some((layout, data)) => copy_box(
+                        data,
+                        &layout,
+                        &in_chunk,
+                        dst,
+                        &out_layout,
+                        &in_region,
+                        &extent,
+                        self.elem(),
+                    ),
                 }
             }
         })
     }
 
     /// Write `data` (C order, native byte order) as the region at `start` of `shape`.
-    pub fn write_region(&self, start: &[u64], shape: &[u64], data: &[u8], n_threads: usize) -> Result<()> {
+    pub fn write_region(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        data: &[u8],
+        n_threads: usize,
+    ) -> Result<()> {
         self.meta.grid.check_region(start, shape)?;
         self.check_len(shape, data.len())?;
         if self.meta.sharding.is_some() {
@@ -160,26 +222,54 @@ impl Array {
             let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
             let layout = Layout::c_order(&ustored, self.elem());
             let mut buf = vec![0u8; layout.shape.iter().product::<usize>() * self.elem()];
-            let existing = if covers { None } else { self.load(idx, scratch)? };
+            let existing = if covers {
+                None
+            } else {
+                self.load(idx, scratch)?
+            };
             let zero = vec![0; ustored.len()];
             // Padding (Zarr edge chunks) and untouched parts need the fill value; `buf` is
             // already zeroed, and a chunk the data covers whole needs nothing.
             let zero_fill = self.meta.fill.iter().all(|&b| b == 0);
-            let needs_fill = !zero_fill && !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
+            let needs_fill =
+                !(zero_fill || covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
             // SAFETY: `buf` is local to this task.
             unsafe {
                 match existing {
                     Some((old, old_data)) => {
-                        let common: Vec<usize> = old.shape.iter().zip(&ustored).map(|(a, b)| *a.min(b)).collect();
+                        let common: Vec<usize> = old
+                            .shape
+                            .iter()
+                            .zip(&ustored)
+                            .map(|(a, b)| *a.min(b))
+                            .collect();
                         if common != ustored && !zero_fill {
                             fill_all(&mut buf, &self.meta.fill);
                         }
-                        copy_box(old_data, &old, &zero, SharedMut::new(&mut buf), &layout, &zero, &common, self.elem())?;
+                        copy_box(
+                            old_data,
+                            &old,
+                            &zero,
+                            SharedMut::new(&mut buf),
+                            &layout,
+                            &zero,
+                            &common,
+                            self.elem(),
+                        )?;
                     }
                     None if needs_fill => fill_all(&mut buf, &self.meta.fill),
                     None => {}
                 }
-                copy_box(data, &src_layout, &in_region, SharedMut::new(&mut buf), &layout, &in_chunk, &extent, self.elem())?;
+                copy_box(
+                    data,
+                    &src_layout,
+                    &in_region,
+                    SharedMut::new(&mut buf),
+                    &layout,
+                    &in_chunk,
+                    &extent,
+                    self.elem(),
+                )?;
             }
             self.store_chunk(idx, &buf, &stored)
         })
@@ -202,7 +292,9 @@ impl Array {
             return shard::read_chunk(self, idx);
         }
         let path = self.chunk_path(idx);
-        let Some(bytes) = store::read_opt(&path)? else { return Ok(None) };
+        let Some(bytes) = store::read_opt(&path)? else {
+            return Ok(None);
+        };
         let mut scratch = Vec::new();
         let nominal = self.stored_shape(idx);
         let d = self
@@ -212,7 +304,11 @@ impl Array {
             .map_err(|e| e.in_chunk(&path))?;
         if let Some(n) = d.varlen {
             scratch.truncate(d.nbytes);
-            return Ok(Some(ChunkData { shape: vec![n], data: scratch, varlen: true }));
+            return Ok(Some(ChunkData {
+                shape: vec![n],
+                data: scratch,
+                varlen: true,
+            }));
         }
         to_c_order(scratch, &d.layout, d.nbytes, self.elem()).map(Some)
     }
@@ -231,7 +327,9 @@ impl Array {
                 return Err(Error::invalid("varlength chunks exist only in N5"));
             }
             if data.len() % self.elem() != 0 {
-                return Err(Error::invalid("varlength data is not a whole number of elements"));
+                return Err(Error::invalid(
+                    "varlength data is not a whole number of elements",
+                ));
             }
             self.stored_shape(idx)
         } else {
@@ -248,7 +346,9 @@ impl Array {
     fn check_chunk_index(&self, idx: &[u64]) -> Result<()> {
         let per = self.chunks_per_dimension();
         if idx.len() != per.len() || idx.iter().zip(&per).any(|(i, n)| i >= n) {
-            return Err(Error::invalid(format!("chunk index {idx:?} is out of range for a grid of {per:?} chunks")));
+            return Err(Error::invalid(format!(
+                "chunk index {idx:?} is out of range for a grid of {per:?} chunks"
+            )));
         }
         Ok(())
     }
@@ -256,7 +356,13 @@ impl Array {
     /// Chunks per dimension of the user-visible chunk grid.
     pub fn chunks_per_dimension(&self) -> Vec<u64> {
         let chunk = self.chunk_shape();
-        self.meta.grid.shape.iter().zip(chunk).map(|(s, c)| s.div_ceil(*c)).collect()
+        self.meta
+            .grid
+            .shape
+            .iter()
+            .zip(chunk)
+            .map(|(s, c)| s.div_ceil(*c))
+            .collect()
     }
 
     pub fn chunk_exists(&self, idx: &[u64]) -> Result<bool> {

@@ -10,7 +10,11 @@ pub enum Endian {
 }
 
 impl Endian {
-    pub const NATIVE: Endian = if cfg!(target_endian = "big") { Endian::Big } else { Endian::Little };
+    pub const NATIVE: Endian = if cfg!(target_endian = "big") {
+        Endian::Big
+    } else {
+        Endian::Little
+    };
 }
 
 /// The numeric element types the library handles.

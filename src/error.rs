@@ -34,19 +34,31 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
     pub fn metadata(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Metadata { path: path.as_ref().to_path_buf(), msg: msg.into() }
+        Error::Metadata {
+            path: path.as_ref().to_path_buf(),
+            msg: msg.into(),
+        }
     }
     pub fn unsupported(msg: impl Into<String>) -> Self {
         Error::Unsupported { msg: msg.into() }
     }
     pub fn corrupt(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::CorruptChunk { path: path.as_ref().to_path_buf(), msg: msg.into() }
+        Error::CorruptChunk {
+            path: path.as_ref().to_path_buf(),
+            msg: msg.into(),
+        }
     }
     pub fn codec(codec: &'static str, msg: impl Into<String>) -> Self {
-        Error::Codec { codec, msg: msg.into() }
+        Error::Codec {
+            codec,
+            msg: msg.into(),
+        }
     }
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())

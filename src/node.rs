@@ -39,7 +39,10 @@ pub fn create_group(dir: &Path, format: Format, is_root: bool) -> Result<()> {
             if file.exists() {
                 return Ok(());
             }
-            json::write(&file, &json!({ "zarr_format": 3, "node_type": "group", "attributes": {} }))
+            json::write(
+                &file,
+                &json!({ "zarr_format": 3, "node_type": "group", "attributes": {} }),
+            )
         }
     }
 }
@@ -72,12 +75,17 @@ pub fn read_attrs(dir: &Path, format: Format) -> Result<Map<String, Value>> {
 /// Replace the user attributes at `dir`.
 pub fn write_attrs(dir: &Path, format: Format, attrs: Map<String, Value>) -> Result<()> {
     if !dir.is_dir() {
-        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "no such group or dataset")));
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such group or dataset"),
+        ));
     }
     match format {
         Format::N5 => {
             if let Some(k) = attrs.keys().find(|k| n5_reserved(k)) {
-                return Err(Error::invalid(format!("attribute {k:?} is reserved by the N5 format")));
+                return Err(Error::invalid(format!(
+                    "attribute {k:?} is reserved by the N5 format"
+                )));
             }
             let file = dir.join(N5_ATTRS);
             let mut doc = read_object(&file)?;
@@ -85,9 +93,10 @@ pub fn write_attrs(dir: &Path, format: Format, attrs: Map<String, Value>) -> Res
             doc.extend(attrs);
             json::write(&file, &Value::Object(doc))
         }
-        Format::ZarrV2 => {
-            crate::store::write_atomic(&dir.join(ZATTRS), json::compact(&Value::Object(attrs)).as_bytes())
-        }
+        Format::ZarrV2 => crate::store::write_atomic(
+            &dir.join(ZATTRS),
+            json::compact(&Value::Object(attrs)).as_bytes(),
+        ),
         Format::ZarrV3 => {
             let file = dir.join(ZARR_JSON);
             let mut doc = read_object(&file)?;

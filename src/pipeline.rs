@@ -66,7 +66,12 @@ impl Pipeline {
 
     /// Encode without copying what needs no work: a raw native-order chunk's body borrows
     /// `data`, and the N5 header comes separately so the two can be written one after the other.
-    pub fn encode_parts<'a>(&self, data: &'a [u8], shape: &[u64], varlen: bool) -> Result<Encoded<'a>> {
+    pub fn encode_parts<'a>(
+        &self,
+        data: &'a [u8],
+        shape: &[u64],
+        varlen: bool,
+    ) -> Result<Encoded<'a>> {
         let elem = self.dtype.size();
         let n: usize = shape.iter().product::<u64>() as usize;
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
@@ -85,7 +90,18 @@ impl Pipeline {
                 let dst = Layout::permuted(&ushape, perm, elem);
                 let zero = vec![0; ushape.len()];
                 // SAFETY: `t` is local to this call.
-                unsafe { copy_box(data, &src, &zero, SharedMut::new(&mut t), &dst, &zero, &ushape, elem)? };
+                unsafe {
+                    copy_box(
+                        data,
+                        &src,
+                        &zero,
+                        SharedMut::new(&mut t),
+                        &dst,
+                        &zero,
+                        &ushape,
+                        elem,
+                    )?
+                };
                 body = Cow::Owned(t);
             }
         }
@@ -101,8 +117,11 @@ impl Pipeline {
         }
         let mut header = Vec::new();
         if self.n5_header {
-            N5Header { shape: shape.to_vec(), varlen: varlen.then_some((data.len() / elem) as u64) }
-                .encode(&mut header);
+            N5Header {
+                shape: shape.to_vec(),
+                varlen: varlen.then_some((data.len() / elem) as u64),
+            }
+            .encode(&mut header);
         }
         Ok(Encoded { header, body })
     }
@@ -112,7 +131,13 @@ impl Pipeline {
     /// `nominal` is the chunk shape the metadata implies (N5: the clipped edge shape) and
     /// `max_shape` bounds what an N5 header may claim, so hostile headers cannot force huge
     /// allocations.
-    pub fn decode(&self, stored: &[u8], nominal: &[u64], max_shape: &[u64], scratch: &mut Vec<u8>) -> Result<Decoded> {
+    pub fn decode(
+        &self,
+        stored: &[u8],
+        nominal: &[u64],
+        max_shape: &[u64],
+        scratch: &mut Vec<u8>,
+    ) -> Result<Decoded> {
         let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch)?;
         if let Some(range) = borrowed {
             scratch.clear();
@@ -151,16 +176,28 @@ impl Pipeline {
             if h.shape.len() != nominal.len() {
                 return Err(Error::codec(
                     "n5 header",
-                    format!("block has {} dimensions, the dataset {}", h.shape.len(), nominal.len()),
+                    format!(
+                        "block has {} dimensions, the dataset {}",
+                        h.shape.len(),
+                        nominal.len()
+                    ),
                 ));
             }
             // Java and older writers may store unclipped edge blocks; anything between the
             // clipped and the full block shape is valid.
-            let fits = h.shape.iter().zip(nominal).zip(max_shape).all(|((s, n), m)| s >= n && s <= m);
+            let fits = h
+                .shape
+                .iter()
+                .zip(nominal)
+                .zip(max_shape)
+                .all(|((s, n), m)| s >= n && s <= m);
             if h.varlen.is_none() && !fits {
                 return Err(Error::codec(
                     "n5 header",
-                    format!("block shape {:?} disagrees with the expected {nominal:?}", h.shape),
+                    format!(
+                        "block shape {:?} disagrees with the expected {nominal:?}",
+                        h.shape
+                    ),
                 ));
             }
             (h.shape, h.varlen, payload)
@@ -173,14 +210,28 @@ impl Pipeline {
         };
         // A varlength block may hold any number of elements, but a claim beyond both the
         // block size and MAX_VARLEN_BYTES is refused before allocating.
-        let max_elems: u64 = max_shape.iter().product::<u64>().max(MAX_VARLEN_BYTES / elem as u64);
+        let max_elems: u64 = max_shape
+            .iter()
+            .product::<u64>()
+            .max(MAX_VARLEN_BYTES / elem as u64);
         if n_elems > max_elems {
-            return Err(Error::codec("n5 header", format!("varlength block claims {n_elems} elements")));
+            return Err(Error::codec(
+                "n5 header",
+                format!("varlength block claims {n_elems} elements"),
+            ));
         }
         let nbytes = n_elems as usize * elem;
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        let layout = if varlen.is_some() { Layout::c_order(&ushape, elem) } else { self.layout(&ushape) };
-        let decoded = Decoded { layout, varlen, nbytes };
+        let layout = if varlen.is_some() {
+            Layout::c_order(&ushape, elem)
+        } else {
+            self.layout(&ushape)
+        };
+        let decoded = Decoded {
+            layout,
+            varlen,
+            nbytes,
+        };
         let raw = self.compressors.iter().all(|c| *c == Compressor::Raw);
         if raw && !self.needs_swap() {
             if payload.len() != nbytes {
@@ -257,7 +308,10 @@ mod tests {
             dtype: DataType::Int32,
             permutation: Some(vec![1, 0]),
             endian: Endian::Big,
-            compressors: vec![Compressor::Gzip { level: 1, zlib: true }],
+            compressors: vec![Compressor::Gzip {
+                level: 1,
+                zlib: true,
+            }],
             n5_header: false,
         };
         let data: Vec<u8> = (0i32..6).flat_map(|v| v.to_ne_bytes()).collect();
@@ -266,7 +320,19 @@ mod tests {
         let d = p.decode(&enc, &[2, 3], &[2, 3], &mut s).unwrap();
         let mut out = vec![0u8; data.len()];
         let c = Layout::c_order(&[2, 3], 4);
-        unsafe { copy_box(&s, &d.layout, &[0, 0], SharedMut::new(&mut out), &c, &[0, 0], &[2, 3], 4).unwrap() };
+        unsafe {
+            copy_box(
+                &s,
+                &d.layout,
+                &[0, 0],
+                SharedMut::new(&mut out),
+                &c,
+                &[0, 0],
+                &[2, 3],
+                4,
+            )
+            .unwrap()
+        };
         assert_eq!(out, data);
     }
 }

@@ -23,7 +23,13 @@ fn sharding(a: &Array) -> &Sharding {
 
 /// Inner chunks per shard, per dimension.
 fn per_shard(a: &Array) -> Vec<u64> {
-    a.meta.grid.chunk.iter().zip(&sharding(a).inner).map(|(o, i)| o / i).collect()
+    a.meta
+        .grid
+        .chunk
+        .iter()
+        .zip(&sharding(a).inner)
+        .map(|(o, i)| o / i)
+        .collect()
 }
 
 fn index_shape(a: &Array) -> Vec<u64> {
@@ -34,7 +40,12 @@ fn index_shape(a: &Array) -> Vec<u64> {
 
 fn index_len(a: &Array) -> usize {
     let n: u64 = per_shard(a).iter().product();
-    let crcs = sharding(a).index_pipeline.compressors.iter().filter(|c| **c == Compressor::Crc32c).count();
+    let crcs = sharding(a)
+        .index_pipeline
+        .compressors
+        .iter()
+        .filter(|c| **c == Compressor::Crc32c)
+        .count();
     16 * n as usize + 4 * crcs
 }
 
@@ -50,7 +61,11 @@ fn decode_index(a: &Array, bytes: &[u8], file_len: u64, path: &Path) -> Result<I
         .decode(bytes, &shape, &shape, &mut scratch)
         .map_err(|e| Error::corrupt(path, format!("shard index: {}", e.in_chunk(path))))?;
     let ilen = index_len(a) as u64;
-    let (lo, hi) = if s.index_at_start { (ilen, file_len) } else { (0, file_len - ilen) };
+    let (lo, hi) = if s.index_at_start {
+        (ilen, file_len)
+    } else {
+        (0, file_len - ilen)
+    };
     scratch
         .chunks_exact(16)
         .map(|e| {
@@ -75,7 +90,9 @@ fn encode_index(a: &Array, index: &Index) -> Result<Vec<u8>> {
             o.to_ne_bytes().into_iter().chain(n.to_ne_bytes())
         })
         .collect();
-    sharding(a).index_pipeline.encode(&raw, &index_shape(a), false)
+    sharding(a)
+        .index_pipeline
+        .encode(&raw, &index_shape(a), false)
 }
 
 /// Open a shard and read its index; None when the shard does not exist.
@@ -89,41 +106,70 @@ fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<(File, Index)>> {
     let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
     let ilen = index_len(a);
     if len < ilen as u64 {
-        return Err(Error::corrupt(&path, format!("shard of {len} bytes is shorter than its {ilen}-byte index")));
+        return Err(Error::corrupt(
+            &path,
+            format!("shard of {len} bytes is shorter than its {ilen}-byte index"),
+        ));
     }
-    let at = if sharding(a).index_at_start { 0 } else { len - ilen as u64 };
+    let at = if sharding(a).index_at_start {
+        0
+    } else {
+        len - ilen as u64
+    };
     let mut buf = vec![0u8; ilen];
-    file.read_exact_at(&mut buf, at).map_err(|e| Error::io(&path, e))?;
+    file.read_exact_at(&mut buf, at)
+        .map_err(|e| Error::io(&path, e))?;
     let index = decode_index(a, &buf, len, &path)?;
     Ok(Some((file, index)))
 }
 
 fn read_range(file: &File, (off, n): (u64, u64), path: &Path) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; n as usize];
-    file.read_exact_at(&mut buf, off).map_err(|e| Error::io(path, e))?;
+    file.read_exact_at(&mut buf, off)
+        .map_err(|e| Error::io(path, e))?;
     Ok(buf)
 }
 
 /// Decode one inner chunk into `scratch`, returning its layout.
-fn decode_inner(a: &Array, bytes: &[u8], scratch: &mut Vec<u8>, path: &Path, local: &[u64]) -> Result<Layout> {
+fn decode_inner(
+    a: &Array,
+    bytes: &[u8],
+    scratch: &mut Vec<u8>,
+    path: &Path,
+    local: &[u64],
+) -> Result<Layout> {
     let s = sharding(a);
     let d = s
         .inner_pipeline
         .decode(bytes, &s.inner, &s.inner, scratch)
-        .map_err(|e| Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path))))?;
+        .map_err(|e| {
+            Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
+        })?;
     Ok(d.layout)
 }
 
 fn inner_grid(a: &Array) -> ChunkGrid {
-    ChunkGrid { shape: a.meta.grid.shape.clone(), chunk: sharding(a).inner.clone() }
+    ChunkGrid {
+        shape: a.meta.grid.shape.clone(),
+        chunk: sharding(a).inner.clone(),
+    }
 }
 
 fn split(a: &Array, idx: &[u64]) -> (Vec<u64>, Vec<u64>) {
     let per = per_shard(a);
-    (idx.iter().zip(&per).map(|(i, n)| i / n).collect(), idx.iter().zip(&per).map(|(i, n)| i % n).collect())
+    (
+        idx.iter().zip(&per).map(|(i, n)| i / n).collect(),
+        idx.iter().zip(&per).map(|(i, n)| i % n).collect(),
+    )
 }
 
-pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_threads: usize) -> Result<()> {
+pub fn read_region(
+    a: &Array,
+    start: &[u64],
+    shape: &[u64],
+    out: &mut [u8],
+    n_threads: usize,
+) -> Result<()> {
     let elem = a.elem();
     let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
     let out_layout = Layout::c_order(&ushape, elem);
@@ -137,20 +183,35 @@ pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_th
         // Inner chunks of this shard that the region touches.
         let origin = a.meta.grid.origin(sidx);
         let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
-        let sub_start: Vec<u64> = start.iter().zip(&in_region).map(|(s, r)| s + *r as u64).collect();
+        let sub_start: Vec<u64> = start
+            .iter()
+            .zip(&in_region)
+            .map(|(s, r)| s + *r as u64)
+            .collect();
         let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
         let inner = grid.chunks_in_region(&sub_start, &sub_shape);
         threads::for_each(n_threads, &inner, |scratch: &mut Vec<u8>, gidx| {
             let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
-            let entry = opened.as_ref().and_then(|(_, idx)| idx[linear(&local, &per)]);
+            let entry = opened
+                .as_ref()
+                .and_then(|(_, idx)| idx[linear(&local, &per)]);
             // SAFETY: inner chunks are disjoint boxes of the output.
             unsafe {
                 match (entry, &opened) {
                     (Some(range), Some((file, _))) => {
                         let bytes = read_range(file, range, &path)?;
                         let layout = decode_inner(a, &bytes, scratch, &path, &local)?;
-                        copy_box(scratch, &layout, &in_chunk, dst, &out_layout, &in_reg, &ext, elem)
+                        copy_box(
+                            scratch,
+                            &layout,
+                            &in_chunk,
+                            dst,
+                            &out_layout,
+                            &in_reg,
+                            &ext,
+                            elem,
+                        )
                     }
                     _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
                 }
@@ -158,6 +219,9 @@ pub fn read_region(a: &Array, start: &[u64], shape: &[u64], out: &mut [u8], n_th
         })
     })
 }
+
+/// Decides one inner chunk of a shard being rewritten: (scratch, local index, old bytes).
+type InnerFn<'a> = dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> + Sync + 'a;
 
 /// What to do with one inner chunk when rewriting a shard.
 enum Inner {
@@ -171,7 +235,7 @@ fn rewrite_shard(
     sidx: &[u64],
     read_old: bool,
     n_threads: usize,
-    f: &(dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> + Sync),
+    f: &InnerFn,
 ) -> Result<()> {
     let path = a.chunk_path(sidx);
     let _guard = store::lock(&path);
@@ -183,7 +247,11 @@ fn rewrite_shard(
                 if bytes.len() < ilen {
                     return Err(Error::corrupt(&path, "shard is shorter than its index"));
                 }
-                let ib = if sharding(a).index_at_start { &bytes[..ilen] } else { &bytes[bytes.len() - ilen..] };
+                let ib = if sharding(a).index_at_start {
+                    &bytes[..ilen]
+                } else {
+                    &bytes[bytes.len() - ilen..]
+                };
                 let index = decode_index(a, ib, bytes.len() as u64, &path)?;
                 Some((bytes, index))
             }
@@ -192,16 +260,21 @@ fn rewrite_shard(
         None
     };
     let per = per_shard(a);
-    let locals = ChunkGrid { shape: per.clone(), chunk: vec![1; per.len()] }.chunks_in_region(&vec![0; per.len()], &per);
-    let parts: Vec<Option<Vec<u8>>> = threads::map(n_threads, &locals, |scratch: &mut Vec<u8>, local| {
-        let old_bytes = old.as_ref().and_then(|(b, idx)| {
-            idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
-        });
-        Ok(match f(scratch, local, old_bytes)? {
-            Inner::Keep => old_bytes.map(<[u8]>::to_vec),
-            Inner::Set(v) => v,
-        })
-    })?;
+    let locals = ChunkGrid {
+        shape: per.clone(),
+        chunk: vec![1; per.len()],
+    }
+    .chunks_in_region(&vec![0; per.len()], &per);
+    let parts: Vec<Option<Vec<u8>>> =
+        threads::map(n_threads, &locals, |scratch: &mut Vec<u8>, local| {
+            let old_bytes = old.as_ref().and_then(|(b, idx)| {
+                idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
+            });
+            Ok(match f(scratch, local, old_bytes)? {
+                Inner::Keep => old_bytes.map(<[u8]>::to_vec),
+                Inner::Set(v) => v,
+            })
+        })?;
     if parts.iter().all(Option::is_none) {
         return store::remove_opt(&path);
     }
@@ -238,7 +311,13 @@ fn encode_inner(a: &Array, buf: &[u8]) -> Result<Option<Vec<u8>>> {
     s.inner_pipeline.encode(buf, &s.inner, false).map(Some)
 }
 
-pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_threads: usize) -> Result<()> {
+pub fn write_region(
+    a: &Array,
+    start: &[u64],
+    shape: &[u64],
+    data: &[u8],
+    n_threads: usize,
+) -> Result<()> {
     let elem = a.elem();
     let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
     let src_layout = Layout::c_order(&ushape, elem);
@@ -257,8 +336,18 @@ pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_thre
         // never waits on a shard lock while holding another.
         let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
         rewrite_shard(a, sidx, !covers, inner_threads, &|scratch, local, old| {
-            let gidx: Vec<u64> = sidx.iter().zip(local).zip(&per).map(|((s, l), n)| s * n + l).collect();
-            if gidx.iter().zip(&grid.shape).zip(&grid.chunk).any(|((g, s), c)| g * c >= *s) {
+            let gidx: Vec<u64> = sidx
+                .iter()
+                .zip(local)
+                .zip(&per)
+                .map(|((s, l), n)| s * n + l)
+                .collect();
+            if gidx
+                .iter()
+                .zip(&grid.shape)
+                .zip(&grid.chunk)
+                .any(|((g, s), c)| g * c >= *s)
+            {
                 return Ok(Inner::Set(None)); // entirely beyond the array edge
             }
             let in_bounds = grid.clipped(&gidx);
@@ -274,11 +363,29 @@ pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_thre
                 match old.filter(|_| !full) {
                     Some(bytes) => {
                         let layout = decode_inner(a, bytes, scratch, &path, local)?;
-                        copy_box(scratch, &layout, &zero, SharedMut::new(&mut buf), &inner_layout, &zero, &inner_u, elem)?;
+                        copy_box(
+                            scratch,
+                            &layout,
+                            &zero,
+                            SharedMut::new(&mut buf),
+                            &inner_layout,
+                            &zero,
+                            &inner_u,
+                            elem,
+                        )?;
                     }
                     None => fill_all(&mut buf, &a.meta.fill),
                 }
-                copy_box(data, &src_layout, &in_reg, SharedMut::new(&mut buf), &inner_layout, &in_chunk, &ext, elem)?;
+                copy_box(
+                    data,
+                    &src_layout,
+                    &in_reg,
+                    SharedMut::new(&mut buf),
+                    &inner_layout,
+                    &in_chunk,
+                    &ext,
+                    elem,
+                )?;
             }
             Ok(Inner::Set(encode_inner(a, &buf)?))
         })
@@ -288,8 +395,12 @@ pub fn write_region(a: &Array, start: &[u64], shape: &[u64], data: &[u8], n_thre
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     let (sidx, local) = split(a, idx);
     let path = a.chunk_path(&sidx);
-    let Some((file, index)) = open_shard(a, &sidx)? else { return Ok(None) };
-    let Some(range) = index[linear(&local, &per_shard(a))] else { return Ok(None) };
+    let Some((file, index)) = open_shard(a, &sidx)? else {
+        return Ok(None);
+    };
+    let Some(range) = index[linear(&local, &per_shard(a))] else {
+        return Ok(None);
+    };
     let bytes = read_range(&file, range, &path)?;
     let mut scratch = Vec::new();
     let layout = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
@@ -301,12 +412,18 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
     let s = sharding(a);
     let need = s.inner.iter().product::<u64>() as usize * a.elem();
     if data.len() != need {
-        return Err(Error::invalid(format!("chunk data has {} bytes, inner chunk {:?} needs {need}", data.len(), s.inner)));
+        return Err(Error::invalid(format!(
+            "chunk data has {} bytes, inner chunk {:?} needs {need}",
+            data.len(),
+            s.inner
+        )));
     }
     let (sidx, target) = split(a, idx);
     rewrite_shard(a, &sidx, true, 1, &|_, local, _| {
         if local == target.as_slice() {
-            Ok(Inner::Set(Some(s.inner_pipeline.encode(data, &s.inner, false)?)))
+            Ok(Inner::Set(Some(
+                s.inner_pipeline.encode(data, &s.inner, false)?,
+            )))
         } else {
             Ok(Inner::Keep)
         }
@@ -323,13 +440,23 @@ pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
 
 pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
     let per = per_shard(a);
-    let locals = ChunkGrid { shape: per.clone(), chunk: vec![1; per.len()] }.chunks_in_region(&vec![0; per.len()], &per);
+    let locals = ChunkGrid {
+        shape: per.clone(),
+        chunk: vec![1; per.len()],
+    }
+    .chunks_in_region(&vec![0; per.len()], &per);
     let mut out = Vec::new();
     for sidx in a.existing_storage_keys()? {
         if let Some((_, index)) = open_shard(a, &sidx)? {
             for (local, e) in locals.iter().zip(&index) {
                 if e.is_some() {
-                    out.push(sidx.iter().zip(local).zip(&per).map(|((s, l), n)| s * n + l).collect());
+                    out.push(
+                        sidx.iter()
+                            .zip(local)
+                            .zip(&per)
+                            .map(|((s, l), n)| s * n + l)
+                            .collect(),
+                    );
                 }
             }
         }
@@ -370,7 +497,8 @@ mod tests {
         pub struct Dir(pub std::path::PathBuf);
         impl Dir {
             pub fn new(tag: &str) -> Dir {
-                let p = std::env::temp_dir().join(format!("z5py-shard-{tag}-{}", std::process::id()));
+                let p =
+                    std::env::temp_dir().join(format!("z5py-shard-{tag}-{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&p);
                 Dir(p)
             }
@@ -403,21 +531,31 @@ mod tests {
         let mut bad = bytes.clone();
         *bad.last_mut().unwrap() ^= 1;
         std::fs::write(a.chunk_path(&[0, 0]), &bad).unwrap();
-        let err = a.read_region(&[0, 0], &[2, 2], &mut vec![0u8; 8], 1).unwrap_err();
+        let err = a
+            .read_region(&[0, 0], &[2, 2], &mut vec![0u8; 8], 1)
+            .unwrap_err();
         assert!(err.to_string().contains("c/0/0"), "{err}");
     }
 
     #[test]
     fn partial_writes_and_empty_shards() {
         let (_d, a) = spec(true);
-        a.write_region(&[3, 5], &[2, 2], &[1, 0, 2, 0, 3, 0, 4, 0], 1).unwrap();
+        a.write_region(&[3, 5], &[2, 2], &[1, 0, 2, 0, 3, 0, 4, 0], 1)
+            .unwrap();
         let mut out = vec![0u8; 10 * 7 * 2];
         a.read_region(&[0, 0], &[10, 7], &mut out, 1).unwrap();
         let at = |r: usize, c: usize| out[(r * 7 + c) * 2];
-        assert_eq!((at(3, 5), at(3, 6), at(4, 5), at(4, 6), at(0, 0)), (1, 2, 3, 4, 0));
-        assert_eq!(a.existing_chunks().unwrap(), vec![vec![1, 1], vec![1, 2], vec![2, 1], vec![2, 2]]);
+        assert_eq!(
+            (at(3, 5), at(3, 6), at(4, 5), at(4, 6), at(0, 0)),
+            (1, 2, 3, 4, 0)
+        );
+        assert_eq!(
+            a.existing_chunks().unwrap(),
+            vec![vec![1, 1], vec![1, 2], vec![2, 1], vec![2, 2]]
+        );
         // Writing fill over everything removes the shards.
-        a.write_region(&[0, 0], &[10, 7], &vec![0u8; 140], 2).unwrap();
+        a.write_region(&[0, 0], &[10, 7], &vec![0u8; 140], 2)
+            .unwrap();
         assert!(a.existing_chunks().unwrap().is_empty());
         assert!(!a.chunk_path(&[0, 0]).exists());
     }

@@ -16,14 +16,19 @@ pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
     static STRIPES: [std::sync::Mutex<()>; 256] = [const { std::sync::Mutex::new(()) }; 256];
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
-    STRIPES[(h.finish() % 256) as usize].lock().unwrap_or_else(|p| p.into_inner())
+    STRIPES[(h.finish() % 256) as usize]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Prefix of temporary files; listings skip dot-files.
 const TMP_PREFIX: &str = ".z5tmp.";
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()))
 }
@@ -45,10 +50,13 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
         }
         Err(e) => return Err(Error::io(&tmp, e)),
     };
-    let res = parts.iter().try_for_each(|p| file.write_all(p)).and_then(|_| {
-        drop(file);
-        std::fs::rename(&tmp, path)
-    });
+    let res = parts
+        .iter()
+        .try_for_each(|p| file.write_all(p))
+        .and_then(|_| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(path, e));
@@ -111,7 +119,11 @@ fn walk(dir: &Path, depth: usize, prefix: String, out: &mut Vec<String>) -> Resu
         if name.starts_with('.') {
             continue;
         }
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
         if depth <= 1 {
             if ft.is_file() {

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(p) = pools.get(&n) {
         return Ok(p.clone());
     }
@@ -32,7 +35,11 @@ pub fn for_each<T: Sync, S: Default>(
         let mut scratch = S::default();
         return items.iter().try_for_each(|it| f(&mut scratch, it));
     }
-    pool(n_threads)?.install(|| items.par_iter().try_for_each_init(S::default, |s, it| f(s, it)))
+    pool(n_threads)?.install(|| {
+        items
+            .par_iter()
+            .try_for_each_init(S::default, |s, it| f(s, it))
+    })
 }
 
 /// Map `f` over the items on `n_threads` threads (inline for one), keeping their order.
@@ -46,5 +53,10 @@ pub fn map<T: Sync, R: Send>(
         let mut scratch = Vec::new();
         return items.iter().map(|it| f(&mut scratch, it)).collect();
     }
-    pool(n_threads)?.install(|| items.par_iter().map_init(Vec::new, |s, it| f(s, it)).collect())
+    pool(n_threads)?.install(|| {
+        items
+            .par_iter()
+            .map_init(Vec::new, |s, it| f(s, it))
+            .collect()
+    })
 }

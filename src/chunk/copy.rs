@@ -19,7 +19,10 @@ impl Layout {
             strides[d] = acc;
             acc *= shape[d];
         }
-        Layout { shape: shape.to_vec(), strides }
+        Layout {
+            shape: shape.to_vec(),
+            strides,
+        }
     }
 
     /// Layout of a C-order array of shape `stored` whose axis i holds logical axis `perm[i]`.
@@ -30,7 +33,10 @@ impl Layout {
         for (i, &p) in perm.iter().enumerate() {
             strides[p] = c.strides[i];
         }
-        Layout { shape: logical_shape.to_vec(), strides }
+        Layout {
+            shape: logical_shape.to_vec(),
+            strides,
+        }
     }
 
     pub fn offset(&self, at: &[usize]) -> usize {
@@ -41,11 +47,21 @@ impl Layout {
     fn check(&self, at: &[usize], extent: &[usize], elem: usize, len: usize) -> Result<()> {
         let inside = at.len() == self.shape.len()
             && extent.len() == self.shape.len()
-            && at.iter().zip(extent).zip(&self.shape).all(|((a, e), s)| a + e <= *s);
+            && at
+                .iter()
+                .zip(extent)
+                .zip(&self.shape)
+                .all(|((a, e), s)| a + e <= *s);
         let last = if extent.contains(&0) {
             0
         } else {
-            self.offset(at) + extent.iter().zip(&self.strides).map(|(e, s)| (e - 1) * s).sum::<usize>() + elem
+            self.offset(at)
+                + extent
+                    .iter()
+                    .zip(&self.strides)
+                    .map(|(e, s)| (e - 1) * s)
+                    .sum::<usize>()
+                + elem
         };
         if !inside || last > len {
             return Err(Error::invalid(format!(
@@ -70,7 +86,10 @@ unsafe impl Sync for SharedMut {}
 
 impl SharedMut {
     pub fn new(buf: &mut [u8]) -> Self {
-        SharedMut { ptr: buf.as_mut_ptr(), len: buf.len() }
+        SharedMut {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+        }
     }
 }
 
@@ -78,6 +97,7 @@ impl SharedMut {
 ///
 /// # Safety
 /// No other thread may access the destination box concurrently.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn copy_box(
     src: &[u8],
     src_layout: &Layout,
@@ -95,9 +115,15 @@ pub unsafe fn copy_box(
     }
     let so = src_layout.offset(src_at);
     let d0 = dst_layout.offset(dst_at);
-    walk(extent, &src_layout.strides, &dst_layout.strides, elem, so, d0, &mut |s, d, n| {
-        std::ptr::copy_nonoverlapping(src.as_ptr().add(s), dst.ptr.add(d), n)
-    });
+    walk(
+        extent,
+        &src_layout.strides,
+        &dst_layout.strides,
+        elem,
+        so,
+        d0,
+        &mut |s, d, n| std::ptr::copy_nonoverlapping(src.as_ptr().add(s), dst.ptr.add(d), n),
+    );
     Ok(())
 }
 
@@ -120,16 +146,24 @@ pub unsafe fn fill_box(
     let zero = value.iter().all(|&b| b == 0);
     let d0 = dst_layout.offset(dst_at);
     let strides = dst_layout.strides.clone();
-    walk(extent, &strides, &dst_layout.strides, elem, 0, d0, &mut |_, d, n| {
-        let p = dst.ptr.add(d);
-        if zero {
-            std::ptr::write_bytes(p, 0, n);
-        } else {
-            for k in (0..n).step_by(elem) {
-                std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+    walk(
+        extent,
+        &strides,
+        &dst_layout.strides,
+        elem,
+        0,
+        d0,
+        &mut |_, d, n| {
+            let p = dst.ptr.add(d);
+            if zero {
+                std::ptr::write_bytes(p, 0, n);
+            } else {
+                for k in (0..n).step_by(elem) {
+                    std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+                }
             }
-        }
-    });
+        },
+    );
     Ok(())
 }
 
@@ -207,14 +241,38 @@ mod tests {
         let sl = Layout::c_order(&[3, 4], 2);
         let mut dst = vec![0u8; 2 * 2 * 2];
         let dl = Layout::c_order(&[2, 2], 2);
-        unsafe { copy_box(&src, &sl, &[1, 1], SharedMut::new(&mut dst), &dl, &[0, 0], &[2, 2], 2).unwrap() };
+        unsafe {
+            copy_box(
+                &src,
+                &sl,
+                &[1, 1],
+                SharedMut::new(&mut dst),
+                &dl,
+                &[0, 0],
+                &[2, 2],
+                2,
+            )
+            .unwrap()
+        };
         assert_eq!(dst, vec![10, 11, 12, 13, 18, 19, 20, 21]);
         // Fortran-order source holding the same logical 3x4 array.
         let fl = Layout::permuted(&[3, 4], &[1, 0], 1);
         let fsrc: Vec<u8> = (0..12u8).collect(); // logical (i,j) = j*3+i
         let mut out = vec![0u8; 12];
         let cl = Layout::c_order(&[3, 4], 1);
-        unsafe { copy_box(&fsrc, &fl, &[0, 0], SharedMut::new(&mut out), &cl, &[0, 0], &[3, 4], 1).unwrap() };
+        unsafe {
+            copy_box(
+                &fsrc,
+                &fl,
+                &[0, 0],
+                SharedMut::new(&mut out),
+                &cl,
+                &[0, 0],
+                &[3, 4],
+                1,
+            )
+            .unwrap()
+        };
         assert_eq!(out, vec![0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]);
     }
 
@@ -223,7 +281,18 @@ mod tests {
         let src = vec![0u8; 4];
         let l = Layout::c_order(&[2, 2], 1);
         let mut dst = vec![0u8; 4];
-        let r = unsafe { copy_box(&src, &l, &[1, 1], SharedMut::new(&mut dst), &l, &[0, 0], &[2, 2], 1) };
+        let r = unsafe {
+            copy_box(
+                &src,
+                &l,
+                &[1, 1],
+                SharedMut::new(&mut dst),
+                &l,
+                &[0, 0],
+                &[2, 2],
+                1,
+            )
+        };
         assert!(r.is_err());
     }
 

@@ -17,12 +17,16 @@ impl ChunkGrid {
                 shape.len()
             )));
         }
-        if chunk.iter().any(|&c| c == 0) {
-            return Err(Error::invalid(format!("chunk shape {chunk:?} has a zero extent")));
+        if chunk.contains(&0) {
+            return Err(Error::invalid(format!(
+                "chunk shape {chunk:?} has a zero extent"
+            )));
         }
         let elems = chunk.iter().try_fold(1u64, |a, &c| a.checked_mul(c));
         if elems.is_none_or(|n| n > (1u64 << 40)) {
-            return Err(Error::invalid(format!("chunk shape {chunk:?} is too large")));
+            return Err(Error::invalid(format!(
+                "chunk shape {chunk:?} is too large"
+            )));
         }
         Ok(ChunkGrid { shape, chunk })
     }
@@ -32,7 +36,11 @@ impl ChunkGrid {
     }
 
     pub fn chunks_per_dim(&self) -> Vec<u64> {
-        self.shape.iter().zip(&self.chunk).map(|(s, c)| s.div_ceil(*c)).collect()
+        self.shape
+            .iter()
+            .zip(&self.chunk)
+            .map(|(s, c)| s.div_ceil(*c))
+            .collect()
     }
 
     pub fn num_chunks(&self) -> u64 {
@@ -89,8 +97,12 @@ impl ChunkGrid {
             return Vec::new();
         }
         let lo: Vec<u64> = start.iter().zip(&self.chunk).map(|(b, c)| b / c).collect();
-        let hi: Vec<u64> =
-            start.iter().zip(shape).zip(&self.chunk).map(|((b, n), c)| (b + n - 1) / c).collect();
+        let hi: Vec<u64> = start
+            .iter()
+            .zip(shape)
+            .zip(&self.chunk)
+            .map(|((b, n), c)| (b + n - 1) / c)
+            .collect();
         let mut out = Vec::new();
         let mut cur = lo.clone();
         loop {
@@ -141,7 +153,10 @@ mod tests {
         assert_eq!(g.chunks_per_dim(), vec![3, 3]);
         assert_eq!(g.num_chunks(), 9);
         assert_eq!(g.clipped(&[2, 2]), vec![2, 1]);
-        assert_eq!(g.chunks_in_region(&[3, 2], &[2, 2]), vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]]);
+        assert_eq!(
+            g.chunks_in_region(&[3, 2], &[2, 2]),
+            vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]]
+        );
         assert!(g.check_region(&[9, 0], &[2, 1]).is_err());
         assert!(g.check_index(&[3, 0]).is_err());
         let (a, b, e) = overlap(&[4, 3], &[4, 3], &[3, 2], &[2, 2]);

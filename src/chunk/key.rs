@@ -26,9 +26,9 @@ impl KeyEncoding {
             KeyEncoding::N5 => idx.iter().rev().map(u64::to_string).collect(),
             KeyEncoding::V2 { .. } if idx.is_empty() => vec!["0".into()],
             KeyEncoding::V2 { .. } => idx.iter().map(u64::to_string).collect(),
-            KeyEncoding::V3Default { .. } => {
-                std::iter::once("c".to_string()).chain(idx.iter().map(u64::to_string)).collect()
-            }
+            KeyEncoding::V3Default { .. } => std::iter::once("c".to_string())
+                .chain(idx.iter().map(u64::to_string))
+                .collect(),
         };
         parts.join(&self.separator().to_string())
     }
@@ -51,10 +51,17 @@ impl KeyEncoding {
             KeyEncoding::V2 { .. } if ndim == 0 => return (key == "0").then(Vec::new),
             _ => {}
         }
-        if parts.len() != ndim || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        if parts.len() != ndim
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return None;
         }
-        let mut idx: Vec<u64> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        let mut idx: Vec<u64> = parts
+            .iter()
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
         if *self == KeyEncoding::N5 {
             idx.reverse();
         }
@@ -81,10 +88,24 @@ mod tests {
         assert_eq!(KeyEncoding::N5.key(&[1, 2, 3]), "3/2/1");
         assert_eq!(KeyEncoding::V2 { separator: '.' }.key(&[1, 2, 3]), "1.2.3");
         assert_eq!(KeyEncoding::V2 { separator: '/' }.key(&[]), "0");
-        assert_eq!(KeyEncoding::V3Default { separator: '/' }.key(&[1, 23]), "c/1/23");
+        assert_eq!(
+            KeyEncoding::V3Default { separator: '/' }.key(&[1, 23]),
+            "c/1/23"
+        );
         assert_eq!(KeyEncoding::V3Default { separator: '.' }.key(&[]), "c");
-        for enc in [KeyEncoding::N5, KeyEncoding::V2 { separator: '.' }, KeyEncoding::V3Default { separator: '/' }] {
-            assert_eq!(enc.parse(&enc.key(&[4, 5, 6]).replace('.', &enc.separator().to_string()), 3), Some(vec![4, 5, 6]));
+        for enc in [
+            KeyEncoding::N5,
+            KeyEncoding::V2 { separator: '.' },
+            KeyEncoding::V3Default { separator: '/' },
+        ] {
+            assert_eq!(
+                enc.parse(
+                    &enc.key(&[4, 5, 6])
+                        .replace('.', &enc.separator().to_string()),
+                    3
+                ),
+                Some(vec![4, 5, 6])
+            );
         }
         assert_eq!(KeyEncoding::V2 { separator: '.' }.parse(".zarray", 1), None);
     }

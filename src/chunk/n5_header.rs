@@ -20,7 +20,11 @@ impl N5Header {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mode = if self.varlen.is_some() { MODE_VARLEN } else { MODE_DEFAULT };
+        let mode = if self.varlen.is_some() {
+            MODE_VARLEN
+        } else {
+            MODE_DEFAULT
+        };
         out.extend_from_slice(&mode.to_be_bytes());
         out.extend_from_slice(&(self.shape.len() as u16).to_be_bytes());
         for d in self.shape.iter().rev() {
@@ -33,14 +37,22 @@ impl N5Header {
 
     /// Parse a header; returns it and the payload that follows.
     pub fn decode(bytes: &[u8]) -> Result<(N5Header, &[u8])> {
-        let short = || Error::codec("n5 header", format!("chunk of {} bytes is shorter than its header", bytes.len()));
+        let short = || {
+            Error::codec(
+                "n5 header",
+                format!("chunk of {} bytes is shorter than its header", bytes.len()),
+            )
+        };
         if bytes.len() < 4 {
             return Err(short());
         }
         let mode = u16::from_be_bytes([bytes[0], bytes[1]]);
         let ndim = u16::from_be_bytes([bytes[2], bytes[3]]) as usize;
         if mode > MODE_VARLEN {
-            return Err(Error::codec("n5 header", format!("unsupported block mode {mode}")));
+            return Err(Error::codec(
+                "n5 header",
+                format!("unsupported block mode {mode}"),
+            ));
         }
         let mut len = 4 + 4 * ndim;
         if mode == MODE_VARLEN {
@@ -64,7 +76,10 @@ mod tests {
     #[test]
     fn spec_example() {
         // The N5 spec's 1x2x3 (x,y,z) uint16 block: numpy shape (3, 2, 1).
-        let h = N5Header { shape: vec![3, 2, 1], varlen: None };
+        let h = N5Header {
+            shape: vec![3, 2, 1],
+            varlen: None,
+        };
         let mut b = Vec::new();
         h.encode(&mut b);
         assert_eq!(b, [0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
@@ -76,7 +91,10 @@ mod tests {
 
     #[test]
     fn varlen_and_truncation() {
-        let h = N5Header { shape: vec![4, 5], varlen: Some(7) };
+        let h = N5Header {
+            shape: vec![4, 5],
+            varlen: Some(7),
+        };
         let mut b = Vec::new();
         h.encode(&mut b);
         assert_eq!(b.len(), h.encoded_len());

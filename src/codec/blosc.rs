@@ -28,7 +28,10 @@ fn err(msg: impl Into<String>) -> Error {
 
 pub fn encode(input: &[u8], cfg: &BloscConfig) -> Result<Vec<u8>> {
     if !CNAMES.contains(&cfg.cname.as_str()) {
-        return Err(Error::unsupported(format!("blosc compressor {:?}", cfg.cname)));
+        return Err(Error::unsupported(format!(
+            "blosc compressor {:?}",
+            cfg.cname
+        )));
     }
     let cname = CString::new(cfg.cname.as_str()).unwrap();
     let shuffle = if cfg.shuffle < 0 { 1 } else { cfg.shuffle };
@@ -94,7 +97,9 @@ pub fn decode_into(input: &[u8], out: &mut [u8]) -> Result<()> {
 pub fn decode_bounded(input: &[u8], max: usize) -> Result<Vec<u8>> {
     let nbytes = validated_size(input)?;
     if nbytes > max {
-        return Err(err(format!("frame claims {nbytes} bytes, more than the {max}-byte bound")));
+        return Err(err(format!(
+            "frame claims {nbytes} bytes, more than the {max}-byte bound"
+        )));
     }
     let mut out = vec![0; nbytes];
     decode_into(input, &mut out)?;

@@ -8,7 +8,10 @@ use bzip2::Compression;
 use std::io::Write;
 
 pub fn encode(input: &[u8], level: u32) -> Result<Vec<u8>> {
-    let mut e = BzEncoder::new(Vec::with_capacity(input.len() / 2 + 64), Compression::new(level.clamp(1, 9)));
+    let mut e = BzEncoder::new(
+        Vec::with_capacity(input.len() / 2 + 64),
+        Compression::new(level.clamp(1, 9)),
+    );
     e.write_all(input)
         .and_then(|_| e.finish())
         .map_err(|e| Error::codec("bzip2", e.to_string()))

@@ -12,7 +12,10 @@ pub fn encode(input: &[u8]) -> Vec<u8> {
 /// The payload without its checksum, after verifying it.
 pub fn decode(input: &[u8]) -> Result<&[u8]> {
     if input.len() < 4 {
-        return Err(Error::codec("crc32c", "input shorter than the 4-byte checksum"));
+        return Err(Error::codec(
+            "crc32c",
+            "input shorter than the 4-byte checksum",
+        ));
     }
     let (payload, sum) = input.split_at(input.len() - 4);
     let stored = u32::from_le_bytes(sum.try_into().unwrap());

@@ -87,7 +87,9 @@ pub fn decode_bounded(input: &[u8], max: usize, framing: Lz4Framing) -> Result<V
         Lz4Framing::SizePrefixed if input.len() >= 4 => {
             let n = u32::from_le_bytes(input[..4].try_into().unwrap()) as usize;
             if n > max {
-                return Err(err(format!("claims {n} bytes, more than the {max}-byte bound")));
+                return Err(err(format!(
+                    "claims {n} bytes, more than the {max}-byte bound"
+                )));
             }
             let mut out = vec![0; n];
             block_into(&input[4..], &mut out)?;
@@ -95,7 +97,8 @@ pub fn decode_bounded(input: &[u8], max: usize, framing: Lz4Framing) -> Result<V
         }
         _ => {
             let mut out = vec![0; max];
-            let n = lz4_flex::block::decompress_into(input, &mut out).map_err(|e| err(e.to_string()))?;
+            let n = lz4_flex::block::decompress_into(input, &mut out)
+                .map_err(|e| err(e.to_string()))?;
             out.truncate(n);
             Ok(out)
         }

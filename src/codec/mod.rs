@@ -6,8 +6,8 @@ pub mod bzip2;
 pub mod crc32c;
 pub mod gzip;
 pub mod lz4;
-pub mod xz;
 pub mod options;
+pub mod xz;
 pub mod zstd;
 
 use crate::error::{Error, Result};
@@ -26,12 +26,26 @@ pub enum Lz4Framing {
 pub enum Compressor {
     Raw,
     /// Deflate in a gzip (RFC 1952) or zlib (RFC 1950) wrapper.
-    Gzip { level: u32, zlib: bool },
-    Bzip2 { level: u32 },
-    Xz { preset: u32 },
-    Lz4 { framing: Lz4Framing, acceleration: i32, level: i32 },
+    Gzip {
+        level: u32,
+        zlib: bool,
+    },
+    Bzip2 {
+        level: u32,
+    },
+    Xz {
+        preset: u32,
+    },
+    Lz4 {
+        framing: Lz4Framing,
+        acceleration: i32,
+        level: i32,
+    },
     Blosc(blosc::BloscConfig),
-    Zstd { level: i32, checksum: bool },
+    Zstd {
+        level: i32,
+        checksum: bool,
+    },
     /// Zarr v3 `crc32c`: a 4-byte little-endian checksum appended.
     Crc32c,
 }
@@ -59,9 +73,11 @@ impl Compressor {
             Compressor::Gzip { level, zlib } => gzip::encode(input, *level, *zlib),
             Compressor::Bzip2 { level } => bzip2::encode(input, *level),
             Compressor::Xz { preset } => xz::encode(input, *preset),
-            Compressor::Lz4 { framing, acceleration, .. } => {
-                Ok(lz4::encode(input, *framing, *acceleration))
-            }
+            Compressor::Lz4 {
+                framing,
+                acceleration,
+                ..
+            } => Ok(lz4::encode(input, *framing, *acceleration)),
             Compressor::Blosc(cfg) => blosc::encode(input, cfg),
             Compressor::Zstd { level, checksum } => zstd::encode(input, *level, *checksum),
             Compressor::Crc32c => Ok(crc32c::encode(input)),
@@ -139,7 +155,10 @@ pub(crate) fn read_exact_all(
         match reader.read(&mut probe) {
             Ok(0) => return Ok(()),
             Ok(_) => {
-                return Err(Error::codec(codec, format!("more than the expected {} bytes", out.len())))
+                return Err(Error::codec(
+                    codec,
+                    format!("more than the expected {} bytes", out.len()),
+                ))
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::codec(codec, e.to_string())),
@@ -160,7 +179,10 @@ pub(crate) fn read_bounded(
         .read_to_end(&mut out)
         .map_err(|e| Error::codec(codec, e.to_string()))?;
     if out.len() > max {
-        return Err(Error::codec(codec, format!("output exceeds the {max}-byte bound")));
+        return Err(Error::codec(
+            codec,
+            format!("output exceeds the {max}-byte bound"),
+        ));
     }
     Ok(out)
 }
@@ -170,18 +192,34 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        (0..100_000u32).map(|i| ((i / 7) % 251) as u8 ^ (i % 3) as u8).collect()
+        (0..100_000u32)
+            .map(|i| ((i / 7) % 251) as u8 ^ (i % 3) as u8)
+            .collect()
     }
 
     fn all() -> Vec<Compressor> {
         vec![
             Compressor::Raw,
-            Compressor::Gzip { level: 5, zlib: false },
-            Compressor::Gzip { level: 1, zlib: true },
+            Compressor::Gzip {
+                level: 5,
+                zlib: false,
+            },
+            Compressor::Gzip {
+                level: 1,
+                zlib: true,
+            },
             Compressor::Bzip2 { level: 5 },
             Compressor::Xz { preset: 6 },
-            Compressor::Lz4 { framing: Lz4Framing::RawBlock, acceleration: 1, level: 6 },
-            Compressor::Lz4 { framing: Lz4Framing::SizePrefixed, acceleration: 1, level: 6 },
+            Compressor::Lz4 {
+                framing: Lz4Framing::RawBlock,
+                acceleration: 1,
+                level: 6,
+            },
+            Compressor::Lz4 {
+                framing: Lz4Framing::SizePrefixed,
+                acceleration: 1,
+                level: 6,
+            },
             Compressor::Blosc(blosc::BloscConfig {
                 cname: "lz4".into(),
                 clevel: 5,
@@ -189,8 +227,14 @@ mod tests {
                 blocksize: 0,
                 typesize: 2,
             }),
-            Compressor::Zstd { level: 3, checksum: false },
-            Compressor::Zstd { level: 3, checksum: true },
+            Compressor::Zstd {
+                level: 3,
+                checksum: false,
+            },
+            Compressor::Zstd {
+                level: 3,
+                checksum: true,
+            },
             Compressor::Crc32c,
         ]
     }
@@ -205,7 +249,11 @@ mod tests {
             assert_eq!(out, data, "{c:?}");
             assert_eq!(c.decode_bounded(&enc, data.len()).unwrap(), data, "{c:?}");
             // A bound below the real size is refused, not allocated past.
-            assert!(c.decode_bounded(&enc, data.len() - 1).is_err() || matches!(c, Compressor::Raw | Compressor::Crc32c), "{c:?}");
+            assert!(
+                c.decode_bounded(&enc, data.len() - 1).is_err()
+                    || matches!(c, Compressor::Raw | Compressor::Crc32c),
+                "{c:?}"
+            );
             // A wrong expected size is an error.
             let mut short = vec![0u8; data.len() - 1];
             assert!(c.decode_into(&enc, &mut short).is_err(), "{c:?}");
@@ -221,7 +269,10 @@ mod tests {
             }
             let enc = c.encode(&data).unwrap();
             let mut out = vec![0u8; data.len()];
-            assert!(c.decode_into(&enc[..enc.len() / 2], &mut out).is_err(), "{c:?} truncated");
+            assert!(
+                c.decode_into(&enc[..enc.len() / 2], &mut out).is_err(),
+                "{c:?} truncated"
+            );
             let garbage: Vec<u8> = (0..500u32).map(|i| (i * 37 % 256) as u8).collect();
             assert!(c.decode_into(&garbage, &mut out).is_err(), "{c:?} garbage");
         }

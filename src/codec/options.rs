@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 pub fn names(format: Format) -> &'static [&'static str] {
     match format {
         Format::N5 => &["raw", "gzip", "zlib", "bzip2", "xz", "lz4", "blosc", "zstd"],
-        Format::ZarrV2 => &["raw", "blosc", "zlib", "gzip", "bzip2", "xz", "lzma", "zstd", "lz4"],
+        Format::ZarrV2 => &[
+            "raw", "blosc", "zlib", "gzip", "bzip2", "xz", "lzma", "zstd", "lz4",
+        ],
         Format::ZarrV3 => &["raw", "gzip", "blosc", "zstd"],
     }
 }
@@ -31,7 +33,10 @@ impl<'a> Opts<'a> {
         match keys.iter().find_map(|k| self.map.get(*k)) {
             None | Some(Value::Null) => Ok(default),
             Some(v) => v.as_i64().ok_or_else(|| {
-                Error::invalid(format!("compression option {} for {} must be an integer, got {v}", keys[0], self.name))
+                Error::invalid(format!(
+                    "compression option {} for {} must be an integer, got {v}",
+                    keys[0], self.name
+                ))
             }),
         }
     }
@@ -42,23 +47,35 @@ impl<'a> Opts<'a> {
         match keys.iter().find_map(|k| self.map.get(*k)) {
             None | Some(Value::Null) => Ok(default),
             Some(v) => v.as_bool().ok_or_else(|| {
-                Error::invalid(format!("compression option {} for {} must be a boolean, got {v}", keys[0], self.name))
+                Error::invalid(format!(
+                    "compression option {} for {} must be a boolean, got {v}",
+                    keys[0], self.name
+                ))
             }),
         }
     }
     fn finish(self) -> Result<()> {
-        let unknown: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(&k.as_str())).collect();
+        let unknown: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|k| !self.used.contains(&k.as_str()))
+            .collect();
         if unknown.is_empty() {
             Ok(())
         } else {
-            Err(Error::invalid(format!("unknown compression option(s) {unknown:?} for {}", self.name)))
+            Err(Error::invalid(format!(
+                "unknown compression option(s) {unknown:?} for {}",
+                self.name
+            )))
         }
     }
 }
 
 fn level_in(name: &str, v: i64, lo: i64, hi: i64) -> Result<i64> {
     if v < lo || v > hi {
-        return Err(Error::invalid(format!("{name} level {v} is outside {lo}..={hi}")));
+        return Err(Error::invalid(format!(
+            "{name} level {v} is outside {lo}..={hi}"
+        )));
     }
     Ok(v)
 }
@@ -69,20 +86,29 @@ pub fn shuffle_from(v: Option<&Value>) -> Result<i32> {
         None | Some(Value::Null) => Ok(1),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(s @ -1..=2) => Ok(s as i32),
-            _ => Err(Error::invalid(format!("blosc shuffle {n} is not one of -1, 0, 1, 2"))),
+            _ => Err(Error::invalid(format!(
+                "blosc shuffle {n} is not one of -1, 0, 1, 2"
+            ))),
         },
         Some(Value::String(s)) => match s.as_str() {
             "noshuffle" => Ok(0),
             "shuffle" => Ok(1),
             "bitshuffle" => Ok(2),
-            _ => Err(Error::invalid(format!("blosc shuffle {s:?} is not noshuffle, shuffle or bitshuffle"))),
+            _ => Err(Error::invalid(format!(
+                "blosc shuffle {s:?} is not noshuffle, shuffle or bitshuffle"
+            ))),
         },
         Some(v) => Err(Error::invalid(format!("blosc shuffle {v} is invalid"))),
     }
 }
 
 /// Build a compressor from z5py's name and options for a format and data type.
-pub fn from_z5py(name: &str, options: &Map<String, Value>, format: Format, dtype: DataType) -> Result<Compressor> {
+pub fn from_z5py(
+    name: &str,
+    options: &Map<String, Value>,
+    format: Format,
+    dtype: DataType,
+) -> Result<Compressor> {
     if !names(format).contains(&name) {
         return Err(Error::invalid(format!(
             "compression {name:?} is not available for {}; choose one of {:?}",
@@ -90,18 +116,33 @@ pub fn from_z5py(name: &str, options: &Map<String, Value>, format: Format, dtype
             names(format)
         )));
     }
-    let mut o = Opts { name, map: options, used: vec![] };
+    let mut o = Opts {
+        name,
+        map: options,
+        used: vec![],
+    };
     let c = match name {
         "raw" => Compressor::Raw,
         "gzip" | "zlib" => {
             let level = level_in(name, o.int(&["level"], 5)?, -1, 9)?;
             let zlib = name == "zlib" || o.boolean(&["use_zlib", "useZlib"], false)?;
-            Compressor::Gzip { level: if level < 0 { 6 } else { level as u32 }, zlib }
+            Compressor::Gzip {
+                level: if level < 0 { 6 } else { level as u32 },
+                zlib,
+            }
         }
-        "bzip2" => Compressor::Bzip2 { level: level_in(name, o.int(&["level", "blockSize"], 5)?, 1, 9)? as u32 },
-        "xz" | "lzma" => Compressor::Xz { preset: level_in(name, o.int(&["level", "preset"], 6)?, 0, 9)? as u32 },
+        "bzip2" => Compressor::Bzip2 {
+            level: level_in(name, o.int(&["level", "blockSize"], 5)?, 1, 9)? as u32,
+        },
+        "xz" | "lzma" => Compressor::Xz {
+            preset: level_in(name, o.int(&["level", "preset"], 6)?, 0, 9)? as u32,
+        },
         "lz4" => {
-            let framing = if format == Format::N5 { Lz4Framing::RawBlock } else { Lz4Framing::SizePrefixed };
+            let framing = if format == Format::N5 {
+                Lz4Framing::RawBlock
+            } else {
+                Lz4Framing::SizePrefixed
+            };
             Compressor::Lz4 {
                 framing,
                 level: o.int(&["level", "blockSize"], 6)? as i32,
@@ -113,13 +154,23 @@ pub fn from_z5py(name: &str, options: &Map<String, Value>, format: Format, dtype
             let cname = match options.get("codec").or_else(|| options.get("cname")) {
                 None | Some(Value::Null) => "lz4".to_string(),
                 Some(Value::String(s)) if CNAMES.contains(&s.as_str()) => s.clone(),
-                Some(v) => return Err(Error::invalid(format!("blosc codec {v} is not one of {CNAMES:?}"))),
+                Some(v) => {
+                    return Err(Error::invalid(format!(
+                        "blosc codec {v} is not one of {CNAMES:?}"
+                    )))
+                }
             };
             let clevel = level_in("blosc", o.int(&["clevel", "level"], 5)?, 0, 9)? as i32;
             let shuffle = shuffle_from(options.get("shuffle"))?;
             let blocksize = o.int(&["blocksize"], 0)?.max(0) as usize;
             let _ = o.int(&["nthreads"], 1)?;
-            Compressor::Blosc(BloscConfig { cname, clevel, shuffle, blocksize, typesize: dtype.size() })
+            Compressor::Blosc(BloscConfig {
+                cname,
+                clevel,
+                shuffle,
+                blocksize,
+                typesize: dtype.size(),
+            })
         }
         "zstd" => Compressor::Zstd {
             level: level_in(name, o.int(&["level"], 3)?, -131072, 22)? as i32,
@@ -138,7 +189,11 @@ pub fn to_z5py(c: &Compressor) -> (&'static str, Map<String, Value>) {
         Compressor::Gzip { level, .. } => json!({ "level": level }),
         Compressor::Bzip2 { level } => json!({ "level": level }),
         Compressor::Xz { preset } => json!({ "level": preset }),
-        Compressor::Lz4 { level, acceleration, framing } => match framing {
+        Compressor::Lz4 {
+            level,
+            acceleration,
+            framing,
+        } => match framing {
             Lz4Framing::RawBlock => json!({ "level": level }),
             Lz4Framing::SizePrefixed => json!({ "acceleration": acceleration }),
         },
@@ -163,15 +218,22 @@ mod tests {
         let empty = Map::new();
         assert_eq!(
             from_z5py("gzip", &empty, Format::N5, DataType::UInt8).unwrap(),
-            Compressor::Gzip { level: 5, zlib: false }
+            Compressor::Gzip {
+                level: 5,
+                zlib: false
+            }
         );
         let bad: Map<String, Value> = serde_json::from_str(r#"{"levle": 3}"#).unwrap();
         let e = from_z5py("gzip", &bad, Format::N5, DataType::UInt8).unwrap_err();
         assert!(e.to_string().contains("levle"));
         assert!(from_z5py("lz4", &empty, Format::ZarrV3, DataType::UInt8).is_err());
-        let b: Map<String, Value> = serde_json::from_str(r#"{"codec": "zstd", "shuffle": "bitshuffle"}"#).unwrap();
+        let b: Map<String, Value> =
+            serde_json::from_str(r#"{"codec": "zstd", "shuffle": "bitshuffle"}"#).unwrap();
         match from_z5py("blosc", &b, Format::ZarrV2, DataType::UInt16).unwrap() {
-            Compressor::Blosc(cfg) => assert_eq!((cfg.cname.as_str(), cfg.shuffle, cfg.typesize), ("zstd", 2, 2)),
+            Compressor::Blosc(cfg) => assert_eq!(
+                (cfg.cname.as_str(), cfg.shuffle, cfg.typesize),
+                ("zstd", 2, 2)
+            ),
             other => panic!("{other:?}"),
         }
     }

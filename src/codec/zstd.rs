@@ -8,7 +8,8 @@ use zstd::zstd_safe::CParameter;
 pub fn encode(input: &[u8], level: i32, checksum: bool) -> Result<Vec<u8>> {
     let err = |e: std::io::Error| Error::codec("zstd", e.to_string());
     let mut c = Compressor::new(level).map_err(err)?;
-    c.set_parameter(CParameter::ChecksumFlag(checksum)).map_err(err)?;
+    c.set_parameter(CParameter::ChecksumFlag(checksum))
+        .map_err(err)?;
     c.compress(input).map_err(err)
 }
 

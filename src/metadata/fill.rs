@@ -100,7 +100,12 @@ fn float_bytes(dtype: DataType, v: &Value) -> Option<Vec<u8>> {
 /// Element bytes of a JSON fill value; `null` (undefined) gives zeros.
 pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
     use DataType::*;
-    let bad = || Error::invalid(format!("fill_value {v} does not fit data type {}", dtype.name()));
+    let bad = || {
+        Error::invalid(format!(
+            "fill_value {v} does not fit data type {}",
+            dtype.name()
+        ))
+    };
     if v.is_null() {
         return Ok(vec![0; dtype.size()]);
     }
@@ -110,7 +115,11 @@ pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
                 .as_i64()
                 .map(i128::from)
                 .or_else(|| n.as_u64().map(i128::from))
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1.9e19).map(|f| f as i128)),
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 1.9e19)
+                        .map(|f| f as i128)
+                }),
             Value::Bool(b) => Some(*b as i128),
             _ => None,
         }
@@ -215,8 +224,14 @@ mod tests {
         }
         assert!(from_json(DataType::UInt8, &json!(300)).is_err());
         assert!(from_json(DataType::Int8, &json!("x")).is_err());
-        assert_eq!(from_json(DataType::Float32, &json!("0x3f800000")).unwrap(), 1.0f32.to_ne_bytes());
-        assert_eq!(from_json(DataType::Int32, &json!(0.0)).unwrap(), 0i32.to_ne_bytes());
+        assert_eq!(
+            from_json(DataType::Float32, &json!("0x3f800000")).unwrap(),
+            1.0f32.to_ne_bytes()
+        );
+        assert_eq!(
+            from_json(DataType::Int32, &json!(0.0)).unwrap(),
+            0i32.to_ne_bytes()
+        );
     }
 
     #[test]
@@ -230,7 +245,10 @@ mod tests {
     #[test]
     fn all_fill_nan() {
         let nan = f32::NAN.to_ne_bytes();
-        let data: Vec<u8> = [f32::NAN, -f32::NAN].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let data: Vec<u8> = [f32::NAN, -f32::NAN]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         assert!(all_fill(DataType::Float32, &data, &nan));
         assert!(!all_fill(DataType::Float32, &1.0f32.to_ne_bytes(), &nan));
     }

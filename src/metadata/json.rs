@@ -64,7 +64,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Value> {
 pub fn read(path: &Path) -> Result<Option<Value>> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| Error::metadata(path, "not UTF-8 text"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| Error::metadata(path, "not UTF-8 text"))?;
             parse(&text, path).map(Some)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -78,7 +79,8 @@ pub fn pretty(v: &Value) -> String {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser).expect("serializing a Value cannot fail");
+    v.serialize(&mut ser)
+        .expect("serializing a Value cannot fail");
     let mut s = from_strict(String::from_utf8(buf).expect("serde_json writes UTF-8"));
     s.push('\n');
     s
@@ -108,14 +110,24 @@ mod tests {
 
     #[test]
     fn nan_tokens_survive() {
-        let v = parse(r#"{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN in a string"}"#, Path::new("x")).unwrap();
+        let v = parse(
+            r#"{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN in a string"}"#,
+            Path::new("x"),
+        )
+        .unwrap();
         let s = compact(&v);
-        assert_eq!(s, r#"{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN in a string"}"#);
+        assert_eq!(
+            s,
+            r#"{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN in a string"}"#
+        );
     }
 
     #[test]
     fn pretty_layout() {
         let v: Value = serde_json::from_str(r#"{"b": [1, 2], "a": 5.0}"#).unwrap();
-        assert_eq!(pretty(&v), "{\n    \"a\": 5.0,\n    \"b\": [\n        1,\n        2\n    ]\n}\n");
+        assert_eq!(
+            pretty(&v),
+            "{\n    \"a\": 5.0,\n    \"b\": [\n        1,\n        2\n    ]\n}\n"
+        );
     }
 }

@@ -37,7 +37,9 @@ impl Format {
             "n5" => Ok(Format::N5),
             "zarr" | "zarr2" => Ok(Format::ZarrV2),
             "zarr3" => Ok(Format::ZarrV3),
-            _ => Err(Error::invalid(format!("unknown format {s:?}; use n5, zarr2 or zarr3"))),
+            _ => Err(Error::invalid(format!(
+                "unknown format {s:?}; use n5, zarr2 or zarr3"
+            ))),
         }
     }
 }
@@ -108,7 +110,10 @@ pub fn node_info(path: &Path) -> Result<(NodeKind, Option<Format>)> {
         return match doc.get("node_type").and_then(Value::as_str) {
             Some("array") => Ok((NodeKind::Array, Some(Format::ZarrV3))),
             Some("group") => Ok((NodeKind::Group, Some(Format::ZarrV3))),
-            _ => Err(Error::metadata(path.join(ZARR_JSON), "node_type must be \"array\" or \"group\"")),
+            _ => Err(Error::metadata(
+                path.join(ZARR_JSON),
+                "node_type must be \"array\" or \"group\"",
+            )),
         };
     }
     if path.join(ZARRAY).is_file() {
@@ -118,7 +123,11 @@ pub fn node_info(path: &Path) -> Result<(NodeKind, Option<Format>)> {
         return Ok((NodeKind::Group, Some(Format::ZarrV2)));
     }
     if let Some(doc) = json::read(&path.join(N5_ATTRS))? {
-        let kind = if n5::is_dataset(&doc) { NodeKind::Array } else { NodeKind::Group };
+        let kind = if n5::is_dataset(&doc) {
+            NodeKind::Array
+        } else {
+            NodeKind::Group
+        };
         return Ok((kind, Some(Format::N5)));
     }
     if path.is_dir() {
@@ -137,7 +146,10 @@ pub fn open(path: &Path) -> Result<ArrayMeta> {
             path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no array here"),
         )),
-        _ => Err(Error::metadata(path, "not an array (no .zarray, zarr.json or N5 dataset attributes)")),
+        _ => Err(Error::metadata(
+            path,
+            "not an array (no .zarray, zarr.json or N5 dataset attributes)",
+        )),
     }
 }
 
@@ -171,13 +183,19 @@ pub fn create(path: &Path, spec: &ArraySpec) -> Result<ArrayMeta> {
 
 /// JSON helpers shared by the format parsers.
 pub(crate) fn get<'a>(doc: &'a Value, key: &str, file: &Path) -> Result<&'a Value> {
-    doc.get(key).ok_or_else(|| Error::metadata(file, format!("missing key {key:?}")))
+    doc.get(key)
+        .ok_or_else(|| Error::metadata(file, format!("missing key {key:?}")))
 }
 
 pub(crate) fn u64_list(v: &Value, key: &str, file: &Path) -> Result<Vec<u64>> {
     v.as_array()
         .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
-        .ok_or_else(|| Error::metadata(file, format!("{key:?} must be a list of non-negative integers, got {v}")))
+        .ok_or_else(|| {
+            Error::metadata(
+                file,
+                format!("{key:?} must be a list of non-negative integers, got {v}"),
+            )
+        })
 }
 
 pub(crate) fn grid(shape: Vec<u64>, chunks: Vec<u64>, file: &Path) -> Result<ChunkGrid> {

@@ -12,13 +12,21 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// Keys of a dataset's `attributes.json` that belong to the format, not the user.
-pub const RESERVED: [&str; 5] = ["dimensions", "blockSize", "dataType", "compression", "compressionType"];
+pub const RESERVED: [&str; 5] = [
+    "dimensions",
+    "blockSize",
+    "dataType",
+    "compression",
+    "compressionType",
+];
 /// The root's version key.
 pub const VERSION_KEY: &str = "n5";
 pub const VERSION: &str = "2.0.0";
 
 pub fn is_dataset(doc: &Value) -> bool {
-    ["dimensions", "blockSize", "dataType"].iter().all(|k| doc.get(k).is_some())
+    ["dimensions", "blockSize", "dataType"]
+        .iter()
+        .all(|k| doc.get(k).is_some())
 }
 
 fn int(c: &Value, key: &str, default: i64) -> i64 {
@@ -40,20 +48,43 @@ fn compressor_from_json(doc: &Value, dtype: DataType, file: &Path) -> Result<Com
         "gzip" => {
             let level = int(&c, "level", 6);
             let zlib = c.get("useZlib").and_then(Value::as_bool).unwrap_or(false);
-            Compressor::Gzip { level: if level < 0 { 6 } else { level as u32 }, zlib }
+            Compressor::Gzip {
+                level: if level < 0 { 6 } else { level as u32 },
+                zlib,
+            }
         }
-        "bzip2" => Compressor::Bzip2 { level: int(&c, "blockSize", 9).clamp(1, 9) as u32 },
-        "xz" => Compressor::Xz { preset: int(&c, "preset", 6).clamp(0, 9) as u32 },
-        "lz4" => Compressor::Lz4 { framing: Lz4Framing::RawBlock, level: int(&c, "blockSize", 65536) as i32, acceleration: 1 },
+        "bzip2" => Compressor::Bzip2 {
+            level: int(&c, "blockSize", 9).clamp(1, 9) as u32,
+        },
+        "xz" => Compressor::Xz {
+            preset: int(&c, "preset", 6).clamp(0, 9) as u32,
+        },
+        "lz4" => Compressor::Lz4 {
+            framing: Lz4Framing::RawBlock,
+            level: int(&c, "blockSize", 65536) as i32,
+            acceleration: 1,
+        },
         "blosc" => Compressor::Blosc(BloscConfig {
-            cname: c.get("cname").and_then(Value::as_str).unwrap_or("blosclz").to_string(),
+            cname: c
+                .get("cname")
+                .and_then(Value::as_str)
+                .unwrap_or("blosclz")
+                .to_string(),
             clevel: int(&c, "clevel", 6) as i32,
             shuffle: int(&c, "shuffle", 0) as i32,
             blocksize: int(&c, "blocksize", 0).max(0) as usize,
             typesize: dtype.size(),
         }),
-        "zstd" => Compressor::Zstd { level: int(&c, "level", 3) as i32, checksum: false },
-        other => return Err(Error::unsupported(format!("N5 compression type {other:?} in {}", file.display()))),
+        "zstd" => Compressor::Zstd {
+            level: int(&c, "level", 3) as i32,
+            checksum: false,
+        },
+        other => {
+            return Err(Error::unsupported(format!(
+                "N5 compression type {other:?} in {}",
+                file.display()
+            )))
+        }
     })
 }
 
@@ -61,7 +92,9 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
     Ok(match c {
         Compressor::Raw => json!({ "type": "raw" }),
         Compressor::Gzip { level, zlib: false } => json!({ "type": "gzip", "level": level }),
-        Compressor::Gzip { level, zlib: true } => json!({ "type": "gzip", "level": level, "useZlib": true }),
+        Compressor::Gzip { level, zlib: true } => {
+            json!({ "type": "gzip", "level": level, "useZlib": true })
+        }
         Compressor::Bzip2 { level } => json!({ "type": "bzip2", "blockSize": level }),
         Compressor::Xz { preset } => json!({ "type": "xz", "preset": preset }),
         Compressor::Lz4 { level, .. } => json!({ "type": "lz4", "blockSize": level }),
@@ -112,7 +145,10 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
 
 pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
     if !spec.dtype.in_n5() {
-        return Err(Error::unsupported(format!("data type {} in N5", spec.dtype.name())));
+        return Err(Error::unsupported(format!(
+            "data type {} in N5",
+            spec.dtype.name()
+        )));
     }
     if spec.fill.iter().any(|&b| b != 0) {
         return Err(Error::invalid("N5 has no fill value; only 0 is possible"));

@@ -24,21 +24,39 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &Path) -> Result<Compr
         .and_then(Value::as_str)
         .ok_or_else(|| Error::metadata(file, "compressor has no \"id\""))?;
     Ok(match id {
-        "zlib" => Compressor::Gzip { level: int(c, "level", 1).clamp(0, 9) as u32, zlib: true },
-        "gzip" => Compressor::Gzip { level: int(c, "level", 1).clamp(0, 9) as u32, zlib: false },
-        "bz2" => Compressor::Bzip2 { level: int(c, "level", 1).clamp(1, 9) as u32 },
+        "zlib" => Compressor::Gzip {
+            level: int(c, "level", 1).clamp(0, 9) as u32,
+            zlib: true,
+        },
+        "gzip" => Compressor::Gzip {
+            level: int(c, "level", 1).clamp(0, 9) as u32,
+            zlib: false,
+        },
+        "bz2" => Compressor::Bzip2 {
+            level: int(c, "level", 1).clamp(1, 9) as u32,
+        },
         "lzma" => {
             let format = int(c, "format", 1);
             let filters = c.get("filters").unwrap_or(&Value::Null);
             if !(format == 1 || format == 0) || !filters.is_null() {
-                return Err(Error::unsupported(format!("lzma format {format} with filters {filters} in {}", file.display())));
+                return Err(Error::unsupported(format!(
+                    "lzma format {format} with filters {filters} in {}",
+                    file.display()
+                )));
             }
-            Compressor::Xz { preset: int(c, "preset", 6).clamp(0, 9) as u32 }
+            Compressor::Xz {
+                preset: int(c, "preset", 6).clamp(0, 9) as u32,
+            }
         }
         "blosc" => Compressor::Blosc(BloscConfig {
-            cname: c.get("cname").and_then(Value::as_str).unwrap_or("lz4").to_string(),
+            cname: c
+                .get("cname")
+                .and_then(Value::as_str)
+                .unwrap_or("lz4")
+                .to_string(),
             clevel: int(c, "clevel", 5) as i32,
-            shuffle: shuffle_from(c.get("shuffle")).map_err(|e| Error::metadata(file, e.to_string()))?,
+            shuffle: shuffle_from(c.get("shuffle"))
+                .map_err(|e| Error::metadata(file, e.to_string()))?,
             blocksize: int(c, "blocksize", 0).max(0) as usize,
             typesize: dtype.size(),
         }),
@@ -46,8 +64,17 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &Path) -> Result<Compr
             level: int(c, "level", 0) as i32,
             checksum: c.get("checksum").and_then(Value::as_bool).unwrap_or(false),
         },
-        "lz4" => Compressor::Lz4 { framing: Lz4Framing::SizePrefixed, acceleration: int(c, "acceleration", 1) as i32, level: 6 },
-        other => return Err(Error::unsupported(format!("Zarr compressor {other:?} in {}", file.display()))),
+        "lz4" => Compressor::Lz4 {
+            framing: Lz4Framing::SizePrefixed,
+            acceleration: int(c, "acceleration", 1) as i32,
+            level: 6,
+        },
+        other => {
+            return Err(Error::unsupported(format!(
+                "Zarr compressor {other:?} in {}",
+                file.display()
+            )))
+        }
     })
 }
 
@@ -57,14 +84,24 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
         Compressor::Gzip { level, zlib: true } => json!({ "id": "zlib", "level": level }),
         Compressor::Gzip { level, zlib: false } => json!({ "id": "gzip", "level": level }),
         Compressor::Bzip2 { level } => json!({ "id": "bz2", "level": level }),
-        Compressor::Xz { preset } => json!({ "id": "lzma", "format": 1, "check": -1, "preset": preset, "filters": null }),
+        Compressor::Xz { preset } => {
+            json!({ "id": "lzma", "format": 1, "check": -1, "preset": preset, "filters": null })
+        }
         Compressor::Blosc(b) => json!({
             "id": "blosc", "cname": b.cname, "clevel": b.clevel, "shuffle": b.shuffle, "blocksize": b.blocksize
         }),
         // numcodecs writes "checksum" only when set, and tensorstore rejects it otherwise.
-        Compressor::Zstd { level, checksum: false } => json!({ "id": "zstd", "level": level }),
-        Compressor::Zstd { level, checksum: true } => json!({ "id": "zstd", "level": level, "checksum": true }),
-        Compressor::Lz4 { acceleration, .. } => json!({ "id": "lz4", "acceleration": acceleration }),
+        Compressor::Zstd {
+            level,
+            checksum: false,
+        } => json!({ "id": "zstd", "level": level }),
+        Compressor::Zstd {
+            level,
+            checksum: true,
+        } => json!({ "id": "zstd", "level": level, "checksum": true }),
+        Compressor::Lz4 { acceleration, .. } => {
+            json!({ "id": "lz4", "acceleration": acceleration })
+        }
         Compressor::Crc32c => return Err(Error::invalid("crc32c is not a Zarr v2 compressor")),
     })
 }
@@ -78,16 +115,22 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let chunks = u64_list(get(&doc, "chunks", &file)?, "chunks", &file)?;
     let dt = get(&doc, "dtype", &file)?;
-    let typestr = dt
-        .as_str()
-        .ok_or_else(|| Error::unsupported(format!("structured dtype {dt} in {}", file.display())))?;
+    let typestr = dt.as_str().ok_or_else(|| {
+        Error::unsupported(format!("structured dtype {dt} in {}", file.display()))
+    })?;
     let (dtype, endian) = DataType::from_typestr(typestr)
         .map_err(|_| Error::unsupported(format!("dtype {typestr:?} in {}", file.display())))?;
-    let compressor = compressor_from_json(doc.get("compressor").unwrap_or(&Value::Null), dtype, &file)?;
+    let compressor =
+        compressor_from_json(doc.get("compressor").unwrap_or(&Value::Null), dtype, &file)?;
     match doc.get("filters") {
         None | Some(Value::Null) => {}
         Some(Value::Array(a)) if a.is_empty() => {}
-        Some(f) => return Err(Error::unsupported(format!("Zarr filters {f} in {}", file.display()))),
+        Some(f) => {
+            return Err(Error::unsupported(format!(
+                "Zarr filters {f} in {}",
+                file.display()
+            )))
+        }
     }
     let fill = fill::from_json(dtype, doc.get("fill_value").unwrap_or(&Value::Null))
         .map_err(|e| Error::metadata(&file, e.to_string()))?;
@@ -100,7 +143,12 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
     let separator = match doc.get("dimension_separator").and_then(Value::as_str) {
         None | Some(".") => '.',
         Some("/") => '/',
-        Some(s) => return Err(Error::metadata(&file, format!("dimension_separator {s:?} is not . or /"))),
+        Some(s) => {
+            return Err(Error::metadata(
+                &file,
+                format!("dimension_separator {s:?} is not . or /"),
+            ))
+        }
     };
     Ok(ArrayMeta {
         format: Format::ZarrV2,
@@ -108,7 +156,13 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         dtype,
         endian,
         fill,
-        pipeline: Pipeline { dtype, permutation, endian, compressors: vec![compressor.clone()], n5_header: false },
+        pipeline: Pipeline {
+            dtype,
+            permutation,
+            endian,
+            compressors: vec![compressor.clone()],
+            n5_header: false,
+        },
         keys: KeyEncoding::V2 { separator },
         compressor,
         sharding: None,
@@ -123,7 +177,9 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
     }
     let sep = spec.separator.unwrap_or('.');
     if sep != '.' && sep != '/' {
-        return Err(Error::invalid(format!("dimension_separator {sep:?} is not . or /")));
+        return Err(Error::invalid(format!(
+            "dimension_separator {sep:?} is not . or /"
+        )));
     }
     let doc = json!({
         "zarr_format": 2,

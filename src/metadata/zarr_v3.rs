@@ -13,8 +13,17 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 const KNOWN_KEYS: [&str; 11] = [
-    "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
-    "fill_value", "codecs", "attributes", "dimension_names", "storage_transformers",
+    "zarr_format",
+    "node_type",
+    "shape",
+    "data_type",
+    "chunk_grid",
+    "chunk_key_encoding",
+    "fill_value",
+    "codecs",
+    "attributes",
+    "dimension_names",
+    "storage_transformers",
 ];
 
 /// `{"name": ..., "configuration": {...}}`, or a bare name string.
@@ -22,18 +31,25 @@ fn name_and_config(v: &Value, file: &Path) -> Result<(String, Map<String, Value>
     match v {
         Value::String(s) => Ok((s.clone(), Map::new())),
         Value::Object(o) => {
-            let name = o
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::metadata(file, format!("extension object without a name: {v}")))?;
+            let name = o.get("name").and_then(Value::as_str).ok_or_else(|| {
+                Error::metadata(file, format!("extension object without a name: {v}"))
+            })?;
             let config = match o.get("configuration") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(c)) => c.clone(),
-                Some(c) => return Err(Error::metadata(file, format!("configuration of {name} is not an object: {c}"))),
+                Some(c) => {
+                    return Err(Error::metadata(
+                        file,
+                        format!("configuration of {name} is not an object: {c}"),
+                    ))
+                }
             };
             Ok((name.to_string(), config))
         }
-        _ => Err(Error::metadata(file, format!("expected an extension object, got {v}"))),
+        _ => Err(Error::metadata(
+            file,
+            format!("expected an extension object, got {v}"),
+        )),
     }
 }
 
@@ -49,7 +65,9 @@ struct Chain {
 }
 
 fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Result<Chain> {
-    let list = list.as_array().ok_or_else(|| Error::metadata(file, "\"codecs\" must be a list"))?;
+    let list = list
+        .as_array()
+        .ok_or_else(|| Error::metadata(file, "\"codecs\" must be a list"))?;
     let mut permutation: Option<Vec<usize>> = None;
     let mut endian: Option<Endian> = None;
     let mut sharding = None;
@@ -60,14 +78,25 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
         match name.as_str() {
             "transpose" if !after_bytes => {
                 let order: Vec<usize> = match c.get("order") {
-                    Some(Value::Array(a)) => a.iter().map(|x| x.as_u64().map(|u| u as usize)).collect::<Option<_>>(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|x| x.as_u64().map(|u| u as usize))
+                        .collect::<Option<_>>(),
                     _ => None,
                 }
-                .ok_or_else(|| Error::metadata(file, format!("transpose order must be a list of axes: {codec}")))?;
+                .ok_or_else(|| {
+                    Error::metadata(
+                        file,
+                        format!("transpose order must be a list of axes: {codec}"),
+                    )
+                })?;
                 let mut sorted = order.clone();
                 sorted.sort();
                 if sorted != (0..ndim).collect::<Vec<_>>() {
-                    return Err(Error::metadata(file, format!("transpose order {order:?} is not a permutation of {ndim} axes")));
+                    return Err(Error::metadata(
+                        file,
+                        format!("transpose order {order:?} is not a permutation of {ndim} axes"),
+                    ));
                 }
                 // Compose with an earlier transpose: stored axis i holds logical axis perm[i].
                 permutation = Some(match permutation {
@@ -84,15 +113,33 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
             }
             "sharding_indexed" if !after_bytes => {
                 if permutation.is_some() {
-                    return Err(Error::unsupported(format!("transpose before sharding_indexed in {}", file.display())));
+                    return Err(Error::unsupported(format!(
+                        "transpose before sharding_indexed in {}",
+                        file.display()
+                    )));
                 }
-                let inner = u64_list(get(&Value::Object(c.clone()), "chunk_shape", file)?, "chunk_shape", file)?;
+                let inner = u64_list(
+                    get(&Value::Object(c.clone()), "chunk_shape", file)?,
+                    "chunk_shape",
+                    file,
+                )?;
                 if inner.len() != ndim {
-                    return Err(Error::metadata(file, "sharding chunk_shape has the wrong number of dimensions"));
+                    return Err(Error::metadata(
+                        file,
+                        "sharding chunk_shape has the wrong number of dimensions",
+                    ));
                 }
-                let inner_chain = parse_codecs(c.get("codecs").unwrap_or(&json!([{"name": "bytes"}])), dtype, ndim, file)?;
+                let inner_chain = parse_codecs(
+                    c.get("codecs").unwrap_or(&json!([{"name": "bytes"}])),
+                    dtype,
+                    ndim,
+                    file,
+                )?;
                 if inner_chain.sharding.is_some() {
-                    return Err(Error::unsupported(format!("nested sharding in {}", file.display())));
+                    return Err(Error::unsupported(format!(
+                        "nested sharding in {}",
+                        file.display()
+                    )));
                 }
                 let index_chain = parse_codecs(
                     c.get("index_codecs").unwrap_or(&json!([{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}])),
@@ -101,7 +148,11 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
                     file,
                 )?;
                 if index_chain.pipeline.permutation.is_some()
-                    || index_chain.pipeline.compressors.iter().any(|c| !matches!(c, Compressor::Crc32c | Compressor::Raw))
+                    || index_chain
+                        .pipeline
+                        .compressors
+                        .iter()
+                        .any(|c| !matches!(c, Compressor::Crc32c | Compressor::Raw))
                 {
                     return Err(Error::unsupported(format!(
                         "shard index codecs other than bytes and crc32c in {}",
@@ -123,41 +174,71 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
                 compressors.push(inner_chain.compressor);
             }
             _ if !after_bytes => {
-                return Err(Error::unsupported(format!("Zarr v3 codec {name:?} before the array-to-bytes codec in {}", file.display())));
+                return Err(Error::unsupported(format!(
+                    "Zarr v3 codec {name:?} before the array-to-bytes codec in {}",
+                    file.display()
+                )));
             }
             _ if sharding.is_some() => {
-                return Err(Error::unsupported(format!("codec {name:?} after sharding_indexed in {}", file.display())));
+                return Err(Error::unsupported(format!(
+                    "codec {name:?} after sharding_indexed in {}",
+                    file.display()
+                )));
             }
-            "gzip" => compressors.push(Compressor::Gzip { level: int(&c, "level", 5).clamp(0, 9) as u32, zlib: false }),
+            "gzip" => compressors.push(Compressor::Gzip {
+                level: int(&c, "level", 5).clamp(0, 9) as u32,
+                zlib: false,
+            }),
             "zstd" => compressors.push(Compressor::Zstd {
                 level: int(&c, "level", 0) as i32,
                 checksum: c.get("checksum").and_then(Value::as_bool).unwrap_or(false),
             }),
             "blosc" => compressors.push(Compressor::Blosc(BloscConfig {
-                cname: c.get("cname").and_then(Value::as_str).unwrap_or("lz4").to_string(),
+                cname: c
+                    .get("cname")
+                    .and_then(Value::as_str)
+                    .unwrap_or("lz4")
+                    .to_string(),
                 clevel: int(&c, "clevel", 5) as i32,
-                shuffle: shuffle_from(c.get("shuffle")).map_err(|e| Error::metadata(file, e.to_string()))?,
+                shuffle: shuffle_from(c.get("shuffle"))
+                    .map_err(|e| Error::metadata(file, e.to_string()))?,
                 blocksize: int(&c, "blocksize", 0).max(0) as usize,
                 typesize: int(&c, "typesize", dtype.size() as i64).max(1) as usize,
             })),
             "crc32c" => compressors.push(Compressor::Crc32c),
-            other => return Err(Error::unsupported(format!("Zarr v3 codec {other:?} in {}", file.display()))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "Zarr v3 codec {other:?} in {}",
+                    file.display()
+                )))
+            }
         }
     }
     if endian.is_none() && sharding.is_none() {
-        return Err(Error::metadata(file, "codecs need exactly one array-to-bytes codec (bytes or sharding_indexed)"));
+        return Err(Error::metadata(
+            file,
+            "codecs need exactly one array-to-bytes codec (bytes or sharding_indexed)",
+        ));
     }
     let compressor = if sharding.is_some() {
         compressors.pop().unwrap_or(Compressor::Raw)
     } else {
-        compressors.iter().find(|c| !matches!(c, Compressor::Crc32c)).cloned().unwrap_or(Compressor::Raw)
+        compressors
+            .iter()
+            .find(|c| !matches!(c, Compressor::Crc32c))
+            .cloned()
+            .unwrap_or(Compressor::Raw)
     };
     Ok(Chain {
         pipeline: Pipeline {
             dtype,
             permutation,
             endian: endian.unwrap_or(Endian::Little),
-            compressors: if sharding.is_some() { vec![] } else { compressors },
+            compressors: if sharding.is_some() {
+                vec![]
+            } else {
+                compressors
+            },
             n5_header: false,
         },
         sharding,
@@ -178,32 +259,47 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         for (k, v) in m {
             let optional = v.get("must_understand").and_then(Value::as_bool) == Some(false);
             if !KNOWN_KEYS.contains(&k.as_str()) && !optional {
-                return Err(Error::unsupported(format!("Zarr v3 extension {k:?} in {}", file.display())));
+                return Err(Error::unsupported(format!(
+                    "Zarr v3 extension {k:?} in {}",
+                    file.display()
+                )));
             }
         }
     }
     match doc.get("storage_transformers") {
         None | Some(Value::Null) => {}
         Some(Value::Array(a)) if a.is_empty() => {}
-        Some(t) => return Err(Error::unsupported(format!("storage transformers {t} in {}", file.display()))),
+        Some(t) => {
+            return Err(Error::unsupported(format!(
+                "storage transformers {t} in {}",
+                file.display()
+            )))
+        }
     }
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let dt = get(&doc, "data_type", &file)?;
-    let dtype = dt
-        .as_str()
-        .and_then(DataType::from_name)
-        .ok_or_else(|| Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file.display())))?;
+    let dtype = dt.as_str().and_then(DataType::from_name).ok_or_else(|| {
+        Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file.display()))
+    })?;
     let (grid_name, grid_cfg) = name_and_config(get(&doc, "chunk_grid", &file)?, &file)?;
     if grid_name != "regular" {
-        return Err(Error::unsupported(format!("chunk grid {grid_name:?} in {}", file.display())));
+        return Err(Error::unsupported(format!(
+            "chunk grid {grid_name:?} in {}",
+            file.display()
+        )));
     }
     let chunks = u64_list(
-        grid_cfg.get("chunk_shape").ok_or_else(|| Error::metadata(&file, "chunk_grid has no chunk_shape"))?,
+        grid_cfg
+            .get("chunk_shape")
+            .ok_or_else(|| Error::metadata(&file, "chunk_grid has no chunk_shape"))?,
         "chunk_shape",
         &file,
     )?;
-    let (enc_name, enc_cfg) =
-        name_and_config(doc.get("chunk_key_encoding").unwrap_or(&json!({"name": "default"})), &file)?;
+    let (enc_name, enc_cfg) = name_and_config(
+        doc.get("chunk_key_encoding")
+            .unwrap_or(&json!({"name": "default"})),
+        &file,
+    )?;
     let sep = |default: char| -> Result<char> {
         match enc_cfg.get("separator").and_then(Value::as_str) {
             None => Ok(default),
@@ -213,16 +309,36 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         }
     };
     let keys = match enc_name.as_str() {
-        "default" => KeyEncoding::V3Default { separator: sep('/')? },
-        "v2" => KeyEncoding::V2 { separator: sep('.')? },
-        other => return Err(Error::unsupported(format!("chunk key encoding {other:?} in {}", file.display()))),
+        "default" => KeyEncoding::V3Default {
+            separator: sep('/')?,
+        },
+        "v2" => KeyEncoding::V2 {
+            separator: sep('.')?,
+        },
+        other => {
+            return Err(Error::unsupported(format!(
+                "chunk key encoding {other:?} in {}",
+                file.display()
+            )))
+        }
     };
-    let fill = fill::from_json(dtype, get(&doc, "fill_value", &file)?).map_err(|e| Error::metadata(&file, e.to_string()))?;
+    let fill = fill::from_json(dtype, get(&doc, "fill_value", &file)?)
+        .map_err(|e| Error::metadata(&file, e.to_string()))?;
     let chain = parse_codecs(get(&doc, "codecs", &file)?, dtype, shape.len(), &file)?;
     let grid = grid(shape, chunks, &file)?;
     if let Some(s) = &chain.sharding {
-        if s.inner.iter().zip(&grid.chunk).any(|(i, o)| *i == 0 || o % i != 0) {
-            return Err(Error::metadata(&file, format!("inner chunks {:?} do not divide the shard {:?}", s.inner, grid.chunk)));
+        if s.inner
+            .iter()
+            .zip(&grid.chunk)
+            .any(|(i, o)| *i == 0 || o % i != 0)
+        {
+            return Err(Error::metadata(
+                &file,
+                format!(
+                    "inner chunks {:?} do not divide the shard {:?}",
+                    s.inner, grid.chunk
+                ),
+            ));
         }
     }
     let endian = match &chain.sharding {
@@ -247,30 +363,46 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
 fn codec_json(c: &Compressor) -> Result<Option<Value>> {
     Ok(Some(match c {
         Compressor::Raw => return Ok(None),
-        Compressor::Gzip { level, zlib: false } => json!({"name": "gzip", "configuration": {"level": level}}),
+        Compressor::Gzip { level, zlib: false } => {
+            json!({"name": "gzip", "configuration": {"level": level}})
+        }
         Compressor::Zstd { level, checksum } => {
             json!({"name": "zstd", "configuration": {"level": level, "checksum": checksum}})
         }
         Compressor::Blosc(b) => {
             let shuffle = ["noshuffle", "shuffle", "bitshuffle"][b.shuffle.clamp(0, 2) as usize];
             json!({"name": "blosc", "configuration": {
-            "cname": b.cname, "clevel": b.clevel, "blocksize": b.blocksize, "typesize": b.typesize,
-            "shuffle": shuffle,
-        }})
+                "cname": b.cname, "clevel": b.clevel, "blocksize": b.blocksize, "typesize": b.typesize,
+                "shuffle": shuffle,
+            }})
         }
         Compressor::Crc32c => json!({"name": "crc32c"}),
-        other => return Err(Error::invalid(format!("compression {} is not available in Zarr v3", other.z5py_name()))),
+        other => {
+            return Err(Error::invalid(format!(
+                "compression {} is not available in Zarr v3",
+                other.z5py_name()
+            )))
+        }
     }))
 }
 
 pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
-    let endian = if spec.endian == Endian::Big { "big" } else { "little" };
+    let endian = if spec.endian == Endian::Big {
+        "big"
+    } else {
+        "little"
+    };
     let mut chain = vec![json!({"name": "bytes", "configuration": {"endian": endian}})];
     chain.extend(codec_json(&spec.compressor)?);
     let (grid_chunks, codecs) = match &spec.shards {
         None => (spec.chunks.clone(), chain),
         Some(shard) => {
-            if shard.len() != spec.chunks.len() || shard.iter().zip(&spec.chunks).any(|(s, c)| *c == 0 || s % c != 0) {
+            if shard.len() != spec.chunks.len()
+                || shard
+                    .iter()
+                    .zip(&spec.chunks)
+                    .any(|(s, c)| *c == 0 || s % c != 0)
+            {
                 return Err(Error::invalid(format!(
                     "shards {shard:?} must be a multiple of the chunks {:?} in every dimension",
                     spec.chunks
@@ -293,17 +425,23 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
         Some(".") => ("default", '.'),
         Some("v2") => ("v2", '.'),
         Some(other) => {
-            return Err(Error::invalid(format!("chunk_key_encoding {other:?}: use 'default' or 'v2' (or '/' / '.')")))
+            return Err(Error::invalid(format!(
+                "chunk_key_encoding {other:?}: use 'default' or 'v2' (or '/' / '.')"
+            )))
         }
     };
     let sep = spec.separator.unwrap_or(default_sep);
     if sep != '/' && sep != '.' {
-        return Err(Error::invalid(format!("chunk key separator {sep:?} is not '/' or '.'")));
+        return Err(Error::invalid(format!(
+            "chunk key separator {sep:?} is not '/' or '.'"
+        )));
     }
     let key_encoding = json!({"name": name, "configuration": {"separator": sep.to_string()}});
     let file = dir.join(ZARR_JSON);
     // Keep the attributes of an array being re-created in place.
-    let attributes = json::read(&file)?.and_then(|d| d.get("attributes").cloned()).unwrap_or(json!({}));
+    let attributes = json::read(&file)?
+        .and_then(|d| d.get("attributes").cloned())
+        .unwrap_or(json!({}));
     let doc = json!({
         "zarr_format": 3,
         "node_type": "array",

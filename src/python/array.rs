@@ -50,14 +50,23 @@ fn bad(msg: String) -> PyErr {
 
 impl ArrayHandle {
     /// Check dtype, contiguity (and writeability) of a buffer and take its memory.
-    fn buffer(&self, arr: &Bound<'_, PyUntypedArray>, writeable: bool, what: &str) -> PyResult<RawBuf> {
+    fn buffer(
+        &self,
+        arr: &Bound<'_, PyUntypedArray>,
+        writeable: bool,
+        what: &str,
+    ) -> PyResult<RawBuf> {
         let descr = arr.dtype();
         let dtype = self.inner.meta.dtype;
         let kind_ok = descr.itemsize() == dtype.size()
             && descr.is_native_byteorder().unwrap_or(true)
             && descr.kind() == dtype.typestr(Endian::NATIVE).as_bytes()[1];
         if !kind_ok {
-            return Err(bad(format!("{what} has dtype {}, the dataset needs {}", descr, dtype.typestr(Endian::NATIVE))));
+            return Err(bad(format!(
+                "{what} has dtype {}, the dataset needs {}",
+                descr,
+                dtype.typestr(Endian::NATIVE)
+            )));
         }
         if !arr.is_c_contiguous() {
             return Err(bad(format!("{what} must be C-contiguous")));
@@ -70,7 +79,10 @@ impl ArrayHandle {
         if writeable && flags & NPY_ARRAY_WRITEABLE == 0 {
             return Err(bad(format!("{what} is read-only")));
         }
-        Ok(RawBuf { ptr, len: arr.len() * dtype.size() })
+        Ok(RawBuf {
+            ptr,
+            len: arr.len() * dtype.size(),
+        })
     }
 
     fn u64s(v: &[usize]) -> Vec<u64> {
@@ -113,7 +125,11 @@ impl ArrayHandle {
         let separator = match dimension_separator {
             None => None,
             Some(s) if s.chars().count() == 1 => s.chars().next(),
-            Some(s) => return Err(bad(format!("dimension_separator {s:?} must be one character"))),
+            Some(s) => {
+                return Err(bad(format!(
+                    "dimension_separator {s:?} must be one character"
+                )))
+            }
         };
         let spec = ArraySpec {
             format,
@@ -172,7 +188,9 @@ impl ArrayHandle {
     }
     #[getter]
     fn compression_options_json(&self) -> String {
-        json::compact(&serde_json::Value::Object(options::to_z5py(&self.inner.meta.compressor).1))
+        json::compact(&serde_json::Value::Object(
+            options::to_z5py(&self.inner.meta.compressor).1,
+        ))
     }
     #[getter]
     fn metadata_json(&self) -> String {
@@ -192,35 +210,66 @@ impl ArrayHandle {
     }
 
     /// Fill `out` with the region at `start` of shape `out.shape`.
-    fn read_into(&self, py: Python<'_>, start: Vec<u64>, out: &Bound<'_, PyUntypedArray>, n_threads: usize) -> PyResult<()> {
+    fn read_into(
+        &self,
+        py: Python<'_>,
+        start: Vec<u64>,
+        out: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
         let buf = self.buffer(out, true, "output array")?;
         let shape = Self::u64s(out.shape());
         let a = &self.inner;
         // SAFETY: `out` is kept alive by the caller's reference for this whole call.
-        py.detach(move || guard(|| a.read_region(&start, &shape, unsafe { buf.slice_mut() }, n_threads)))
+        py.detach(move || {
+            guard(|| a.read_region(&start, &shape, unsafe { buf.slice_mut() }, n_threads))
+        })
     }
 
     /// Write `data` as the region at `start`.
-    fn write_from(&self, py: Python<'_>, start: Vec<u64>, data: &Bound<'_, PyUntypedArray>, n_threads: usize) -> PyResult<()> {
+    fn write_from(
+        &self,
+        py: Python<'_>,
+        start: Vec<u64>,
+        data: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
         let buf = self.buffer(data, false, "data")?;
         let shape = Self::u64s(data.shape());
         let a = &self.inner;
         // SAFETY: as in read_into.
-        py.detach(move || guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads)))
+        py.detach(move || {
+            guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads))
+        })
     }
 
     /// The decoded chunk at `chunk_index`, or None when it is not stored.
-    fn read_chunk<'py>(&self, py: Python<'py>, chunk_index: Vec<u64>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn read_chunk<'py>(
+        &self,
+        py: Python<'py>,
+        chunk_index: Vec<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let a = &self.inner;
-        let Some(c) = py.detach(|| guard(|| a.read_chunk(&chunk_index)))? else { return Ok(None) };
+        let Some(c) = py.detach(|| guard(|| a.read_chunk(&chunk_index)))? else {
+            return Ok(None);
+        };
         let shape = PyTuple::new(py, &c.shape)?;
         let arr = PyArray1::from_vec(py, c.data);
-        Ok(Some(arr.call_method1("view", (self.dtype(),))?.call_method1("reshape", (shape,))?))
+        Ok(Some(
+            arr.call_method1("view", (self.dtype(),))?
+                .call_method1("reshape", (shape,))?,
+        ))
     }
 
     /// Encode and store one chunk given in its stored shape.
     #[pyo3(signature = (chunk_index, data, varlen=false))]
-    fn write_chunk(&self, py: Python<'_>, chunk_index: Vec<u64>, data: &Bound<'_, PyUntypedArray>, varlen: bool) -> PyResult<()> {
+    fn write_chunk(
+        &self,
+        py: Python<'_>,
+        chunk_index: Vec<u64>,
+        data: &Bound<'_, PyUntypedArray>,
+        varlen: bool,
+    ) -> PyResult<()> {
         let buf = self.buffer(data, false, "chunk data")?;
         let a = &self.inner;
         // SAFETY: as in read_into.
@@ -241,11 +290,18 @@ impl ArrayHandle {
 
     /// The file holding chunk `chunk_index` (its shard for sharded arrays).
     fn chunk_path(&self, chunk_index: Vec<u64>) -> String {
-        self.inner.chunk_file(&chunk_index).to_string_lossy().into_owned()
+        self.inner
+            .chunk_file(&chunk_index)
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The bytes this array would store for `data` as one chunk.
-    fn encode_chunk<'py>(&self, py: Python<'py>, data: &Bound<'_, PyUntypedArray>) -> PyResult<Bound<'py, PyBytes>> {
+    fn encode_chunk<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'_, PyUntypedArray>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let buf = self.buffer(data, false, "data")?;
         let shape = Self::u64s(data.shape());
         let a = &self.inner;

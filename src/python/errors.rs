@@ -7,7 +7,9 @@ use pyo3::types::PyType;
 
 fn class_name(e: &Error) -> &'static str {
     match e {
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "Z5FileNotFoundError",
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            "Z5FileNotFoundError"
+        }
         Error::Io { .. } => "Z5OSError",
         Error::Metadata { .. } => "MetadataError",
         Error::Unsupported { .. } => "UnsupportedError",
@@ -46,7 +48,10 @@ pub fn guard<T>(f: impl FnOnce() -> crate::Result<T>) -> PyResult<T> {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(raise("InternalError", format!("internal error in z5py's engine: {msg}")))
+            Err(raise(
+                "InternalError",
+                format!("internal error in z5py's engine: {msg}"),
+            ))
         }
     }
 }
