@@ -532,7 +532,7 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         std::fs::write(a.chunk_path(&[0, 0]), &bad).unwrap();
         let err = a
-            .read_region(&[0, 0], &[2, 2], &mut vec![0u8; 8], 1)
+            .read_region(&[0, 0], &[2, 2], &mut [0u8; 8], 1)
             .unwrap_err();
         assert!(err.to_string().contains("c/0/0"), "{err}");
     }
@@ -554,8 +554,7 @@ mod tests {
             vec![vec![1, 1], vec![1, 2], vec![2, 1], vec![2, 2]]
         );
         // Writing fill over everything removes the shards.
-        a.write_region(&[0, 0], &[10, 7], &vec![0u8; 140], 2)
-            .unwrap();
+        a.write_region(&[0, 0], &[10, 7], &[0u8; 140], 2).unwrap();
         assert!(a.existing_chunks().unwrap().is_empty());
         assert!(!a.chunk_path(&[0, 0]).exists());
     }
