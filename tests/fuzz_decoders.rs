@@ -31,7 +31,10 @@ impl Rng {
 }
 
 fn iters() -> usize {
-    std::env::var("Z5PY_FUZZ_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(300)
+    std::env::var("Z5PY_FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300)
 }
 
 /// One random mutation of `input`.
@@ -70,25 +73,50 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
 }
 
 fn sample(n: usize) -> Vec<u8> {
-    (0..n).map(|i| ((i / 5) % 200) as u8 ^ (i % 3) as u8).collect()
+    (0..n)
+        .map(|i| ((i / 5) % 200) as u8 ^ (i % 3) as u8)
+        .collect()
 }
 
 fn compressors() -> Vec<Compressor> {
     let blosc = |cname: &str, shuffle| {
-        Compressor::Blosc(BloscConfig { cname: cname.into(), clevel: 5, shuffle, blocksize: 0, typesize: 4 })
+        Compressor::Blosc(BloscConfig {
+            cname: cname.into(),
+            clevel: 5,
+            shuffle,
+            blocksize: 0,
+            typesize: 4,
+        })
     };
     vec![
-        Compressor::Gzip { level: 5, zlib: false },
-        Compressor::Gzip { level: 5, zlib: true },
+        Compressor::Gzip {
+            level: 5,
+            zlib: false,
+        },
+        Compressor::Gzip {
+            level: 5,
+            zlib: true,
+        },
         Compressor::Bzip2 { level: 5 },
         Compressor::Xz { preset: 3 },
-        Compressor::Lz4 { framing: Lz4Framing::RawBlock, acceleration: 1, level: 6 },
-        Compressor::Lz4 { framing: Lz4Framing::SizePrefixed, acceleration: 1, level: 6 },
+        Compressor::Lz4 {
+            framing: Lz4Framing::RawBlock,
+            acceleration: 1,
+            level: 6,
+        },
+        Compressor::Lz4 {
+            framing: Lz4Framing::SizePrefixed,
+            acceleration: 1,
+            level: 6,
+        },
         blosc("lz4", 1),
         blosc("zstd", 2),
         blosc("zlib", 0),
         blosc("blosclz", 1),
-        Compressor::Zstd { level: 3, checksum: true },
+        Compressor::Zstd {
+            level: 3,
+            checksum: true,
+        },
         Compressor::Crc32c,
     ]
 }
@@ -115,8 +143,24 @@ fn codec_decoders_survive_mutations() {
 #[test]
 fn n5_headers_and_pipelines_survive_mutations() {
     let mut rng = Rng(0x5eed_0002);
-    for c in [Compressor::Raw, Compressor::Gzip { level: 1, zlib: false }, Compressor::Zstd { level: 1, checksum: false }] {
-        let p = Pipeline { dtype: DataType::UInt16, permutation: None, endian: Endian::Big, compressors: vec![c], n5_header: true };
+    for c in [
+        Compressor::Raw,
+        Compressor::Gzip {
+            level: 1,
+            zlib: false,
+        },
+        Compressor::Zstd {
+            level: 1,
+            checksum: false,
+        },
+    ] {
+        let p = Pipeline {
+            dtype: DataType::UInt16,
+            permutation: None,
+            endian: Endian::Big,
+            compressors: vec![c],
+            n5_header: true,
+        };
         let shape = [7u64, 9, 11];
         let data = sample(7 * 9 * 11 * 2);
         let enc = p.encode(&data, &shape, false).unwrap();
@@ -155,7 +199,10 @@ fn spec(format: Format, shards: Option<Vec<u64>>) -> ArraySpec {
         chunks: vec![8, 8],
         dtype: DataType::Int32,
         endian: Endian::Little,
-        compressor: Compressor::Gzip { level: 1, zlib: false },
+        compressor: Compressor::Gzip {
+            level: 1,
+            zlib: false,
+        },
         fill: vec![0; 4],
         separator: None,
         shards,
@@ -168,7 +215,12 @@ fn read_all(dir: &Path) {
         let n: u64 = a.meta.grid.shape.iter().product();
         if n <= 1 << 20 {
             let mut out = vec![0u8; n as usize * a.elem()];
-            let _ = a.read_region(&vec![0; a.meta.grid.ndim()], &a.meta.grid.shape.clone(), &mut out, 2);
+            let _ = a.read_region(
+                &vec![0; a.meta.grid.ndim()],
+                &a.meta.grid.shape.clone(),
+                &mut out,
+                2,
+            );
         }
     }
 }
@@ -176,7 +228,11 @@ fn read_all(dir: &Path) {
 #[test]
 fn metadata_documents_survive_mutations() {
     let mut rng = Rng(0x5eed_0003);
-    for (format, file) in [(Format::N5, "attributes.json"), (Format::ZarrV2, ".zarray"), (Format::ZarrV3, "zarr.json")] {
+    for (format, file) in [
+        (Format::N5, "attributes.json"),
+        (Format::ZarrV2, ".zarray"),
+        (Format::ZarrV3, "zarr.json"),
+    ] {
         for shards in [None, Some(vec![16, 16])] {
             if shards.is_some() && format != Format::ZarrV3 {
                 continue;
@@ -198,7 +254,11 @@ fn metadata_documents_survive_mutations() {
 #[test]
 fn chunk_and_shard_files_survive_mutations() {
     let mut rng = Rng(0x5eed_0004);
-    for (format, shards) in [(Format::N5, None), (Format::ZarrV2, None), (Format::ZarrV3, Some(vec![16, 16]))] {
+    for (format, shards) in [
+        (Format::N5, None),
+        (Format::ZarrV2, None),
+        (Format::ZarrV3, Some(vec![16, 16])),
+    ] {
         let dir = TempDir::new(&format!("chunk-{}", format.name()));
         let a = Array::create(&dir.0, &spec(format, shards)).unwrap();
         let data: Vec<u8> = (0..600i32).flat_map(|v| (v * 7).to_ne_bytes()).collect();
