@@ -221,7 +221,7 @@ impl Array {
             let stored = self.stored_shape(idx);
             let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
             let layout = Layout::c_order(&ustored, self.elem());
-            let mut buf = vec![0u8; layout.shape.iter().product::<usize>() * self.elem()];
+            let mut buf = store::zeroed(layout.shape.iter().product::<usize>() * self.elem())?;
             let existing = if covers {
                 None
             } else {

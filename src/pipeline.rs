@@ -242,7 +242,7 @@ impl Pipeline {
         }
         // Decoders overwrite every byte, so a reused buffer need not be zeroed again.
         if scratch.len() != nbytes {
-            scratch.resize(nbytes, 0);
+            crate::store::resize(scratch, nbytes)?;
         }
         match self.compressors.as_slice() {
             [] => Compressor::Raw.decode_into(payload, scratch)?,

@@ -238,7 +238,12 @@ fn rewrite_shard(
     f: &InnerFn,
 ) -> Result<()> {
     let path = a.chunk_path(sidx);
-    let _guard = store::lock(&path);
+    // A read-modify-write holds the shard's lock throughout and so must not wait on the
+    // thread pool (a pool worker may be blocked on the same lock): its inner chunks are
+    // encoded on this thread. A whole-shard overwrite encodes in parallel first and takes
+    // the lock only to write.
+    let early_guard = read_old.then(|| store::lock(&path));
+    let n_threads = if read_old { 1 } else { n_threads };
     let old: Option<(Vec<u8>, Index)> = if read_old {
         match store::read_opt(&path)? {
             None => None,
@@ -275,6 +280,7 @@ fn rewrite_shard(
                 Inner::Set(v) => v,
             })
         })?;
+    let _guard = early_guard.unwrap_or_else(|| store::lock(&path));
     if parts.iter().all(Option::is_none) {
         return store::remove_opt(&path);
     }
@@ -332,8 +338,7 @@ pub fn write_region(
         let inside = a.meta.grid.clipped(sidx);
         let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
         let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-        // Inner chunks go parallel only when this is the one shard of the call, so a worker
-        // never waits on a shard lock while holding another.
+        // Several shards already keep the threads busy; one shard parallelises its chunks.
         let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
         rewrite_shard(a, sidx, !covers, inner_threads, &|scratch, local, old| {
             let gidx: Vec<u64> = sidx
@@ -356,7 +361,7 @@ pub fn write_region(
                 return Ok(Inner::Keep);
             }
             let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-            let mut buf = vec![0u8; inner_bytes];
+            let mut buf = store::zeroed(inner_bytes)?;
             let zero = vec![0; inner_u.len()];
             // SAFETY: `buf` is local to this task.
             unsafe {

@@ -21,6 +21,23 @@ pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
+/// Resize a buffer, failing with an error instead of aborting when memory runs out.
+pub fn resize(buf: &mut Vec<u8>, len: usize) -> Result<()> {
+    if len > buf.len() {
+        buf.try_reserve_exact(len - buf.len())
+            .map_err(|_| Error::invalid(format!("cannot allocate {len} bytes for a chunk")))?;
+    }
+    buf.resize(len, 0);
+    Ok(())
+}
+
+/// A zeroed buffer of `len` bytes, or an error when memory runs out.
+pub fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    resize(&mut v, len)?;
+    Ok(v)
+}
+
 /// Prefix of temporary files; listings skip dot-files.
 const TMP_PREFIX: &str = ".z5tmp.";
 

@@ -216,12 +216,6 @@ _DEADLOCK_PROBE = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    reason="engine: rewrite_shard holds the shard's (striped, in-process) lock while it waits "
-    "for inner-chunk tasks on the shared rayon pool, whose workers can themselves be blocked "
-    "on that lock by another call's tasks: the process deadlocks",
-    strict=True,
-)
 def test_concurrent_multithreaded_shard_writes_do_not_deadlock(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", _DEADLOCK_PROBE, str(tmp_path / "d.zarr")],

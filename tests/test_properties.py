@@ -154,12 +154,6 @@ def _awkward_floats(n=400):
     ]
 
 
-@pytest.mark.xfail(
-    reason="engine: serde_json is built without the 'float_roundtrip' feature, so long float "
-    "literals in attributes and fill values are parsed with a one-ulp error "
-    "(attrs['a'] = -978.5190780566395 reads back -978.5190780566396)",
-    strict=True,
-)
 @pytest.mark.parametrize("fmt", ["n5", "zarr2", "zarr3"])
 def test_floats_survive_json_exactly(tmp_path, fmt):
     f = z5py.File(

@@ -2,6 +2,9 @@
 
 use crate::error::{Error, Result};
 
+/// Most elements one chunk (or shard) may have.
+pub const MAX_CHUNK_ELEMS: u64 = 1 << 32;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChunkGrid {
     pub shape: Vec<u64>,
@@ -23,7 +26,9 @@ impl ChunkGrid {
             )));
         }
         let elems = chunk.iter().try_fold(1u64, |a, &c| a.checked_mul(c));
-        if elems.is_none_or(|n| n > (1u64 << 40)) {
+        // Larger chunks are not useful and would make one hostile metadata file allocate
+        // terabytes.
+        if elems.is_none_or(|n| n > MAX_CHUNK_ELEMS) {
             return Err(Error::invalid(format!(
                 "chunk shape {chunk:?} is too large"
             )));
