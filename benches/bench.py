@@ -211,7 +211,14 @@ class Z5Backend:
         self.ref = ref
 
     def version(self) -> str:
-        return getattr(self.z5py, "__version__", "?")
+        version = getattr(self.z5py, "__version__", "?")
+        if not self.ref:
+            # the engine changes under a fixed version number: say which build ran
+            ext = getattr(getattr(self.z5py, "_z5py", None), "__file__", None)
+            if ext:
+                built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(ext)))
+                version += f" (extension built {built})"
+        return version
 
     def _file(self, path: str, fmt: str, mode: str):
         kwargs = {"use_zarr_format": is_zarr(fmt)}
@@ -908,6 +915,7 @@ class Bench:
         result = {
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
             "preset": self.args.preset,
+            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
             "machine": info,
             "versions": self.versions,
             "unavailable": self.unavailable,
@@ -1056,6 +1064,13 @@ class Bench:
                 lib for lib, c in libs.items() if lib != "z5py" and c.get("mb_s") == best
             )
             row["ratio"] = ours / best
+            if threads == 1:
+                # on one thread CPU time is the work done, and it moves far less than wall
+                # time when other processes share the machine
+                cpus = [
+                    c["median_cpu_s"] for lib, c in libs.items() if lib != "z5py" and "mb_s" in c
+                ]
+                row["cpu_ratio"] = min(cpus) / libs["z5py"]["median_cpu_s"]
         if limit is not None:
             row["limit"] = dict(limit)
             if limit.get("times"):
@@ -1151,8 +1166,14 @@ def summarize(rows: list[dict]) -> dict:
         for lib, c in r["libs"].items()
         if c.get("unequal")
     ]
+    cpu_ratios = [r["cpu_ratio"] for r in rows if r.get("cpu_ratio")]
     summary = {
         "rows": len(rows),
+        "one_thread_rows": len(cpu_ratios),
+        "geomean_cpu_ratio_one_thread": math.exp(statistics.fmean(math.log(x) for x in cpu_ratios))
+        if cpu_ratios
+        else None,
+        "one_thread_rows_cpu_below_1_1": sum(1 for x in cpu_ratios if x < 1.1),
         "rows_with_ratio": len(ratios),
         "geomean_ratio": math.exp(statistics.fmean(math.log(x) for x in ratios))
         if ratios
@@ -1193,7 +1214,8 @@ def format_row(row: dict, libs: list[str]) -> str:
         f"{row['threads']:>2} {op:<8}"
     )
     body = "".join(f"{c:>12}" for c in cells)
-    return f"{head}{body}{ratio:>8}{limit:>9}{eff:>6}"
+    cpu = f"{row['cpu_ratio']:.2f}x" if row.get("cpu_ratio") else ""
+    return f"{head}{body}{ratio:>8}{cpu:>7}{limit:>9}{eff:>6}"
 
 
 def format_rss(row: dict) -> str:
@@ -1202,8 +1224,8 @@ def format_rss(row: dict) -> str:
     return (
         f"{row['lib']:<12}{_short_format(row['format']):<9}{row['codec']:<6}"
         f"{row['threads']:>2} {row['op']:<6}"
-        f"{row['extra_bytes'] / MIB:>9.1f}{row['budget_bytes'] / MIB:>9.1f}"
-        f"{'yes' if row['within_budget'] else 'NO':>6}"
+        f"{row['extra_bytes'] / MIB:>9.1f}{(row['extra_bytes'] - row['array_bytes']) / MIB:>9.1f}"
+        f"{row['budget_bytes'] / MIB:>9.1f}{'yes' if row['within_budget'] else 'NO':>6}"
     )
 
 
@@ -1238,7 +1260,9 @@ def print_report(result: dict, out=sys.stdout) -> None:
     print(file=out)
     head = f"{'data':<6}{'format':<9}{'codec':<6}{'th':>2} {'op':<8}"
     print(
-        head + "".join(f"{lib:>12}" for lib in libs) + f"{'ratio':>8}{'limit':>9}{'eff':>6}",
+        head
+        + "".join(f"{lib:>12}" for lib in libs)
+        + f"{'ratio':>8}{'cpu':>7}{'limit':>9}{'eff':>6}",
         file=out,
     )
     for row in result["rows"]:
@@ -1250,6 +1274,13 @@ def print_report(result: dict, out=sys.stdout) -> None:
             f"ratio = z5py / fastest other library: geometric mean {s['geomean_ratio']:.2f}x, "
             f"minimum {s['min_ratio']:.2f}x, {s['rows_below_1_1']} of "
             f"{s['rows_with_ratio']} rows below 1.1x",
+            file=out,
+        )
+    if s.get("geomean_cpu_ratio_one_thread"):
+        print(
+            "CPU-time ratio on 1 thread (least CPU time of another library / z5py's): "
+            f"geometric mean {s['geomean_cpu_ratio_one_thread']:.2f}x, "
+            f"{s['one_thread_rows_cpu_below_1_1']} of {s['one_thread_rows']} rows below 1.1x",
             file=out,
         )
     print(
@@ -1291,16 +1322,45 @@ def print_report(result: dict, out=sys.stdout) -> None:
         print(file=out)
         print(
             "peak RSS of a full read / write in a fresh process: extra = peak - RSS before "
-            "the operation (MiB); budget = array + 2 storage units per thread + 64 MiB",
+            "the operation (MiB), -array = extra minus the array's size; budget = array + 2 storage "
+            "units per thread + 64 MiB",
             file=out,
         )
         print(
             f"{'lib':<12}{'format':<9}{'codec':<6}{'th':>2} {'op':<6}{'extra':>9}"
-            f"{'budget':>9}{'ok':>6}",
+            f"{'-array':>9}{'budget':>9}{'ok':>6}",
             file=out,
         )
         for row in result["rss"]:
             print(format_rss(row), file=out)
+
+
+def markdown_report(result: dict) -> str:
+    """The run's table as a Markdown section (machine, command, then the plain table)."""
+    import io
+
+    m = result["machine"]
+    buf = io.StringIO()
+    print_report(result, out=buf)
+    lines = [
+        f"## Run of {result.get('date', '?')}",
+        "",
+        (
+            f"- machine: {m.get('cpu', '?')} ({m.get('nproc')} cores), {m.get('mem_gib')} GiB, "
+            f"Linux {m.get('kernel')}, Python {m.get('python')}"
+        ),
+        f"- repository commit: {m.get('git_commit', '?')}",
+        f"- command: `{result['command']}`",
+        (
+            f"- {result['reps']} repetitions per cell, threads {result['threads']}, "
+            f"{result['elapsed_s']} s in all"
+        ),
+        "",
+        "```text",
+        buf.getvalue().rstrip(),
+        "```",
+    ]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1350,6 +1410,9 @@ def parse_args(argv=None):
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--report", metavar="JSON", help="print the table of a saved result")
+    p.add_argument(
+        "--markdown", action="store_true", help="with --report: as Markdown (for RESULTS.md)"
+    )
     # internal modes
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--rss-probe", help=argparse.SUPPRESS)
@@ -1377,7 +1440,11 @@ def main(argv=None) -> int:
         return 0
     if args.report:
         with open(args.report) as f:
-            print_report(json.load(f))
+            saved = json.load(f)
+        if args.markdown:
+            print(markdown_report(saved))
+        else:
+            print_report(saved)
         return 0
     result = Bench(args).run()
     out = args.out or os.path.join(
