@@ -5,7 +5,7 @@ named ``"n5"``, ``"zarr2"`` and ``"zarr3"``.  Arrays cross the boundary as numpy
 the dataset's native-endian dtype (``ArrayHandle.dtype``), C-contiguous.
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

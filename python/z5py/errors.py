@@ -70,17 +70,17 @@ class NodeNotFoundError(Z5Error, KeyError):
 
 
 __all__ = [
-    "Z5Error",
-    "MetadataError",
-    "UnsupportedError",
     "CorruptChunkError",
-    "InvalidArgumentError",
-    "Z5OSError",
-    "Z5FileNotFoundError",
-    "ReadOnlyError",
-    "InternalError",
-    "Z5FileExistsError",
     "DtypeMismatchError",
+    "InternalError",
+    "InvalidArgumentError",
+    "MetadataError",
     "NodeExistsError",
     "NodeNotFoundError",
+    "ReadOnlyError",
+    "UnsupportedError",
+    "Z5Error",
+    "Z5FileExistsError",
+    "Z5FileNotFoundError",
+    "Z5OSError",
 ]
