@@ -12,7 +12,6 @@ h5py is needed for this module (``pip install z5py[h5]``); it is imported on fir
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -30,7 +29,6 @@ from .util import (
     _auto_blocks,
     _check_blocks,
     _chunk_ids,
-    _existing_chunk_set,
     _final_blocks,
     _jsonable,
     _n_blocks,
@@ -38,11 +36,11 @@ from .util import (
     _open_z5_file,
     _open_z5_read,
     _plan,
+    _plan_into_z5,
     _require_z5_dataset,
     _run_blocks,
     _set_threads,
     _split_threads,
-    _z5_block_done,
     _Z5Reader,
     _Z5Writer,
     default_chunks,
@@ -276,16 +274,8 @@ def convert_from_h5(
         )
         blocks_shape = _final_blocks(checked_blocks, ds_z5, ds_h5.chunks, out_dtype.itemsize)
         total = _n_blocks(shape, blocks_shape)
-        is_done = None
-        if existed and resume:
-            stored = _existing_chunk_set(ds_z5)
-
-            def is_done(b: Block) -> bool:
-                return _z5_block_done(ds_z5, b, chunks, stored)
-
-        todo, skipped = _plan(shape, blocks_shape, is_done)
-        per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, chunks))
-        outer, inner = _split_threads(n_threads, per_block)
+        todo, skipped = _plan_into_z5(shape, blocks_shape, ds_z5, existed and resume)
+        outer, inner = _split_threads(n_threads, blocks_shape, chunks)
         _set_threads(ds_z5, inner)
         copied, nbytes = _run_blocks(
             todo,
@@ -406,9 +396,7 @@ def convert_to_h5(
                 )
 
         todo, skipped = _plan(shape, blocks_shape, is_done)
-        in_chunks = tuple(ds_z5.chunks)
-        per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, in_chunks))
-        outer, inner = _split_threads(n_threads, per_block)
+        outer, inner = _split_threads(n_threads, blocks_shape, tuple(ds_z5.chunks))
         _set_threads(ds_z5, inner)
         copied, nbytes = _run_blocks(
             todo,

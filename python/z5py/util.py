@@ -492,9 +492,13 @@ def _client_workers(client: Any) -> int:
         return 1
 
 
-def _split_threads(n_threads: int, chunks_per_block: int) -> tuple[int, int]:
-    """Split ``n_threads`` between concurrent blocks and the engine's per-block threads."""
+def _split_threads(
+    n_threads: int, blocks_shape: Sequence[int], chunks: Sequence[int]
+) -> tuple[int, int]:
+    """Split ``n_threads`` between concurrent blocks and the engine's per-block threads
+    (no more engine threads than a block has ``chunks``)."""
     n_threads = max(1, int(n_threads))
+    chunks_per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, chunks))
     inner = max(1, min(n_threads, int(chunks_per_block)))
     outer = max(1, n_threads // inner)
     return outer, inner
@@ -553,6 +557,18 @@ def _z5_block_done(ds: Any, block: Block, chunks: tuple[int, ...], existing: set
         elif not ds.chunk_exists(idx):
             return False
     return True
+
+
+def _plan_into_z5(
+    shape: Sequence[int], blocks_shape: Sequence[int], ds_out: Any, resume: bool
+) -> tuple[Iterable[Block], int]:
+    """Blocks to copy into the z5py dataset ``ds_out``; with ``resume``, those whose output
+    chunks are all stored already count as done."""
+    if not resume:
+        return _plan(shape, blocks_shape, None)
+    chunks = tuple(int(c) for c in ds_out.chunks)
+    existing = _existing_chunk_set(ds_out)
+    return _plan(shape, blocks_shape, lambda b: _z5_block_done(ds_out, b, chunks, existing))
 
 
 def _plan(
@@ -887,16 +903,8 @@ def _copy_z5_to_z5(
     out_chunks = tuple(int(c) for c in ds_out.chunks)
     blocks_shape = _final_blocks(out_blocks, ds_out, tuple(ds_in.chunks), out_dtype.itemsize)
     total = _n_blocks(shape, blocks_shape)
-    is_done = None
-    if existed and resume:
-        existing = _existing_chunk_set(ds_out)
-
-        def is_done(b: Block) -> bool:
-            return _z5_block_done(ds_out, b, out_chunks, existing)
-
-    todo, skipped = _plan(shape, blocks_shape, is_done)
-    chunks_per_block = math.prod(-(-b // c) for b, c in zip(blocks_shape, out_chunks))
-    outer, inner = _split_threads(n_threads, chunks_per_block)
+    todo, skipped = _plan_into_z5(shape, blocks_shape, ds_out, existed and resume)
+    outer, inner = _split_threads(n_threads, blocks_shape, out_chunks)
     _set_threads(ds_in, inner)
     _set_threads(ds_out, inner)
     copied, nbytes = _run_blocks(
