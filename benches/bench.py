@@ -76,6 +76,14 @@ DATASETS = {
         # per-chunk overhead shows with any codec: raw and zstd only, unless --codecs says
         "codecs": ("raw", "zstd"),
     },
+    # 1 GiB of the same kind as "u8", for the flatness check (preset "scaling")
+    "u8big": {
+        "dtype": "uint8",
+        "shape": (1024, 1024, 1024),
+        "chunks": (64, 64, 64),
+        "shards": (128, 128, 128),
+        "region": ((17, 529), (33, 545), (5, 517)),
+    },
     # the smoke test's volume
     "tiny": {
         "dtype": "uint8",
@@ -87,6 +95,16 @@ DATASETS = {
 }
 
 PRESETS = {
+    # throughput from 64 MiB to 1 GiB (z5py only unless --libs says otherwise)
+    "scaling": {
+        "data": ["u8", "u8big"],
+        "formats": ["n5", "zarr3s"],
+        "codecs": ["raw", "zstd"],
+        "threads": [2],
+        "reps": 2,
+        "rss": False,
+        "libs": ["z5py"],
+    },
     "tiny": {
         "data": ["tiny"],
         "formats": FORMATS,
@@ -109,6 +127,7 @@ PRESETS = {
         "codecs": CODECS,
         "threads": None,
         "reps": 3,
+        "read_reps": 5,
         "rss": True,
     },
 }
@@ -485,6 +504,13 @@ def make_backend(lib: str, threads: int):
 # worker process
 
 
+def _minflt() -> int:
+    """Minor page faults of this process so far (all threads)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def worker_main(lib: str, threads: int) -> None:
     """Answer JSON requests, one a line on stdin, with one JSON line each on stdout."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -516,16 +542,23 @@ def worker_main(lib: str, threads: int) -> None:
             cfg = request["cfg"]
             if command == "write":
                 handle = backend.create(request["path"], cfg)
+                f0 = _minflt()
                 c0, t0 = time.process_time(), time.perf_counter()
                 backend.write(handle, data)
-                reply = {"t": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+                reply = {
+                    "t": time.perf_counter() - t0,
+                    "cpu": time.process_time() - c0,
+                    "minflt": _minflt() - f0,
+                }
             elif command == "read":
                 region = request["region"]
                 handle = backend.open(request["path"], cfg)
+                f0 = _minflt()
                 c0, t0 = time.process_time(), time.perf_counter()
                 out = backend.read(handle, region)
                 elapsed = time.perf_counter() - t0
                 cpu = time.process_time() - c0
+                minflt = _minflt() - f0
                 expected = data[region_slices(region)]
                 equal = (
                     isinstance(out, np.ndarray)
@@ -534,12 +567,22 @@ def worker_main(lib: str, threads: int) -> None:
                     and bool(np.array_equal(out, expected))
                 )
                 del out
-                reply = {"t": elapsed, "cpu": cpu, "equal": equal}
+                reply = {"t": elapsed, "cpu": cpu, "minflt": minflt, "equal": equal}
             else:
                 reply = {"error": f"unknown command {command}"}
         except Exception as error:  # noqa: BLE001  (reported in the table, never fatal)
             reply = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
         proto.write(json.dumps(reply) + "\n")
+
+
+def worker_env(lib: str, threads: int) -> dict:
+    """Environment of a worker.  The zarrs pipeline runs chunks on rayon's global pool,
+    which ``threading.max_workers`` does not bound (on 2 cores a "1-thread" zarrs read
+    used 1.7 cores), so its size is set here."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if lib == "zarrs":
+        env["RAYON_NUM_THREADS"] = str(threads)
+    return env
 
 
 class Worker:
@@ -549,7 +592,7 @@ class Worker:
         self.lib, self.threads = lib, threads
         self.log_path = os.path.join(log_dir, f"{lib}_t{threads}.log")
         self.log = open(self.log_path, "w")  # noqa: SIM115  (closed in close())
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = worker_env(lib, threads)
         self.proc = subprocess.Popen(
             [python, os.path.abspath(__file__), "--worker", lib, "--threads", str(threads)],
             stdin=subprocess.PIPE,
@@ -846,9 +889,14 @@ class Bench:
         nproc = os.cpu_count() or 1
         self.threads = args.threads or preset["threads"] or sorted({1, 2, nproc})
         self.reps = args.reps or preset["reps"]
+        # reads are cheap next to writes: more of them make the median robust against the
+        # occasional slow first touch of freshly mapped memory (see README)
+        self.read_reps = args.read_reps or preset.get("read_reps") or self.reps
         self.rss = preset["rss"] if args.rss is None else args.rss
         self.libs = [
-            lib for lib in (args.libs or LIBS) if lib != "z5py-ref" or args.z5py_ref_python
+            lib
+            for lib in (args.libs or preset.get("libs") or LIBS)
+            if lib != "z5py-ref" or args.z5py_ref_python
         ]
         if "z5py" not in self.libs:
             self.libs.insert(0, "z5py")
@@ -920,6 +968,7 @@ class Bench:
             "versions": self.versions,
             "unavailable": self.unavailable,
             "reps": self.reps,
+            "read_reps": self.read_reps,
             "threads": self.threads,
             "elapsed_s": round(time.time() - started, 1),
             "rows": self.rows,
@@ -975,9 +1024,9 @@ class Bench:
                     for op in ("read", "read_partial"):
                         results[op][lib]["errors"].append("read differs from the source")
                         results[op][lib]["unequal"] = True
-            for rep in range(self.reps):
+            for rep in range(max(self.reps, self.read_reps)):
                 order = libs[rep % len(libs) :] + libs[: rep % len(libs)]
-                for lib in order:
+                for lib in order if rep < self.reps else ():
                     target = os.path.join(self.workdir, f"w_{lib}_t{threads}_r{rep}.{ext}")
                     reply = self.workers[(lib, threads)].request(
                         cmd="write", path=target, cfg=cfg, data=src
@@ -1017,13 +1066,18 @@ class Bench:
         else:
             cell["times"].append(reply["t"])
             cell["cpu"].append(reply["cpu"])
+            cell.setdefault("minflt", []).append(reply.get("minflt"))
 
     def _row(self, cfg: dict, threads: int, op: str, cells: dict, limit) -> dict:
         region = None if op != "read_partial" else DATASETS[cfg["data"]]["region"]
         nbytes = region_nbytes(cfg, region)
         libs = {}
         for lib, cell in cells.items():
-            entry = {"times": cell.get("times", []), "cpu": cell.get("cpu", [])}
+            entry = {
+                "times": cell.get("times", []),
+                "cpu": cell.get("cpu", []),
+                "minflt": cell.get("minflt", []),
+            }
             if cell.get("errors"):
                 entry["error"] = cell["errors"][0]
             if cell.get("unequal"):
@@ -1124,7 +1178,13 @@ class Bench:
                             "--data",
                             src,
                         ]
-                        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                        proc = subprocess.run(
+                            cmd,
+                            capture_output=True,
+                            text=True,
+                            check=False,
+                            env=worker_env(lib, threads),
+                        )
                         row = {
                             "data": data,
                             "format": fmt,
@@ -1229,6 +1289,36 @@ def format_rss(row: dict) -> str:
     )
 
 
+def print_scaling(result: dict, out) -> None:
+    """z5py's throughput on the 1 GiB volume against the 64 MiB one, when both ran."""
+    small = {
+        (r["format"], r["codec"], r["threads"], r["op"]): r
+        for r in result["rows"]
+        if r["data"] == "u8"
+    }
+    lines = []
+    for r in result["rows"]:
+        key = (r["format"], r["codec"], r["threads"], r["op"])
+        if r["data"] != "u8big" or key not in small:
+            continue
+        a = small[key]["libs"]["z5py"].get("mb_s")
+        b = r["libs"]["z5py"].get("mb_s")
+        if a and b:
+            lines.append(
+                f"{_short_format(key[0]):<9}{key[1]:<6}{key[2]:>2} {key[3]:<13}"
+                f"{a:>9.0f}{b:>9.0f}{b / a:>8.2f}x"
+            )
+    if lines:
+        print(file=out)
+        print("z5py from 64 MiB (u8) to 1 GiB (u8big), MB/s:", file=out)
+        print(
+            f"{'format':<9}{'codec':<6}{'th':>2} {'op':<13}{'64 MiB':>9}{'1 GiB':>9}{'ratio':>9}",
+            file=out,
+        )
+        for line in lines:
+            print(line, file=out)
+
+
 def print_report(result: dict, out=sys.stdout) -> None:
     libs = [lib for lib in LIBS if lib in result["versions"]]
     m = result["machine"]
@@ -1252,9 +1342,10 @@ def print_report(result: dict, out=sys.stdout) -> None:
             + ", ".join(f"{lib} ({why})" for lib, why in result["unavailable"].items()),
             file=out,
         )
+    read_reps = result.get("read_reps", result["reps"])
     print(
-        f"median of {result['reps']} repetitions; warm page cache; MB/s = 1e6 bytes of "
-        "uncompressed data per second",
+        f"median of {result['reps']} repetitions ({read_reps} for reads); warm page cache; "
+        "MB/s = 1e6 bytes of uncompressed data per second",
         file=out,
     )
     print(file=out)
@@ -1318,6 +1409,7 @@ def print_report(result: dict, out=sys.stdout) -> None:
             f"{error[:200]}",
             file=out,
         )
+    print_scaling(result, out)
     if result["rss"]:
         print(file=out)
         print(
@@ -1352,7 +1444,8 @@ def markdown_report(result: dict) -> str:
         f"- repository commit: {m.get('git_commit', '?')}",
         f"- command: `{result['command']}`",
         (
-            f"- {result['reps']} repetitions per cell, threads {result['threads']}, "
+            f"- {result['reps']} repetitions per write, {result.get('read_reps', result['reps'])} "
+            f"per read, threads {result['threads']}, "
             f"{result['elapsed_s']} s in all"
         ),
         "",
@@ -1378,6 +1471,7 @@ def parse_args(argv=None):
         help="matrix size: tiny (smoke test), quick (default), full",
     )
     p.add_argument("--reps", type=int, help="repetitions per cell (median is reported)")
+    p.add_argument("--read-reps", type=int, help="repetitions of the reads (default: --reps)")
     p.add_argument(
         "--threads",
         type=lambda s: [int(x) for x in s.split(",")],
