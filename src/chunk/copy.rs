@@ -122,7 +122,7 @@ pub unsafe fn copy_box(
         elem,
         so,
         d0,
-        &mut |s, d, n| std::ptr::copy_nonoverlapping(src.as_ptr().add(s), dst.ptr.add(d), n),
+        |s, d, n| copy_run(src.as_ptr().add(s), dst.ptr.add(d), n),
     );
     Ok(())
 }
@@ -153,7 +153,7 @@ pub unsafe fn fill_box(
         elem,
         0,
         d0,
-        &mut |_, d, n| {
+        |_, d, n| {
             let p = dst.ptr.add(d);
             if zero {
                 std::ptr::write_bytes(p, 0, n);
@@ -178,6 +178,23 @@ pub fn fill_all(buf: &mut [u8], value: &[u8]) {
     }
 }
 
+/// Copy `n` bytes between non-overlapping locations. Rows of small chunks are short (16 to
+/// 64 bytes), where a libc `memcpy` call per row costs more than the copy itself.
+///
+/// # Safety
+/// Both ranges must be valid and must not overlap.
+#[inline(always)]
+unsafe fn copy_run(src: *const u8, dst: *mut u8, n: usize) {
+    if n <= 64 && n % 8 == 0 {
+        for k in (0..n).step_by(8) {
+            let v = std::ptr::read_unaligned(src.add(k) as *const u64);
+            std::ptr::write_unaligned(dst.add(k) as *mut u64, v);
+        }
+    } else {
+        std::ptr::copy_nonoverlapping(src, dst, n);
+    }
+}
+
 /// Visit the runs of an n-d box. Trailing dimensions that are contiguous in both source and
 /// destination are merged, so a C-order copy is one call per outer row (or one call total).
 fn walk(
@@ -187,7 +204,7 @@ fn walk(
     elem: usize,
     src0: usize,
     dst0: usize,
-    f: &mut dyn FnMut(usize, usize, usize),
+    mut f: impl FnMut(usize, usize, usize),
 ) {
     let nd = extent.len();
     if nd == 0 {
@@ -205,26 +222,37 @@ fn walk(
         // Innermost dim is strided: element-wise.
         run = elem;
     }
-    let inner_dims = if outer == nd { nd } else { outer };
-    let mut idx = vec![0usize; inner_dims];
+    let dims = if outer == nd { nd } else { outer };
+    if dims == 0 {
+        f(src0, dst0, run);
+        return;
+    }
+    // The last remaining dimension is walked in a tight loop; an odometer runs the rest.
+    let last = dims - 1;
+    let (n_last, ss, ds) = (extent[last], src_strides[last], dst_strides[last]);
+    let mut idx = vec![0usize; last];
+    let (mut s_base, mut d_base) = (src0, dst0);
     loop {
-        let mut s = src0;
-        let mut d = dst0;
-        for k in 0..inner_dims {
-            s += idx[k] * src_strides[k];
-            d += idx[k] * dst_strides[k];
+        let (mut s, mut d) = (s_base, d_base);
+        for _ in 0..n_last {
+            f(s, d, run);
+            s += ss;
+            d += ds;
         }
-        f(s, d, run);
-        let mut k = inner_dims;
+        let mut k = last;
         loop {
             if k == 0 {
                 return;
             }
             k -= 1;
             idx[k] += 1;
+            s_base += src_strides[k];
+            d_base += dst_strides[k];
             if idx[k] < extent[k] {
                 break;
             }
+            s_base -= idx[k] * src_strides[k];
+            d_base -= idx[k] * dst_strides[k];
             idx[k] = 0;
         }
     }
@@ -274,6 +302,75 @@ mod tests {
             .unwrap()
         };
         assert_eq!(out, vec![0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]);
+    }
+
+    #[test]
+    fn matches_an_element_wise_copy() {
+        let mut seed = 0x1234_5678_u64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let nd = 1 + rnd(4);
+            let elem = [1, 2, 4, 8][rnd(4)];
+            let shape: Vec<usize> = (0..nd).map(|_| 1 + rnd(9)).collect();
+            let extent: Vec<usize> = shape.iter().map(|&s| 1 + rnd(s)).collect();
+            let src_at: Vec<usize> = shape
+                .iter()
+                .zip(&extent)
+                .map(|(s, e)| rnd(s - e + 1))
+                .collect();
+            let dshape: Vec<usize> = extent.iter().map(|&e| e + rnd(3)).collect();
+            let dst_at: Vec<usize> = dshape
+                .iter()
+                .zip(&extent)
+                .map(|(s, e)| rnd(s - e + 1))
+                .collect();
+            let mut perm: Vec<usize> = (0..nd).collect();
+            if rnd(2) == 1 {
+                perm.reverse();
+            }
+            let sl = Layout::permuted(&shape, &perm, elem);
+            let dl = Layout::c_order(&dshape, elem);
+            let src: Vec<u8> = (0..shape.iter().product::<usize>() * elem)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let mut got = vec![0u8; dshape.iter().product::<usize>() * elem];
+            unsafe {
+                copy_box(
+                    &src,
+                    &sl,
+                    &src_at,
+                    SharedMut::new(&mut got),
+                    &dl,
+                    &dst_at,
+                    &extent,
+                    elem,
+                )
+                .unwrap()
+            };
+            let mut want = vec![0u8; got.len()];
+            let total: usize = extent.iter().product();
+            for lin in 0..total {
+                let mut rem = lin;
+                let mut at = vec![0; nd];
+                for d in (0..nd).rev() {
+                    at[d] = rem % extent[d];
+                    rem /= extent[d];
+                }
+                let s: Vec<usize> = at.iter().zip(&src_at).map(|(a, b)| a + b).collect();
+                let d: Vec<usize> = at.iter().zip(&dst_at).map(|(a, b)| a + b).collect();
+                let (so, dof) = (sl.offset(&s), dl.offset(&d));
+                want[dof..dof + elem].copy_from_slice(&src[so..so + elem]);
+            }
+            assert_eq!(
+                got, want,
+                "shape {shape:?} extent {extent:?} perm {perm:?} elem {elem}"
+            );
+        }
     }
 
     #[test]
