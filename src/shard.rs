@@ -334,17 +334,16 @@ fn rewrite_shard(
         }));
     }
     let index_bytes = encode_index(a, &index)?;
-    let mut out = Vec::with_capacity(offset as usize + index_bytes.len());
+    // The parts go to the file as they are (writev), without one more copy into a shard buffer.
+    let mut out: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
     if sharding(a).index_at_start {
-        out.extend_from_slice(&index_bytes);
+        out.push(&index_bytes);
     }
-    for p in parts.into_iter().flatten() {
-        out.extend_from_slice(&p);
-    }
+    out.extend(parts.iter().flatten().map(Vec::as_slice));
     if !sharding(a).index_at_start {
-        out.extend_from_slice(&index_bytes);
+        out.push(&index_bytes);
     }
-    store::write_atomic(&path, &out)
+    store::write_atomic_parts(&path, &out)
 }
 
 /// Encode an inner chunk buffer, or None when it holds only the fill value.

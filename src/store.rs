@@ -67,16 +67,32 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
         }
         Err(e) => return Err(Error::io(&tmp, e)),
     };
-    let res = parts
-        .iter()
-        .try_for_each(|p| file.write_all(p))
-        .and_then(|_| {
-            drop(file);
-            std::fs::rename(&tmp, path)
-        });
+    let res = write_all_vectored(&mut file, parts).and_then(|_| {
+        drop(file);
+        std::fs::rename(&tmp, path)
+    });
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Write every part with as few `writev` calls as the kernel allows (a shard is many parts).
+fn write_all_vectored(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| std::io::IoSlice::new(p))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
