@@ -135,25 +135,35 @@ impl Array {
     /// Read and decode a stored chunk; None when it does not exist. The data is borrowed from
     /// `s` (the file bytes themselves for raw native-order chunks).
     fn load<'s>(&self, idx: &[u64], s: &'s mut Scratch) -> Result<Option<(Layout, &'s [u8])>> {
-        let path = self.chunk_path(idx);
-        if !store::read_into(&path, &mut s.file)? {
+        if !store::read_into(&self.chunk_path(idx), &mut s.file)? {
             return Ok(None);
         }
+        self.decode_stored(idx, &s.file, &mut s.data).map(Some)
+    }
+
+    /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`.
+    fn decode_stored<'s>(
+        &self,
+        idx: &[u64],
+        file: &'s [u8],
+        data: &'s mut Vec<u8>,
+    ) -> Result<(Layout, &'s [u8])> {
         let nominal = self.stored_shape(idx);
-        let (d, data) = self
+        let path = || self.chunk_path(idx);
+        let (d, out) = self
             .meta
             .pipeline
-            .decode_ref(&s.file, &nominal, &self.meta.grid.chunk, &mut s.data)
-            .map_err(|e| e.in_chunk(&path))?;
+            .decode_ref(file, &nominal, &self.meta.grid.chunk, data)
+            .map_err(|e| e.in_chunk(&path()))?;
         if let Some(n) = d.varlen {
             if n != d.layout.shape.iter().product::<usize>() as u64 {
                 return Err(Error::corrupt(
-                    &path,
+                    path(),
                     format!("varlength block of {n} elements cannot be read as an array"),
                 ));
             }
         }
-        Ok(Some((d.layout, data)))
+        Ok((d.layout, out))
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
@@ -173,27 +183,35 @@ impl Array {
         let out_layout = Layout::c_order(&ushape, self.elem());
         let dst = SharedMut::new(out);
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each(n_threads, &chunks, |scratch: &mut Scratch, idx| {
-            let origin = self.meta.grid.origin(idx);
-            let (in_chunk, in_region, extent) =
-                overlap(&origin, &self.meta.grid.chunk, start, shape);
-            // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
-            unsafe {
-                match self.load(idx, scratch)? {
-                    None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
-                    Some((layout, data)) => copy_box(
-                        data,
-                        &layout,
-                        &in_chunk,
-                        dst,
-                        &out_layout,
-                        &in_region,
-                        &extent,
-                        self.elem(),
-                    ),
+        let fetch =
+            |idx: &Vec<u64>, buf: &mut Vec<u8>| store::read_into(&self.chunk_path(idx), buf);
+        threads::for_each_fetched(
+            n_threads,
+            &chunks,
+            fetch,
+            |data: &mut Vec<u8>, idx, file| {
+                let origin = self.meta.grid.origin(idx);
+                let (in_chunk, in_region, extent) =
+                    overlap(&origin, &self.meta.grid.chunk, start, shape);
+                let decoded = file.map(|f| self.decode_stored(idx, f, data)).transpose()?;
+                // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
+                unsafe {
+                    match decoded {
+                        None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
+                        Some((layout, data)) => copy_box(
+                            data,
+                            &layout,
+                            &in_chunk,
+                            dst,
+                            &out_layout,
+                            &in_region,
+                            &extent,
+                            self.elem(),
+                        ),
+                    }
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Write `data` (C order, native byte order) as the region at `start` of `shape`.
@@ -212,12 +230,14 @@ impl Array {
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let src_layout = Layout::c_order(&ushape, self.elem());
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each(n_threads, &chunks, |scratch: &mut Scratch, idx| {
+        threads::for_each_put(n_threads, &chunks, |scratch: &mut Scratch, idx, sink| {
             let origin = self.meta.grid.origin(idx);
             let inside = self.meta.grid.clipped(idx);
             let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
             let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-            let _guard = store::lock(&self.chunk_path(idx));
+            // A read-modify-write holds the chunk's lock from the read to the write; a chunk
+            // the data covers whole is locked only while it is written (by the sink).
+            let rmw_guard = (!covers).then(|| store::lock(&self.chunk_path(idx)));
             let stored = self.stored_shape(idx);
             let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
             let layout = Layout::c_order(&ustored, self.elem());
@@ -271,18 +291,30 @@ impl Array {
                     self.elem(),
                 )?;
             }
-            self.store_chunk(idx, &buf, &stored)
+            let put = self.chunk_put(idx, buf, &stored)?;
+            match rmw_guard {
+                Some(_guard) => put.apply(),
+                None => sink.put(put),
+            }
         })
     }
 
-    /// Encode and store one chunk, or remove it when it holds only the fill value.
-    fn store_chunk(&self, idx: &[u64], buf: &[u8], shape: &[u64]) -> Result<()> {
+    /// Encode one chunk for the store (None, to remove it, when it holds only the fill
+    /// value). A raw native-order chunk is stored from `buf` itself.
+    fn chunk_put(&self, idx: &[u64], buf: Vec<u8>, shape: &[u64]) -> Result<store::Put> {
         let path = self.chunk_path(idx);
-        if fill::all_fill(self.meta.dtype, buf, &self.meta.fill) {
-            return store::remove_opt(&path);
+        if fill::all_fill(self.meta.dtype, &buf, &self.meta.fill) {
+            return Ok(store::Put { path, parts: None });
         }
-        let e = self.meta.pipeline.encode_parts(buf, shape, false)?;
-        store::write_atomic_parts(&path, &[&e.header, &e.body])
+        let e = self.meta.pipeline.encode_parts(&buf, shape, false)?;
+        let (header, body) = match e.body {
+            std::borrow::Cow::Owned(v) => (e.header, Some(v)),
+            std::borrow::Cow::Borrowed(_) => (e.header, None),
+        };
+        Ok(store::Put {
+            path,
+            parts: Some(vec![header, body.unwrap_or(buf)]),
+        })
     }
 
     /// One chunk as stored (N5 edge chunks clipped), decoded to C order; None if missing.

@@ -8,6 +8,7 @@ use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
+use crate::threads::Sink;
 use crate::{store, threads};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -275,6 +276,7 @@ fn rewrite_shard(
     read_old: bool,
     n_threads: usize,
     f: &InnerFn,
+    sink: &Sink,
 ) -> Result<()> {
     let path = a.chunk_path(sidx);
     // A read-modify-write holds the shard's lock throughout and so must not wait on the
@@ -319,31 +321,42 @@ fn rewrite_shard(
                 Inner::Set(v) => v,
             })
         })?;
-    let _guard = early_guard.unwrap_or_else(|| store::lock(&path));
-    if parts.iter().all(Option::is_none) {
-        return store::remove_opt(&path);
+    let put = if parts.iter().all(Option::is_none) {
+        store::Put { path, parts: None }
+    } else {
+        let ilen = index_len(a) as u64;
+        let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
+        let mut index: Index = Vec::with_capacity(parts.len());
+        for p in &parts {
+            index.push(p.as_ref().map(|b| {
+                let e = (offset, b.len() as u64);
+                offset += b.len() as u64;
+                e
+            }));
+        }
+        let index_bytes = encode_index(a, &index)?;
+        // The parts go to the file as they are (writev), without one more copy into a shard
+        // buffer.
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(parts.len() + 1);
+        let at_start = sharding(a).index_at_start;
+        if at_start {
+            out.push(Vec::new());
+        }
+        out.extend(parts.into_iter().flatten());
+        if at_start {
+            out[0] = index_bytes;
+        } else {
+            out.push(index_bytes);
+        }
+        store::Put {
+            path,
+            parts: Some(out),
+        }
+    };
+    match early_guard {
+        Some(_guard) => put.apply(),
+        None => sink.put(put),
     }
-    let ilen = index_len(a) as u64;
-    let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
-    let mut index: Index = Vec::with_capacity(parts.len());
-    for p in &parts {
-        index.push(p.as_ref().map(|b| {
-            let e = (offset, b.len() as u64);
-            offset += b.len() as u64;
-            e
-        }));
-    }
-    let index_bytes = encode_index(a, &index)?;
-    // The parts go to the file as they are (writev), without one more copy into a shard buffer.
-    let mut out: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
-    if sharding(a).index_at_start {
-        out.push(&index_bytes);
-    }
-    out.extend(parts.iter().flatten().map(Vec::as_slice));
-    if !sharding(a).index_at_start {
-        out.push(&index_bytes);
-    }
-    store::write_atomic_parts(&path, &out)
 }
 
 /// Encode an inner chunk buffer, or None when it holds only the fill value.
@@ -371,67 +384,75 @@ pub fn write_region(
     let inner_layout = Layout::c_order(&inner_u, elem);
     let inner_bytes = inner_u.iter().product::<usize>() * elem;
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each(n_threads, &shards, |_: &mut (), sidx| {
+    threads::for_each_put(n_threads, &shards, |_: &mut (), sidx, sink| {
         let path = a.chunk_path(sidx);
         let inside = a.meta.grid.clipped(sidx);
         let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
         let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
         // Several shards already keep the threads busy; one shard parallelises its chunks.
         let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
-        rewrite_shard(a, sidx, !covers, inner_threads, &|scratch, local, old| {
-            let gidx: Vec<u64> = sidx
-                .iter()
-                .zip(local)
-                .zip(&per)
-                .map(|((s, l), n)| s * n + l)
-                .collect();
-            if gidx
-                .iter()
-                .zip(&grid.shape)
-                .zip(&grid.chunk)
-                .any(|((g, s), c)| g * c >= *s)
-            {
-                return Ok(Inner::Set(None)); // entirely beyond the array edge
-            }
-            let in_bounds = grid.clipped(&gidx);
-            let (in_chunk, in_reg, ext) = overlap(&grid.origin(&gidx), &in_bounds, start, shape);
-            if ext.contains(&0) {
-                return Ok(Inner::Keep);
-            }
-            let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-            let mut buf = store::zeroed(inner_bytes)?;
-            let zero = vec![0; inner_u.len()];
-            // SAFETY: `buf` is local to this task.
-            unsafe {
-                match old.filter(|_| !full) {
-                    Some(bytes) => {
-                        let layout = decode_inner(a, bytes, scratch, &path, local)?;
-                        copy_box(
-                            scratch,
-                            &layout,
-                            &zero,
-                            SharedMut::new(&mut buf),
-                            &inner_layout,
-                            &zero,
-                            &inner_u,
-                            elem,
-                        )?;
-                    }
-                    None => fill_all(&mut buf, &a.meta.fill),
+        rewrite_shard(
+            a,
+            sidx,
+            !covers,
+            inner_threads,
+            &|scratch, local, old| {
+                let gidx: Vec<u64> = sidx
+                    .iter()
+                    .zip(local)
+                    .zip(&per)
+                    .map(|((s, l), n)| s * n + l)
+                    .collect();
+                if gidx
+                    .iter()
+                    .zip(&grid.shape)
+                    .zip(&grid.chunk)
+                    .any(|((g, s), c)| g * c >= *s)
+                {
+                    return Ok(Inner::Set(None)); // entirely beyond the array edge
                 }
-                copy_box(
-                    data,
-                    &src_layout,
-                    &in_reg,
-                    SharedMut::new(&mut buf),
-                    &inner_layout,
-                    &in_chunk,
-                    &ext,
-                    elem,
-                )?;
-            }
-            Ok(Inner::Set(encode_inner(a, &buf)?))
-        })
+                let in_bounds = grid.clipped(&gidx);
+                let (in_chunk, in_reg, ext) =
+                    overlap(&grid.origin(&gidx), &in_bounds, start, shape);
+                if ext.contains(&0) {
+                    return Ok(Inner::Keep);
+                }
+                let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
+                let mut buf = store::zeroed(inner_bytes)?;
+                let zero = vec![0; inner_u.len()];
+                // SAFETY: `buf` is local to this task.
+                unsafe {
+                    match old.filter(|_| !full) {
+                        Some(bytes) => {
+                            let layout = decode_inner(a, bytes, scratch, &path, local)?;
+                            copy_box(
+                                scratch,
+                                &layout,
+                                &zero,
+                                SharedMut::new(&mut buf),
+                                &inner_layout,
+                                &zero,
+                                &inner_u,
+                                elem,
+                            )?;
+                        }
+                        None => fill_all(&mut buf, &a.meta.fill),
+                    }
+                    copy_box(
+                        data,
+                        &src_layout,
+                        &in_reg,
+                        SharedMut::new(&mut buf),
+                        &inner_layout,
+                        &in_chunk,
+                        &ext,
+                        elem,
+                    )?;
+                }
+                Ok(Inner::Set(encode_inner(a, &buf)?))
+            },
+            sink,
+        )
     })
 }
 
@@ -462,15 +483,22 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
         )));
     }
     let (sidx, target) = split(a, idx);
-    rewrite_shard(a, &sidx, true, 1, &|_, local, _| {
-        if local == target.as_slice() {
-            Ok(Inner::Set(Some(
-                s.inner_pipeline.encode(data, &s.inner, false)?,
-            )))
-        } else {
-            Ok(Inner::Keep)
-        }
-    })
+    rewrite_shard(
+        a,
+        &sidx,
+        true,
+        1,
+        &|_, local, _| {
+            if local == target.as_slice() {
+                Ok(Inner::Set(Some(
+                    s.inner_pipeline.encode(data, &s.inner, false)?,
+                )))
+            } else {
+                Ok(Inner::Keep)
+            }
+        },
+        &Sink::Inline,
+    )
 }
 
 pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {

@@ -50,6 +50,25 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()))
 }
 
+/// A finished file for the store: its parts, written atomically, or None to remove it.
+pub struct Put {
+    pub path: PathBuf,
+    pub parts: Option<Vec<Vec<u8>>>,
+}
+
+impl Put {
+    /// Write or remove the file; the caller holds the file's lock when others may touch it.
+    pub fn apply(&self) -> Result<()> {
+        match &self.parts {
+            None => remove_opt(&self.path),
+            Some(parts) => {
+                let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                write_atomic_parts(&self.path, &refs)
+            }
+        }
+    }
+}
+
 /// Write `bytes` to `path` atomically, creating parent directories as needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_parts(path, &[bytes])

@@ -1,8 +1,11 @@
 //! One rayon pool per thread count, built once and reused across calls.
 
 use crate::error::{Error, Result};
+use crate::store::{self, Put};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
 fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
@@ -59,4 +62,249 @@ pub fn map<T: Sync, R: Send>(
             .map_init(Vec::new, |s, it| f(s, it))
             .collect()
     })
+}
+
+/// Where a task hands the files it has finished: applied on the spot, or queued to the I/O
+/// thread of `for_each_put`.
+pub enum Sink {
+    Inline,
+    Queue(SyncSender<Put>, Arc<AtomicBool>),
+}
+
+impl Sink {
+    /// Store `put` under its file's lock (taken on whichever thread writes).
+    pub fn put(&self, put: Put) -> Result<()> {
+        match self {
+            Sink::Inline => {
+                let _guard = store::lock(&put.path);
+                put.apply()
+            }
+            Sink::Queue(tx, failed) => {
+                // After a failed write the remaining work is pointless; the caller reports
+                // the I/O thread's own error.
+                if failed.load(Ordering::Relaxed) {
+                    return Err(Error::invalid("stopped after a failed write"));
+                }
+                // A full queue means the I/O thread is behind: write here rather than wait.
+                match tx.try_send(put) {
+                    Ok(()) => Ok(()),
+                    Err(TrySendError::Full(put)) => {
+                        let _guard = store::lock(&put.path);
+                        put.apply()
+                    }
+                    Err(TrySendError::Disconnected(_)) => {
+                        Err(Error::invalid("the I/O thread has stopped"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Files queued to the I/O thread at most; bounds the memory of finished, unwritten chunks.
+const QUEUED_PUTS: usize = 2;
+
+/// Like `for_each`, with a `Sink` for finished files. With several items, one extra thread
+/// does the file system work (creating, writing and renaming files is mostly kernel time)
+/// while the workers encode the next chunks, as tensorstore's separate I/O pool does.
+pub fn for_each_put<T: Sync, S: Default>(
+    n_threads: usize,
+    items: &[T],
+    f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    if items.len() < 4 || n_threads >= cores() || no_io_thread() {
+        return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline));
+    }
+    for_each_put_offloaded(n_threads, items, f)
+}
+
+fn for_each_put_offloaded<T: Sync, S: Default>(
+    n_threads: usize,
+    items: &[T],
+    f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Put>(QUEUED_PUTS);
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = failed.clone();
+        let io = std::thread::Builder::new()
+            .name("z5py-io".into())
+            .spawn_scoped(scope, move || {
+                let mut first = Ok(());
+                for put in rx {
+                    if first.is_ok() {
+                        let _guard = store::lock(&put.path);
+                        first = put.apply();
+                        if first.is_err() {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                first
+            })
+            .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
+        let sink = Sink::Queue(tx, failed);
+        let work = for_each(n_threads, items, |s, it| f(s, it, &sink));
+        drop(sink);
+        let written = io.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // The I/O thread's error is the cause when both failed.
+        written.and(work)
+    })
+}
+
+/// Like `for_each`, for work that first reads each item's file with `fetch` (into a buffer
+/// it reuses; false when there is no file). On one thread, when a core is free, a second
+/// thread reads ahead while this one decodes.
+pub fn for_each_fetched<T: Sync, S: Default>(
+    n_threads: usize,
+    items: &[T],
+    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<bool> + Sync,
+    f: impl Fn(&mut S, &T, Option<&[u8]>) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    if n_threads > 1 || items.len() < 4 || cores() < 2 || no_io_thread() {
+        return for_each(n_threads, items, |(s, buf): &mut (S, Vec<u8>), it| {
+            let found = fetch(it, buf)?;
+            f(s, it, found.then_some(buf.as_slice()))
+        });
+    }
+    for_each_fetched_offloaded(items, fetch, f)
+}
+
+fn for_each_fetched_offloaded<T: Sync, S: Default>(
+    items: &[T],
+    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<bool> + Sync,
+    f: impl Fn(&mut S, &T, Option<&[u8]>) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Result<Option<Vec<u8>>>>(QUEUED_FILES);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let fetch = &fetch;
+        std::thread::Builder::new()
+            .name("z5py-io".into())
+            .spawn_scoped(scope, move || {
+                for it in items {
+                    let mut buf = spare.try_recv().unwrap_or_default();
+                    let got = fetch(it, &mut buf).map(|found| found.then_some(buf));
+                    let failed = got.is_err();
+                    // The receiver is gone when the decoding side failed: stop reading.
+                    if tx.send(got).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
+        let mut s = S::default();
+        for it in items {
+            let got = rx
+                .recv()
+                .map_err(|_| Error::invalid("the I/O thread has stopped"))??;
+            f(&mut s, it, got.as_deref())?;
+            if let Some(buf) = got {
+                let _ = back.send(buf);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Files read ahead at most; bounds the memory of fetched, undecoded chunks.
+const QUEUED_FILES: usize = 2;
+
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn no_io_thread() -> bool {
+    std::env::var_os("Z5PY_NO_IO_THREAD").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("z5py-threads-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn offloaded_puts_are_all_written_and_errors_name_the_file() {
+        let dir = tmp("put");
+        let items: Vec<usize> = (0..40).collect();
+        for n in [1, 2] {
+            for_each_put_offloaded(n, &items, |_: &mut (), i, sink| {
+                sink.put(Put {
+                    path: dir.join(format!("c{i}")),
+                    parts: Some(vec![vec![*i as u8; 3], vec![]]),
+                })
+            })
+            .unwrap();
+            for i in &items {
+                assert_eq!(
+                    std::fs::read(dir.join(format!("c{i}"))).unwrap(),
+                    [*i as u8; 3]
+                );
+            }
+        }
+        // A file where a directory must be: that write fails, and the call says which.
+        std::fs::write(dir.join("blocker"), b"x").unwrap();
+        let err = for_each_put_offloaded(1, &items, |_: &mut (), i, sink| {
+            let name = if *i == 5 {
+                "blocker/c5".into()
+            } else {
+                format!("d{i}")
+            };
+            sink.put(Put {
+                path: dir.join(name),
+                parts: Some(vec![vec![1]]),
+            })
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("blocker"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fetched_items_arrive_in_order_and_errors_stop_both_threads() {
+        let items: Vec<usize> = (0..50).collect();
+        let seen = AtomicUsize::new(0);
+        let fetch = |i: &usize, buf: &mut Vec<u8>| {
+            buf.clear();
+            buf.extend_from_slice(&i.to_le_bytes());
+            Ok(i % 3 != 0)
+        };
+        for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, got| {
+            assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
+            match got {
+                Some(b) => assert_eq!(b, i.to_le_bytes()),
+                None => assert_eq!(i % 3, 0),
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.load(Ordering::Relaxed), items.len());
+
+        let failing_fetch = |i: &usize, _: &mut Vec<u8>| {
+            if *i == 7 {
+                Err(Error::invalid("fetch of 7 failed"))
+            } else {
+                Ok(false)
+            }
+        };
+        let err = for_each_fetched_offloaded(&items, failing_fetch, |_: &mut (), _, _| Ok(()));
+        assert!(err.unwrap_err().to_string().contains("fetch of 7"));
+
+        let err = for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, _| {
+            if *i == 3 {
+                Err(Error::invalid("decode of 3 failed"))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(err.unwrap_err().to_string().contains("decode of 3"));
+    }
 }
