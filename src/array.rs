@@ -189,11 +189,13 @@ impl Array {
             n_threads,
             &chunks,
             fetch,
-            |data: &mut Vec<u8>, idx, file| {
+            |data: &mut Vec<u8>, idx, found, file| {
                 let origin = self.meta.grid.origin(idx);
                 let (in_chunk, in_region, extent) =
                     overlap(&origin, &self.meta.grid.chunk, start, shape);
-                let decoded = file.map(|f| self.decode_stored(idx, f, data)).transpose()?;
+                let decoded = found
+                    .then(|| self.decode_stored(idx, file, data))
+                    .transpose()?;
                 // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
                 unsafe {
                     match decoded {

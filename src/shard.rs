@@ -132,13 +132,15 @@ fn read_range(file: &File, (off, n): (u64, u64), path: &Path) -> Result<Vec<u8>>
 }
 
 /// When the inner chunks a read needs lie close together in the shard (as they do in shards
-/// written here), read their whole byte span with one call instead of one per chunk.
+/// written here), read their whole byte span with one call into `buf` and return where it
+/// starts; None when they are scattered (each is then read on its own).
 fn dense_span(
     a: &Array,
     opened: &Option<(File, Index)>,
     inner: &[Vec<u64>],
     path: &Path,
-) -> Result<Option<(u64, Vec<u8>)>> {
+    buf: &mut Vec<u8>,
+) -> Result<Option<u64>> {
     let Some((file, index)) = opened else {
         return Ok(None);
     };
@@ -160,7 +162,15 @@ fn dense_span(
     if ranges.len() < 2 || hi - lo > 2 * needed + (64 << 10) {
         return Ok(None);
     }
-    Ok(Some((lo, read_range(file, (lo, hi - lo), path)?)))
+    // A reused buffer is zeroed only where it grows.
+    let n = (hi - lo) as usize;
+    if buf.len() < n {
+        store::resize(buf, n)?;
+    }
+    buf.truncate(n);
+    file.read_exact_at(buf, lo)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(Some(lo))
 }
 
 /// Decode one inner chunk into `scratch`, returning its layout.
@@ -210,10 +220,11 @@ pub fn read_region(
     let grid = inner_grid(a);
     let per = per_shard(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each(n_threads, &shards, |_: &mut (), sidx| {
+    // The file side of one shard: opened with its index, the inner chunks the region
+    // touches, and the span of their bytes when dense.
+    let fetch = |sidx: &Vec<u64>, span: &mut Vec<u8>| -> Result<_> {
         let path = a.chunk_path(sidx);
         let opened = open_shard(a, sidx)?;
-        // Inner chunks of this shard that the region touches.
         let origin = a.meta.grid.origin(sidx);
         let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
         let sub_start: Vec<u64> = start
@@ -223,7 +234,11 @@ pub fn read_region(
             .collect();
         let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
         let inner = grid.chunks_in_region(&sub_start, &sub_shape);
-        let span = dense_span(a, &opened, &inner, &path)?;
+        let lo = dense_span(a, &opened, &inner, &path, span)?;
+        Ok((path, opened, inner, lo))
+    };
+    threads::for_each_fetched(n_threads, &shards, fetch, |_: &mut (), _, fetched, span| {
+        let (path, opened, inner, lo) = fetched;
         threads::for_each(n_threads, &inner, |scratch: &mut Vec<u8>, gidx| {
             let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
@@ -234,10 +249,10 @@ pub fn read_region(
             unsafe {
                 match (entry, &opened) {
                     (Some((off, n)), Some((file, _))) => {
-                        let bytes = match &span {
-                            Some((lo, buf)) => {
+                        let bytes = match lo {
+                            Some(lo) => {
                                 let at = (off - lo) as usize;
-                                std::borrow::Cow::Borrowed(&buf[at..at + n as usize])
+                                std::borrow::Cow::Borrowed(&span[at..at + n as usize])
                             }
                             None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
                         };

@@ -152,31 +152,31 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
     })
 }
 
-/// Like `for_each`, for work that first reads each item's file with `fetch` (into a buffer
-/// it reuses; false when there is no file). On one thread, when a core is free, a second
+/// Like `for_each`, for work that first reads each item's file(s) with `fetch` (into a
+/// buffer it reuses, plus a small result). On one thread, when a core is free, a second
 /// thread reads ahead while this one decodes.
-pub fn for_each_fetched<T: Sync, S: Default>(
+pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
     n_threads: usize,
     items: &[T],
-    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<bool> + Sync,
-    f: impl Fn(&mut S, &T, Option<&[u8]>) -> Result<()> + Sync + Send,
+    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
+    f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     if n_threads > 1 || items.len() < 4 || cores() < 2 || no_io_thread() {
         return for_each(n_threads, items, |(s, buf): &mut (S, Vec<u8>), it| {
-            let found = fetch(it, buf)?;
-            f(s, it, found.then_some(buf.as_slice()))
+            let r = fetch(it, buf)?;
+            f(s, it, r, buf)
         });
     }
     for_each_fetched_offloaded(items, fetch, f)
 }
 
-fn for_each_fetched_offloaded<T: Sync, S: Default>(
+fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
     items: &[T],
-    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<bool> + Sync,
-    f: impl Fn(&mut S, &T, Option<&[u8]>) -> Result<()>,
+    fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
+    f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Result<Option<Vec<u8>>>>(QUEUED_FILES);
+        let (tx, rx) = sync_channel::<Result<(R, Vec<u8>)>>(QUEUED_FILES);
         let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         let fetch = &fetch;
         std::thread::Builder::new()
@@ -184,7 +184,7 @@ fn for_each_fetched_offloaded<T: Sync, S: Default>(
             .spawn_scoped(scope, move || {
                 for it in items {
                     let mut buf = spare.try_recv().unwrap_or_default();
-                    let got = fetch(it, &mut buf).map(|found| found.then_some(buf));
+                    let got = fetch(it, &mut buf).map(|r| (r, buf));
                     let failed = got.is_err();
                     // The receiver is gone when the decoding side failed: stop reading.
                     if tx.send(got).is_err() || failed {
@@ -195,13 +195,11 @@ fn for_each_fetched_offloaded<T: Sync, S: Default>(
             .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
         let mut s = S::default();
         for it in items {
-            let got = rx
+            let (r, buf) = rx
                 .recv()
                 .map_err(|_| Error::invalid("the I/O thread has stopped"))??;
-            f(&mut s, it, got.as_deref())?;
-            if let Some(buf) = got {
-                let _ = back.send(buf);
-            }
+            f(&mut s, it, r, &buf)?;
+            let _ = back.send(buf);
         }
         Ok(())
     })
@@ -277,12 +275,10 @@ mod tests {
             buf.extend_from_slice(&i.to_le_bytes());
             Ok(i % 3 != 0)
         };
-        for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, got| {
+        for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, found, b| {
             assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
-            match got {
-                Some(b) => assert_eq!(b, i.to_le_bytes()),
-                None => assert_eq!(i % 3, 0),
-            }
+            assert_eq!(b, i.to_le_bytes());
+            assert_eq!(found, i % 3 != 0);
             Ok(())
         })
         .unwrap();
@@ -295,10 +291,10 @@ mod tests {
                 Ok(false)
             }
         };
-        let err = for_each_fetched_offloaded(&items, failing_fetch, |_: &mut (), _, _| Ok(()));
+        let err = for_each_fetched_offloaded(&items, failing_fetch, |_: &mut (), _, _, _| Ok(()));
         assert!(err.unwrap_err().to_string().contains("fetch of 7"));
 
-        let err = for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, _| {
+        let err = for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, _, _| {
             if *i == 3 {
                 Err(Error::invalid("decode of 3 failed"))
             } else {
