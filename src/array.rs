@@ -20,6 +20,14 @@ pub(crate) struct Scratch {
     pub data: Vec<u8>,
 }
 
+/// What the read of one chunk's file brought.
+enum Fetched {
+    Missing,
+    Whole,
+    /// The byte range of a plain chunk that a partial read needs.
+    Part,
+}
+
 /// A chunk decoded to C order and native byte order.
 pub struct ChunkData {
     pub shape: Vec<u64>,
@@ -183,33 +191,78 @@ impl Array {
         let out_layout = Layout::c_order(&ushape, self.elem());
         let dst = SharedMut::new(out);
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        let fetch =
-            |idx: &Vec<u64>, buf: &mut Vec<u8>| store::read_into(&self.chunk_path(idx), buf);
+        let elem = self.elem();
+        let chunk_u: Vec<usize> = self.meta.grid.chunk.iter().map(|&c| c as usize).collect();
+        let chunk_bytes = chunk_u.iter().product::<usize>() * elem;
+        // Uncompressed chunks the region covers in part are read in part: the byte range
+        // from the first to the last element it needs.
+        let plain = self.meta.pipeline.plain_layout(&chunk_u);
+        let fetch = |idx: &Vec<u64>, buf: &mut Vec<u8>| -> Result<Fetched> {
+            let path = self.chunk_path(idx);
+            if let Some(layout) = &plain {
+                let origin = self.meta.grid.origin(idx);
+                let (in_chunk, _, extent) = overlap(&origin, &self.meta.grid.chunk, start, shape);
+                let lo = layout.offset(&in_chunk);
+                let hi = lo + layout.span(&extent, elem);
+                if hi - lo < chunk_bytes {
+                    let range = lo as u64..hi as u64;
+                    match store::read_part_into(&path, chunk_bytes as u64, range, buf)? {
+                        store::Part::Missing => return Ok(Fetched::Missing),
+                        store::Part::Read => return Ok(Fetched::Part),
+                        store::Part::WrongLength => {}
+                    }
+                }
+            }
+            Ok(match store::read_into(&path, buf)? {
+                true => Fetched::Whole,
+                false => Fetched::Missing,
+            })
+        };
         threads::for_each_fetched(
             n_threads,
             &chunks,
             fetch,
-            |data: &mut Vec<u8>, idx, found, file| {
+            |data: &mut store::PooledBuf, idx, fetched, file| {
                 let origin = self.meta.grid.origin(idx);
                 let (in_chunk, in_region, extent) =
                     overlap(&origin, &self.meta.grid.chunk, start, shape);
-                let decoded = found
-                    .then(|| self.decode_stored(idx, file, data))
-                    .transpose()?;
                 // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
                 unsafe {
-                    match decoded {
-                        None => fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill),
-                        Some((layout, data)) => copy_box(
-                            data,
-                            &layout,
-                            &in_chunk,
-                            dst,
-                            &out_layout,
-                            &in_region,
-                            &extent,
-                            self.elem(),
-                        ),
+                    match fetched {
+                        Fetched::Missing => {
+                            fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill)
+                        }
+                        Fetched::Part => {
+                            // `file` starts at the box's first element.
+                            let part = Layout {
+                                shape: extent.clone(),
+                                strides: plain.as_ref().expect("plain chunk").strides.clone(),
+                            };
+                            let zero = vec![0; extent.len()];
+                            copy_box(
+                                file,
+                                &part,
+                                &zero,
+                                dst,
+                                &out_layout,
+                                &in_region,
+                                &extent,
+                                elem,
+                            )
+                        }
+                        Fetched::Whole => {
+                            let (layout, data) = self.decode_stored(idx, file, data)?;
+                            copy_box(
+                                data,
+                                &layout,
+                                &in_chunk,
+                                dst,
+                                &out_layout,
+                                &in_region,
+                                &extent,
+                                elem,
+                            )
+                        }
                     }
                 }
             },

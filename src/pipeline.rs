@@ -53,6 +53,15 @@ impl Pipeline {
         }
     }
 
+    /// Stored layout of an uncompressed, native-order chunk without a header, whose bytes
+    /// can be read in part; None when the bytes need decoding first.
+    pub fn plain_layout(&self, shape: &[usize]) -> Option<Layout> {
+        let plain = !self.n5_header
+            && !self.needs_swap()
+            && self.compressors.iter().all(|c| *c == Compressor::Raw);
+        plain.then(|| self.layout(shape))
+    }
+
     /// Encode a C-order, native-endian chunk of `shape`. `varlen` writes an N5 varlength block.
     pub fn encode(&self, data: &[u8], shape: &[u64], varlen: bool) -> Result<Vec<u8>> {
         let e = self.encode_parts(data, shape, varlen)?;

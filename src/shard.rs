@@ -239,7 +239,7 @@ pub fn read_region(
     };
     threads::for_each_fetched(n_threads, &shards, fetch, |_: &mut (), _, fetched, span| {
         let (path, opened, inner, lo) = fetched;
-        threads::for_each(n_threads, &inner, |scratch: &mut Vec<u8>, gidx| {
+        threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {
             let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
             let entry = opened

@@ -38,6 +38,51 @@ pub fn zeroed(len: usize) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// A byte buffer from a process-wide pool, returned to it on drop. File and decode buffers
+/// outlive the call (and the I/O thread) that used them, so large reads do not fault in
+/// fresh memory every time.
+pub struct PooledBuf(Vec<u8>);
+
+/// What the pool keeps at most: enough for a few shards per thread, small next to the data.
+const POOL_BUFFERS: usize = 16;
+const POOL_BYTES: usize = 48 << 20;
+
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+impl Default for PooledBuf {
+    fn default() -> PooledBuf {
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        PooledBuf(pool.pop().unwrap_or_default())
+    }
+}
+
+impl Drop for PooledBuf {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if buf.capacity() == 0 {
+            return;
+        }
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        let held: usize = pool.iter().map(Vec::capacity).sum();
+        if pool.len() < POOL_BUFFERS && held + buf.capacity() <= POOL_BYTES {
+            pool.push(buf);
+        }
+    }
+}
+
+impl std::ops::Deref for PooledBuf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 /// Prefix of temporary files; listings skip dot-files.
 const TMP_PREFIX: &str = ".z5tmp.";
 
@@ -139,6 +184,41 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
     }
     f.read_to_end(buf).map_err(|e| Error::io(path, e))?;
     Ok(true)
+}
+
+/// What `read_part_into` found.
+pub enum Part {
+    Missing,
+    Read,
+    /// The file is not the expected length; only decoding it whole can say what is wrong.
+    WrongLength,
+}
+
+/// Read `range` of a file expected to be `len` bytes long into `buf`.
+pub fn read_part_into(
+    path: &Path,
+    len: u64,
+    range: std::ops::Range<u64>,
+    buf: &mut Vec<u8>,
+) -> Result<Part> {
+    use std::os::unix::fs::FileExt;
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Part::Missing),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if f.metadata().map_err(|e| Error::io(path, e))?.len() != len {
+        return Ok(Part::WrongLength);
+    }
+    // A reused buffer is zeroed only where it grows.
+    let n = (range.end - range.start) as usize;
+    if buf.len() < n {
+        resize(buf, n)?;
+    }
+    buf.truncate(n);
+    f.read_exact_at(buf, range.start)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(Part::Read)
 }
 
 /// Remove a file if it exists.

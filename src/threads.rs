@@ -1,7 +1,7 @@
 //! One rayon pool per thread count, built once and reused across calls.
 
 use crate::error::{Error, Result};
-use crate::store::{self, Put};
+use crate::store::{self, PooledBuf, Put};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,7 +162,7 @@ pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     if n_threads > 1 || items.len() < 4 || cores() < 2 || no_io_thread() {
-        return for_each(n_threads, items, |(s, buf): &mut (S, Vec<u8>), it| {
+        return for_each(n_threads, items, |(s, buf): &mut (S, PooledBuf), it| {
             let r = fetch(it, buf)?;
             f(s, it, r, buf)
         });
@@ -176,14 +176,13 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Result<(R, Vec<u8>)>>(QUEUED_FILES);
-        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (tx, rx) = sync_channel::<Result<(R, PooledBuf)>>(QUEUED_FILES);
         let fetch = &fetch;
         std::thread::Builder::new()
             .name("z5py-io".into())
             .spawn_scoped(scope, move || {
                 for it in items {
-                    let mut buf = spare.try_recv().unwrap_or_default();
+                    let mut buf = PooledBuf::default();
                     let got = fetch(it, &mut buf).map(|r| (r, buf));
                     let failed = got.is_err();
                     // The receiver is gone when the decoding side failed: stop reading.
@@ -199,7 +198,6 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
                 .recv()
                 .map_err(|_| Error::invalid("the I/O thread has stopped"))??;
             f(&mut s, it, r, &buf)?;
-            let _ = back.send(buf);
         }
         Ok(())
     })

@@ -43,6 +43,19 @@ impl Layout {
         at.iter().zip(&self.strides).map(|(a, s)| a * s).sum()
     }
 
+    /// Bytes from the first to the past-the-end of the last element of a box of `extent`.
+    pub fn span(&self, extent: &[usize], elem: usize) -> usize {
+        if extent.contains(&0) {
+            return 0;
+        }
+        extent
+            .iter()
+            .zip(&self.strides)
+            .map(|(e, s)| (e - 1) * s)
+            .sum::<usize>()
+            + elem
+    }
+
     /// Whether the box at `at` of `extent` lies inside a buffer of `len` bytes.
     fn check(&self, at: &[usize], extent: &[usize], elem: usize, len: usize) -> Result<()> {
         let inside = at.len() == self.shape.len()
@@ -55,13 +68,7 @@ impl Layout {
         let last = if extent.contains(&0) {
             0
         } else {
-            self.offset(at)
-                + extent
-                    .iter()
-                    .zip(&self.strides)
-                    .map(|(e, s)| (e - 1) * s)
-                    .sum::<usize>()
-                + elem
+            self.offset(at) + self.span(extent, elem)
         };
         if !inside || last > len {
             return Err(Error::invalid(format!(
