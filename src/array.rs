@@ -24,8 +24,8 @@ pub(crate) struct Scratch {
 enum Fetched {
     Missing,
     Whole,
-    /// The byte range of a plain chunk that a partial read needs.
-    Part,
+    /// The byte range of a plain chunk that a partial read needs, and the chunk's strides.
+    Part(Vec<usize>),
 }
 
 /// A chunk decoded to C order and native byte order.
@@ -192,24 +192,23 @@ impl Array {
         let dst = SharedMut::new(out);
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         let elem = self.elem();
-        let chunk_u: Vec<usize> = self.meta.grid.chunk.iter().map(|&c| c as usize).collect();
-        let chunk_bytes = chunk_u.iter().product::<usize>() * elem;
         // Uncompressed chunks the region covers in part are read in part: the byte range
         // from the first to the last element it needs.
-        let plain = self.meta.pipeline.plain_layout(&chunk_u);
         let fetch = |idx: &Vec<u64>, buf: &mut Vec<u8>| -> Result<Fetched> {
             let path = self.chunk_path(idx);
-            if let Some(layout) = &plain {
+            let stored = self.stored_shape(idx);
+            if let Some((layout, header)) = self.meta.pipeline.plain(&stored) {
                 let origin = self.meta.grid.origin(idx);
-                let (in_chunk, _, extent) = overlap(&origin, &self.meta.grid.chunk, start, shape);
+                let (in_chunk, _, extent) = overlap(&origin, &stored, start, shape);
                 let lo = layout.offset(&in_chunk);
                 let hi = lo + layout.span(&extent, elem);
-                if hi - lo < chunk_bytes {
+                let len = stored.iter().product::<u64>() * elem as u64;
+                if ((hi - lo) as u64) < len {
                     let range = lo as u64..hi as u64;
-                    match store::read_part_into(&path, chunk_bytes as u64, range, buf)? {
+                    match store::read_part_into(&path, &header, len, range, buf)? {
                         store::Part::Missing => return Ok(Fetched::Missing),
-                        store::Part::Read => return Ok(Fetched::Part),
-                        store::Part::WrongLength => {}
+                        store::Part::Read => return Ok(Fetched::Part(layout.strides)),
+                        store::Part::Unexpected => {}
                     }
                 }
             }
@@ -232,11 +231,11 @@ impl Array {
                         Fetched::Missing => {
                             fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill)
                         }
-                        Fetched::Part => {
+                        Fetched::Part(strides) => {
                             // `file` starts at the box's first element.
                             let part = Layout {
                                 shape: extent.clone(),
-                                strides: plain.as_ref().expect("plain chunk").strides.clone(),
+                                strides,
                             };
                             let zero = vec![0; extent.len()];
                             copy_box(

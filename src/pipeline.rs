@@ -53,13 +53,23 @@ impl Pipeline {
         }
     }
 
-    /// Stored layout of an uncompressed, native-order chunk without a header, whose bytes
-    /// can be read in part; None when the bytes need decoding first.
-    pub fn plain_layout(&self, shape: &[usize]) -> Option<Layout> {
-        let plain = !self.n5_header
-            && !self.needs_swap()
-            && self.compressors.iter().all(|c| *c == Compressor::Raw);
-        plain.then(|| self.layout(shape))
+    /// For an uncompressed, native-order chunk of `shape`, whose bytes can be read in part:
+    /// its stored layout and the exact bytes its file starts with (the N5 header, or none).
+    /// None when the bytes need decoding first.
+    pub fn plain(&self, shape: &[u64]) -> Option<(Layout, Vec<u8>)> {
+        if self.needs_swap() || self.compressors.iter().any(|c| *c != Compressor::Raw) {
+            return None;
+        }
+        let mut header = Vec::new();
+        if self.n5_header {
+            N5Header {
+                shape: shape.to_vec(),
+                varlen: None,
+            }
+            .encode(&mut header);
+        }
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        Some((self.layout(&ushape), header))
     }
 
     /// Encode a C-order, native-endian chunk of `shape`. `varlen` writes an N5 varlength block.

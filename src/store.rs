@@ -190,13 +190,15 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
 pub enum Part {
     Missing,
     Read,
-    /// The file is not the expected length; only decoding it whole can say what is wrong.
-    WrongLength,
+    /// The file does not start or end as expected; only decoding it whole can say why.
+    Unexpected,
 }
 
-/// Read `range` of a file expected to be `len` bytes long into `buf`.
+/// Read `range` of the payload of a file expected to be `header` followed by `len` payload
+/// bytes into `buf`.
 pub fn read_part_into(
     path: &Path,
+    header: &[u8],
     len: u64,
     range: std::ops::Range<u64>,
     buf: &mut Vec<u8>,
@@ -207,8 +209,17 @@ pub fn read_part_into(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Part::Missing),
         Err(e) => return Err(Error::io(path, e)),
     };
-    if f.metadata().map_err(|e| Error::io(path, e))?.len() != len {
-        return Ok(Part::WrongLength);
+    let at = header.len() as u64;
+    if f.metadata().map_err(|e| Error::io(path, e))?.len() != at + len {
+        return Ok(Part::Unexpected);
+    }
+    if !header.is_empty() {
+        let mut got = vec![0u8; header.len()];
+        f.read_exact_at(&mut got, 0)
+            .map_err(|e| Error::io(path, e))?;
+        if got != header {
+            return Ok(Part::Unexpected);
+        }
     }
     // A reused buffer is zeroed only where it grows.
     let n = (range.end - range.start) as usize;
@@ -216,7 +227,7 @@ pub fn read_part_into(
         resize(buf, n)?;
     }
     buf.truncate(n);
-    f.read_exact_at(buf, range.start)
+    f.read_exact_at(buf, at + range.start)
         .map_err(|e| Error::io(path, e))?;
     Ok(Part::Read)
 }

@@ -741,23 +741,27 @@ def test_n5_handcrafted_varlength_block(tmp_path):
     np.testing.assert_array_equal(np.asarray(ds.read_chunk((1, 1))).reshape(-1), values)
 
 
-def test_n5_handcrafted_clipped_and_padded_edge_blocks(tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_n5_handcrafted_clipped_and_padded_edge_blocks(tmp_path, dtype):
     """Readers must use the header dims: a clipped edge block (z5, Java) and a full-size
-    one (tensorstore, old zarr N5Store) both read back correctly."""
-    data = make_data("float32", (5, 7))
-    root = _n5_dataset(tmp_path, (5, 7), (4, 4), dtype="float32")
+    one (tensorstore, old zarr N5Store) both read back correctly, whole and in part (uint8
+    blocks are read in part, from the payload's byte range)."""
+    data = make_data(dtype, (5, 7))
+    root = _n5_dataset(tmp_path, (5, 7), (4, 4), dtype=dtype)
     for idx in all_chunk_indices((5, 7), (4, 4)):
         sl = tuple(slice(i * 4, i * 4 + 4) for i in idx)
         block = data[sl]
         if idx == (1, 1):  # pad this edge block to the full 4x4 with garbage
-            padded = np.full((4, 4), 99.0, dtype="float32")
+            padded = np.full((4, 4), 99, dtype=dtype)
             padded[: block.shape[0], : block.shape[1]] = block
             block = padded
         path = n5_chunk_path(root / "d", idx)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(n5_chunk_bytes(np.ascontiguousarray(block)))
-    whole, _, _ = z5_read(root, "d")
+    window = np.s_[1:5, 2:7]
+    whole, part, _ = z5_read(root, "d", window)
     assert_same_array(whole, data)
+    assert_same_array(part, data[window])
 
 
 def _xxh32(data: bytes, seed: int) -> int:
