@@ -220,6 +220,7 @@ impl Array {
         threads::for_each_fetched(
             n_threads,
             &chunks,
+            self.meta.grid.chunk_bytes(elem),
             fetch,
             |data: &mut store::PooledBuf, idx, fetched, file| {
                 let origin = self.meta.grid.origin(idx);
@@ -284,73 +285,79 @@ impl Array {
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let src_layout = Layout::c_order(&ushape, self.elem());
         let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each_put(n_threads, &chunks, |scratch: &mut Scratch, idx, sink| {
-            let origin = self.meta.grid.origin(idx);
-            let inside = self.meta.grid.clipped(idx);
-            let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-            let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-            // A read-modify-write holds the chunk's lock from the read to the write; a chunk
-            // the data covers whole is locked only while it is written (by the sink).
-            let rmw_guard = (!covers).then(|| store::lock(&self.chunk_path(idx)));
-            let stored = self.stored_shape(idx);
-            let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
-            let layout = Layout::c_order(&ustored, self.elem());
-            let mut buf = store::zeroed(layout.shape.iter().product::<usize>() * self.elem())?;
-            let existing = if covers {
-                None
-            } else {
-                self.load(idx, scratch)?
-            };
-            let zero = vec![0; ustored.len()];
-            // Padding (Zarr edge chunks) and untouched parts need the fill value; `buf` is
-            // already zeroed, and a chunk the data covers whole needs nothing.
-            let zero_fill = self.meta.fill.iter().all(|&b| b == 0);
-            let needs_fill =
-                !(zero_fill || covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
-            // SAFETY: `buf` is local to this task.
-            unsafe {
-                match existing {
-                    Some((old, old_data)) => {
-                        let common: Vec<usize> = old
-                            .shape
-                            .iter()
-                            .zip(&ustored)
-                            .map(|(a, b)| *a.min(b))
-                            .collect();
-                        if common != ustored && !zero_fill {
-                            fill_all(&mut buf, &self.meta.fill);
+        let chunk_bytes = self.meta.grid.chunk_bytes(self.elem());
+        threads::for_each_put(
+            n_threads,
+            &chunks,
+            chunk_bytes,
+            |scratch: &mut Scratch, idx, sink| {
+                let origin = self.meta.grid.origin(idx);
+                let inside = self.meta.grid.clipped(idx);
+                let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
+                let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+                // A read-modify-write holds the chunk's lock from the read to the write; a chunk
+                // the data covers whole is locked only while it is written (by the sink).
+                let rmw_guard = (!covers).then(|| store::lock(&self.chunk_path(idx)));
+                let stored = self.stored_shape(idx);
+                let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
+                let layout = Layout::c_order(&ustored, self.elem());
+                let mut buf = store::zeroed(layout.shape.iter().product::<usize>() * self.elem())?;
+                let existing = if covers {
+                    None
+                } else {
+                    self.load(idx, scratch)?
+                };
+                let zero = vec![0; ustored.len()];
+                // Padding (Zarr edge chunks) and untouched parts need the fill value; `buf` is
+                // already zeroed, and a chunk the data covers whole needs nothing.
+                let zero_fill = self.meta.fill.iter().all(|&b| b == 0);
+                let needs_fill =
+                    !(zero_fill || covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
+                // SAFETY: `buf` is local to this task.
+                unsafe {
+                    match existing {
+                        Some((old, old_data)) => {
+                            let common: Vec<usize> = old
+                                .shape
+                                .iter()
+                                .zip(&ustored)
+                                .map(|(a, b)| *a.min(b))
+                                .collect();
+                            if common != ustored && !zero_fill {
+                                fill_all(&mut buf, &self.meta.fill);
+                            }
+                            copy_box(
+                                old_data,
+                                &old,
+                                &zero,
+                                SharedMut::new(&mut buf),
+                                &layout,
+                                &zero,
+                                &common,
+                                self.elem(),
+                            )?;
                         }
-                        copy_box(
-                            old_data,
-                            &old,
-                            &zero,
-                            SharedMut::new(&mut buf),
-                            &layout,
-                            &zero,
-                            &common,
-                            self.elem(),
-                        )?;
+                        None if needs_fill => fill_all(&mut buf, &self.meta.fill),
+                        None => {}
                     }
-                    None if needs_fill => fill_all(&mut buf, &self.meta.fill),
-                    None => {}
+                    copy_box(
+                        data,
+                        &src_layout,
+                        &in_region,
+                        SharedMut::new(&mut buf),
+                        &layout,
+                        &in_chunk,
+                        &extent,
+                        self.elem(),
+                    )?;
                 }
-                copy_box(
-                    data,
-                    &src_layout,
-                    &in_region,
-                    SharedMut::new(&mut buf),
-                    &layout,
-                    &in_chunk,
-                    &extent,
-                    self.elem(),
-                )?;
-            }
-            let put = self.chunk_put(idx, buf, &stored)?;
-            match rmw_guard {
-                Some(_guard) => put.apply(),
-                None => sink.put(put),
-            }
-        })
+                let put = self.chunk_put(idx, buf, &stored)?;
+                match rmw_guard {
+                    Some(_guard) => put.apply(),
+                    None => sink.put(put),
+                }
+            },
+        )
     }
 
     /// Encode one chunk for the store (None, to remove it, when it holds only the fill

@@ -237,42 +237,50 @@ pub fn read_region(
         let lo = dense_span(a, &opened, &inner, &path, span)?;
         Ok((path, opened, inner, lo))
     };
-    threads::for_each_fetched(n_threads, &shards, fetch, |_: &mut (), _, fetched, span| {
-        let (path, opened, inner, lo) = fetched;
-        threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {
-            let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
-            let (in_chunk, in_reg, ext) = overlap(&grid.origin(gidx), &grid.chunk, start, shape);
-            let entry = opened
-                .as_ref()
-                .and_then(|(_, idx)| idx[linear(&local, &per)]);
-            // SAFETY: inner chunks are disjoint boxes of the output.
-            unsafe {
-                match (entry, &opened) {
-                    (Some((off, n)), Some((file, _))) => {
-                        let bytes = match lo {
-                            Some(lo) => {
-                                let at = (off - lo) as usize;
-                                std::borrow::Cow::Borrowed(&span[at..at + n as usize])
-                            }
-                            None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
-                        };
-                        let layout = decode_inner(a, &bytes, scratch, &path, &local)?;
-                        copy_box(
-                            scratch,
-                            &layout,
-                            &in_chunk,
-                            dst,
-                            &out_layout,
-                            &in_reg,
-                            &ext,
-                            elem,
-                        )
+    let shard_bytes = a.meta.grid.chunk_bytes(elem);
+    threads::for_each_fetched(
+        n_threads,
+        &shards,
+        shard_bytes,
+        fetch,
+        |_: &mut (), _, fetched, span| {
+            let (path, opened, inner, lo) = fetched;
+            threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {
+                let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+                let (in_chunk, in_reg, ext) =
+                    overlap(&grid.origin(gidx), &grid.chunk, start, shape);
+                let entry = opened
+                    .as_ref()
+                    .and_then(|(_, idx)| idx[linear(&local, &per)]);
+                // SAFETY: inner chunks are disjoint boxes of the output.
+                unsafe {
+                    match (entry, &opened) {
+                        (Some((off, n)), Some((file, _))) => {
+                            let bytes = match lo {
+                                Some(lo) => {
+                                    let at = (off - lo) as usize;
+                                    std::borrow::Cow::Borrowed(&span[at..at + n as usize])
+                                }
+                                None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
+                            };
+                            let layout = decode_inner(a, &bytes, scratch, &path, &local)?;
+                            copy_box(
+                                scratch,
+                                &layout,
+                                &in_chunk,
+                                dst,
+                                &out_layout,
+                                &in_reg,
+                                &ext,
+                                elem,
+                            )
+                        }
+                        _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
                     }
-                    _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
                 }
-            }
-        })
-    })
+            })
+        },
+    )
 }
 
 /// Decides one inner chunk of a shard being rewritten: (scratch, local index, old bytes).
@@ -399,7 +407,8 @@ pub fn write_region(
     let inner_layout = Layout::c_order(&inner_u, elem);
     let inner_bytes = inner_u.iter().product::<usize>() * elem;
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each_put(n_threads, &shards, |_: &mut (), sidx, sink| {
+    let shard_bytes = a.meta.grid.chunk_bytes(elem);
+    threads::for_each_put(n_threads, &shards, shard_bytes, |_: &mut (), sidx, sink| {
         let path = a.chunk_path(sidx);
         let inside = a.meta.grid.clipped(sidx);
         let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);

@@ -121,6 +121,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Write the concatenation of `parts` to `path` atomically.
 pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if tmpfile::write(path, parts)? {
+        return Ok(());
+    }
+    write_named_tmp(path, parts)
+}
+
+/// The portable way: a named temporary file in the same directory, renamed into place.
+fn write_named_tmp(path: &Path, parts: &[&[u8]]) -> Result<()> {
     let tmp = tmp_path(path);
     let mut file = match std::fs::File::create(&tmp) {
         Ok(f) => f,
@@ -140,6 +149,103 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+/// Linux: an unnamed `O_TMPFILE` inode, written and then linked in under its name. Like a
+/// named temporary plus rename it never shows a partial file, but it modifies the directory
+/// once instead of twice per chunk, which is what writing many chunk files costs (the
+/// directory's lock and entries).
+#[cfg(target_os = "linux")]
+mod tmpfile {
+    use super::{tmp_path, write_all_vectored};
+    use crate::error::{Error, Result};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Cleared for good once the file system or the process's view of /proc cannot do it.
+    static USABLE: AtomicBool = AtomicBool::new(true);
+
+    /// Write `parts` as `path`; false when this way is not available (nothing was written).
+    pub fn write(path: &Path, parts: &[&[u8]]) -> Result<bool> {
+        if !USABLE.load(Ordering::Relaxed) || std::env::var_os("Z5PY_NO_TMPFILE").is_some() {
+            return Ok(false);
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let open = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .mode(0o666)
+                .custom_flags(libc::O_TMPFILE)
+                .open(dir)
+        };
+        let mut file = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                open().map_err(|e| Error::io(dir, e))?
+            }
+            Err(e) if unsupported(&e) => {
+                USABLE.store(false, Ordering::Relaxed);
+                return Ok(false);
+            }
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        write_all_vectored(&mut file, parts).map_err(|e| Error::io(path, e))?;
+        let proc_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .expect("no NUL in a number");
+        let link = |to: &Path| -> std::io::Result<()> {
+            let to = CString::new(to.as_os_str().as_bytes())
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+            let r = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    proc_path.as_ptr(),
+                    libc::AT_FDCWD,
+                    to.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        };
+        match link(path) {
+            Ok(()) => Ok(true),
+            // Replacing a file: link under a temporary name, then rename over it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let tmp = tmp_path(path);
+                link(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                std::fs::rename(&tmp, path).map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    Error::io(path, e)
+                })?;
+                Ok(true)
+            }
+            // No /proc, or a file system that cannot link: fall back for good.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || unsupported(&e) => {
+                USABLE.store(false, Ordering::Relaxed);
+                Ok(false)
+            }
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    fn unsupported(e: &std::io::Error) -> bool {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::EXDEV | libc::EPERM)
+        )
+    }
 }
 
 /// Write every part with as few `writev` calls as the kernel allows (a shard is many parts).
@@ -277,4 +383,43 @@ fn walk(dir: &Path, depth: usize, prefix: String, out: &mut Vec<String>) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn atomic_writes_create_replace_and_leave_no_temporaries() {
+        let dir = std::env::temp_dir().join(format!("z5py-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let target = dir.join("a/b/chunk");
+        // Both ways: the O_TMPFILE link (Linux) and the named temporary plus rename.
+        write_atomic_parts(&target, &[b"new ", b"file"]).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new file");
+        write_atomic_parts(&target, &[b"replaced"]).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"replaced");
+        write_named_tmp(&target, &[b"named ", b"temporary"]).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"named temporary");
+        let other = dir.join("c/chunk");
+        write_named_tmp(&other, &[b"x"]).unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"x");
+        assert_eq!(names(&dir.join("a/b")), ["chunk"]);
+        assert_eq!(names(&dir.join("c")), ["chunk"]);
+        // A directory where the file should go is an error that names the path.
+        std::fs::create_dir_all(dir.join("d/chunk")).unwrap();
+        let err = write_atomic_parts(&dir.join("d/chunk"), &[b"x"]).unwrap_err();
+        assert!(err.to_string().contains("d/chunk"), "{err}");
+        assert_eq!(names(&dir.join("d")), ["chunk"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

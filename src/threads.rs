@@ -110,9 +110,10 @@ const QUEUED_PUTS: usize = 2;
 pub fn for_each_put<T: Sync, S: Default>(
     n_threads: usize,
     items: &[T],
+    item_bytes: usize,
     f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
 ) -> Result<()> {
-    if items.len() < 4 || n_threads >= cores() || no_io_thread() {
+    if !offload(items.len(), item_bytes) || n_threads >= cores() {
         return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline));
     }
     for_each_put_offloaded(n_threads, items, f)
@@ -158,10 +159,11 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
 pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
     n_threads: usize,
     items: &[T],
+    item_bytes: usize,
     fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()> + Sync + Send,
 ) -> Result<()> {
-    if n_threads > 1 || items.len() < 4 || cores() < 2 || no_io_thread() {
+    if !offload(items.len(), item_bytes) || n_threads > 1 || cores() < 2 {
         return for_each(n_threads, items, |(s, buf): &mut (S, PooledBuf), it| {
             let r = fetch(it, buf)?;
             f(s, it, r, buf)
@@ -211,8 +213,10 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn no_io_thread() -> bool {
-    std::env::var_os("Z5PY_NO_IO_THREAD").is_some()
+/// Whether an I/O thread pays: handing an item over costs a few microseconds of wake-ups,
+/// which small chunks (16^3 bytes) do not win back.
+fn offload(items: usize, item_bytes: usize) -> bool {
+    items >= 4 && item_bytes >= 64 << 10 && std::env::var_os("Z5PY_NO_IO_THREAD").is_none()
 }
 
 #[cfg(test)]

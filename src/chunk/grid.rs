@@ -56,6 +56,11 @@ impl ChunkGrid {
         self.chunk.iter().product::<u64>() as usize
     }
 
+    /// Bytes of one whole chunk of `elem`-byte elements.
+    pub fn chunk_bytes(&self, elem: usize) -> usize {
+        self.chunk.iter().product::<u64>() as usize * elem
+    }
+
     pub fn origin(&self, idx: &[u64]) -> Vec<u64> {
         idx.iter().zip(&self.chunk).map(|(i, c)| i * c).collect()
     }
