@@ -64,49 +64,94 @@ pub fn map<T: Sync, R: Send>(
     })
 }
 
-/// Where a task hands the files it has finished: applied on the spot, or queued to the I/O
-/// thread of `for_each_put`.
+/// Where a task hands the files it has finished: applied on the spot, or queued in batches
+/// to the I/O thread of `for_each_put`.
 pub enum Sink {
     Inline,
-    Queue(SyncSender<Put>, Arc<AtomicBool>),
+    Queue {
+        tx: SyncSender<Vec<Put>>,
+        failed: Arc<AtomicBool>,
+        pending: Mutex<Vec<Put>>,
+        batch: usize,
+    },
+}
+
+fn apply_locked(put: &Put) -> Result<()> {
+    let _guard = store::lock(&put.path);
+    put.apply()
 }
 
 impl Sink {
     /// Store `put` under its file's lock (taken on whichever thread writes).
     pub fn put(&self, put: Put) -> Result<()> {
-        match self {
-            Sink::Inline => {
-                let _guard = store::lock(&put.path);
-                put.apply()
-            }
-            Sink::Queue(tx, failed) => {
-                // After a failed write the remaining work is pointless; the caller reports
-                // the I/O thread's own error.
-                if failed.load(Ordering::Relaxed) {
-                    return Err(Error::invalid("stopped after a failed write"));
-                }
-                // A full queue means the I/O thread is behind: write here rather than wait.
-                match tx.try_send(put) {
-                    Ok(()) => Ok(()),
-                    Err(TrySendError::Full(put)) => {
-                        let _guard = store::lock(&put.path);
-                        put.apply()
-                    }
-                    Err(TrySendError::Disconnected(_)) => {
-                        Err(Error::invalid("the I/O thread has stopped"))
-                    }
-                }
+        let Sink::Queue {
+            failed,
+            pending,
+            batch,
+            ..
+        } = self
+        else {
+            return apply_locked(&put);
+        };
+        // After a failed write the remaining work is pointless; the caller reports the I/O
+        // thread's own error.
+        if failed.load(Ordering::Relaxed) {
+            return Err(Error::invalid("stopped after a failed write"));
+        }
+        let full = {
+            let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+            p.push(put);
+            (p.len() >= *batch).then(|| std::mem::take(&mut *p))
+        };
+        match full {
+            Some(puts) => self.send(puts, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Hand a batch to the I/O thread; when its queue is full it is behind, and the batch is
+    /// written here rather than waited for (unless `wait`).
+    fn send(&self, puts: Vec<Put>, wait: bool) -> Result<()> {
+        let Sink::Queue { tx, .. } = self else {
+            return puts.iter().try_for_each(apply_locked);
+        };
+        let gone = || Error::invalid("the I/O thread has stopped");
+        if wait {
+            return tx.send(puts).map_err(|_| gone());
+        }
+        match tx.try_send(puts) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(puts)) => puts.iter().try_for_each(apply_locked),
+            Err(TrySendError::Disconnected(_)) => Err(gone()),
+        }
+    }
+
+    /// Send what is still pending.
+    fn flush(&self) -> Result<()> {
+        if let Sink::Queue { pending, .. } = self {
+            let rest = std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !rest.is_empty() {
+                return self.send(rest, true);
             }
         }
+        Ok(())
     }
 }
 
-/// Files queued to the I/O thread at most; bounds the memory of finished, unwritten chunks.
-const QUEUED_PUTS: usize = 2;
+/// Batches queued to the I/O thread at most; bounds the memory of finished, unwritten chunks.
+const QUEUED_BATCHES: usize = 2;
 
-/// Like `for_each`, with a `Sink` for finished files. With several items, one extra thread
-/// does the file system work (creating, writing and renaming files is mostly kernel time)
-/// while the workers encode the next chunks, as tensorstore's separate I/O pool does.
+/// Bytes of chunk data per batch handed between threads: a hand-over costs a few
+/// microseconds of wake-ups, which small chunks (16^3 bytes) would not win back one by one.
+const BATCH_BYTES: usize = 256 << 10;
+
+fn batch_len(item_bytes: usize) -> usize {
+    (BATCH_BYTES / item_bytes.max(1)).clamp(1, 256)
+}
+
+/// Like `for_each`, with a `Sink` for finished files. When a core is free, one extra thread
+/// does the file system work (creating and writing files is mostly kernel time) while the
+/// workers encode the next chunks, as tensorstore's separate I/O pool does.
 pub fn for_each_put<T: Sync, S: Default>(
     n_threads: usize,
     items: &[T],
@@ -116,26 +161,26 @@ pub fn for_each_put<T: Sync, S: Default>(
     if !offload(items.len(), item_bytes) || n_threads >= cores() {
         return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline));
     }
-    for_each_put_offloaded(n_threads, items, f)
+    for_each_put_offloaded(n_threads, items, item_bytes, f)
 }
 
 fn for_each_put_offloaded<T: Sync, S: Default>(
     n_threads: usize,
     items: &[T],
+    item_bytes: usize,
     f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Put>(QUEUED_PUTS);
+        let (tx, rx) = sync_channel::<Vec<Put>>(QUEUED_BATCHES);
         let failed = Arc::new(AtomicBool::new(false));
         let flag = failed.clone();
         let io = std::thread::Builder::new()
             .name("z5py-io".into())
             .spawn_scoped(scope, move || {
                 let mut first = Ok(());
-                for put in rx {
+                for puts in rx {
                     if first.is_ok() {
-                        let _guard = store::lock(&put.path);
-                        first = put.apply();
+                        first = puts.iter().try_for_each(apply_locked);
                         if first.is_err() {
                             flag.store(true, Ordering::Relaxed);
                         }
@@ -144,8 +189,13 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
                 first
             })
             .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
-        let sink = Sink::Queue(tx, failed);
-        let work = for_each(n_threads, items, |s, it| f(s, it, &sink));
+        let sink = Sink::Queue {
+            tx,
+            failed,
+            pending: Mutex::new(Vec::new()),
+            batch: batch_len(item_bytes),
+        };
+        let work = for_each(n_threads, items, |s, it| f(s, it, &sink)).and_then(|_| sink.flush());
         drop(sink);
         let written = io.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         // The I/O thread's error is the cause when both failed.
@@ -169,23 +219,30 @@ pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
             f(s, it, r, buf)
         });
     }
-    for_each_fetched_offloaded(items, fetch, f)
+    for_each_fetched_offloaded(items, item_bytes, fetch, f)
 }
 
 fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
     items: &[T],
+    item_bytes: usize,
     fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()>,
 ) -> Result<()> {
+    let batch = batch_len(item_bytes);
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Result<(R, PooledBuf)>>(QUEUED_FILES);
+        let (tx, rx) = sync_channel::<Result<Vec<(R, PooledBuf)>>>(QUEUED_BATCHES);
         let fetch = &fetch;
         std::thread::Builder::new()
             .name("z5py-io".into())
             .spawn_scoped(scope, move || {
-                for it in items {
-                    let mut buf = PooledBuf::default();
-                    let got = fetch(it, &mut buf).map(|r| (r, buf));
+                for group in items.chunks(batch) {
+                    let got: Result<Vec<_>> = group
+                        .iter()
+                        .map(|it| {
+                            let mut buf = PooledBuf::default();
+                            fetch(it, &mut buf).map(|r| (r, buf))
+                        })
+                        .collect();
                     let failed = got.is_err();
                     // The receiver is gone when the decoding side failed: stop reading.
                     if tx.send(got).is_err() || failed {
@@ -195,28 +252,28 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
             })
             .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
         let mut s = S::default();
-        for it in items {
-            let (r, buf) = rx
+        for group in items.chunks(batch) {
+            let got = rx
                 .recv()
                 .map_err(|_| Error::invalid("the I/O thread has stopped"))??;
-            f(&mut s, it, r, &buf)?;
+            for (it, (r, buf)) in group.iter().zip(got) {
+                f(&mut s, it, r, &buf)?;
+            }
         }
         Ok(())
     })
 }
-
-/// Files read ahead at most; bounds the memory of fetched, undecoded chunks.
-const QUEUED_FILES: usize = 2;
 
 fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Whether an I/O thread pays: handing an item over costs a few microseconds of wake-ups,
-/// which small chunks (16^3 bytes) do not win back.
+/// Whether an I/O thread pays for starting it (tens of microseconds).
 fn offload(items: usize, item_bytes: usize) -> bool {
-    items >= 4 && item_bytes >= 64 << 10 && std::env::var_os("Z5PY_NO_IO_THREAD").is_none()
+    items >= 4
+        && items.saturating_mul(item_bytes) >= 1 << 20
+        && std::env::var_os("Z5PY_NO_IO_THREAD").is_none()
 }
 
 #[cfg(test)]
@@ -235,8 +292,9 @@ mod tests {
     fn offloaded_puts_are_all_written_and_errors_name_the_file() {
         let dir = tmp("put");
         let items: Vec<usize> = (0..40).collect();
-        for n in [1, 2] {
-            for_each_put_offloaded(n, &items, |_: &mut (), i, sink| {
+        // Batches of 1, 4 and all 40 items.
+        for (n, item_bytes) in [(1, 1 << 20), (1, 1 << 16), (2, 1 << 16), (1, 1 << 10)] {
+            for_each_put_offloaded(n, &items, item_bytes, |_: &mut (), i, sink| {
                 sink.put(Put {
                     path: dir.join(format!("c{i}")),
                     parts: Some(vec![vec![*i as u8; 3], vec![]]),
@@ -252,7 +310,7 @@ mod tests {
         }
         // A file where a directory must be: that write fails, and the call says which.
         std::fs::write(dir.join("blocker"), b"x").unwrap();
-        let err = for_each_put_offloaded(1, &items, |_: &mut (), i, sink| {
+        let err = for_each_put_offloaded(1, &items, 1 << 16, |_: &mut (), i, sink| {
             let name = if *i == 5 {
                 "blocker/c5".into()
             } else {
@@ -277,14 +335,17 @@ mod tests {
             buf.extend_from_slice(&i.to_le_bytes());
             Ok(i % 3 != 0)
         };
-        for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, found, b| {
-            assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
-            assert_eq!(b, i.to_le_bytes());
-            assert_eq!(found, i % 3 != 0);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen.load(Ordering::Relaxed), items.len());
+        for item_bytes in [1 << 20, 1 << 16, 1 << 10] {
+            seen.store(0, Ordering::Relaxed);
+            for_each_fetched_offloaded(&items, item_bytes, fetch, |_: &mut (), i, found, b| {
+                assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
+                assert_eq!(b, i.to_le_bytes());
+                assert_eq!(found, i % 3 != 0);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen.load(Ordering::Relaxed), items.len());
+        }
 
         let failing_fetch = |i: &usize, _: &mut Vec<u8>| {
             if *i == 7 {
@@ -293,10 +354,15 @@ mod tests {
                 Ok(false)
             }
         };
-        let err = for_each_fetched_offloaded(&items, failing_fetch, |_: &mut (), _, _, _| Ok(()));
+        let err = for_each_fetched_offloaded(
+            &items,
+            1 << 16,
+            failing_fetch,
+            |_: &mut (), _, _, _| Ok(()),
+        );
         assert!(err.unwrap_err().to_string().contains("fetch of 7"));
 
-        let err = for_each_fetched_offloaded(&items, fetch, |_: &mut (), i, _, _| {
+        let err = for_each_fetched_offloaded(&items, 1 << 16, fetch, |_: &mut (), i, _, _| {
             if *i == 3 {
                 Err(Error::invalid("decode of 3 failed"))
             } else {
