@@ -269,11 +269,12 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Whether an I/O thread pays for starting it (tens of microseconds).
+/// Whether an I/O thread pays for starting it (tens of microseconds). `Z5PY_NO_IO_THREAD`
+/// (read once) turns it off, for processes that must not use more threads than asked for.
 fn offload(items: usize, item_bytes: usize) -> bool {
-    items >= 4
-        && items.saturating_mul(item_bytes) >= 1 << 20
-        && std::env::var_os("Z5PY_NO_IO_THREAD").is_none()
+    static OFF: OnceLock<bool> = OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var_os("Z5PY_NO_IO_THREAD").is_some());
+    !off && items >= 4 && items.saturating_mul(item_bytes) >= 1 << 20
 }
 
 #[cfg(test)]
