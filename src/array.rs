@@ -301,18 +301,18 @@ impl Array {
                 let stored = self.stored_shape(idx);
                 let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
                 let layout = Layout::c_order(&ustored, self.elem());
-                let mut buf = store::zeroed(layout.shape.iter().product::<usize>() * self.elem())?;
+                let mut buf = store::PooledBuf::with_len(
+                    layout.shape.iter().product::<usize>() * self.elem(),
+                )?;
                 let existing = if covers {
                     None
                 } else {
                     self.load(idx, scratch)?
                 };
                 let zero = vec![0; ustored.len()];
-                // Padding (Zarr edge chunks) and untouched parts need the fill value; `buf` is
-                // already zeroed, and a chunk the data covers whole needs nothing.
-                let zero_fill = self.meta.fill.iter().all(|&b| b == 0);
-                let needs_fill =
-                    !(zero_fill || covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
+                // Padding (Zarr edge chunks) and untouched parts need the fill value (`buf`
+                // holds stale bytes); a chunk the data covers whole needs nothing.
+                let needs_fill = !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
                 // SAFETY: `buf` is local to this task.
                 unsafe {
                     match existing {
@@ -323,7 +323,7 @@ impl Array {
                                 .zip(&ustored)
                                 .map(|(a, b)| *a.min(b))
                                 .collect();
-                            if common != ustored && !zero_fill {
+                            if common != ustored {
                                 fill_all(&mut buf, &self.meta.fill);
                             }
                             copy_box(
@@ -362,7 +362,7 @@ impl Array {
 
     /// Encode one chunk for the store (None, to remove it, when it holds only the fill
     /// value). A raw native-order chunk is stored from `buf` itself.
-    fn chunk_put(&self, idx: &[u64], buf: Vec<u8>, shape: &[u64]) -> Result<store::Put> {
+    fn chunk_put(&self, idx: &[u64], buf: store::PooledBuf, shape: &[u64]) -> Result<store::Put> {
         let path = self.chunk_path(idx);
         if fill::all_fill(self.meta.dtype, &buf, &self.meta.fill) {
             return Ok(store::Put { path, parts: None });
@@ -372,9 +372,10 @@ impl Array {
             std::borrow::Cow::Owned(v) => (e.header, Some(v)),
             std::borrow::Cow::Borrowed(_) => (e.header, None),
         };
+        let body = body.map_or(buf, store::PooledBuf::from);
         Ok(store::Put {
             path,
-            parts: Some(vec![header, body.unwrap_or(buf)]),
+            parts: Some(vec![header.into(), body]),
         })
     }
 

@@ -8,6 +8,7 @@ use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
+use crate::store::PooledBuf;
 use crate::threads::Sink;
 use crate::{store, threads};
 use std::fs::File;
@@ -173,22 +174,23 @@ fn dense_span(
     Ok(Some(lo))
 }
 
-/// Decode one inner chunk into `scratch`, returning its layout.
-fn decode_inner(
+/// Decode one inner chunk, returning its layout and data: `bytes` themselves when they need
+/// no decoding, else `scratch`.
+fn decode_inner<'b>(
     a: &Array,
-    bytes: &[u8],
-    scratch: &mut Vec<u8>,
+    bytes: &'b [u8],
+    scratch: &'b mut Vec<u8>,
     path: &Path,
     local: &[u64],
-) -> Result<Layout> {
+) -> Result<(Layout, &'b [u8])> {
     let s = sharding(a);
-    let d = s
+    let (d, data) = s
         .inner_pipeline
-        .decode(bytes, &s.inner, &s.inner, scratch)
+        .decode_ref(bytes, &s.inner, &s.inner, scratch)
         .map_err(|e| {
             Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
         })?;
-    Ok(d.layout)
+    Ok((d.layout, data))
 }
 
 fn inner_grid(a: &Array) -> ChunkGrid {
@@ -263,9 +265,9 @@ pub fn read_region(
                                 }
                                 None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
                             };
-                            let layout = decode_inner(a, &bytes, scratch, &path, &local)?;
+                            let (layout, data) = decode_inner(a, &bytes, scratch, &path, &local)?;
                             copy_box(
-                                scratch,
+                                data,
                                 &layout,
                                 &in_chunk,
                                 dst,
@@ -289,7 +291,7 @@ type InnerFn<'a> = dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> 
 /// What to do with one inner chunk when rewriting a shard.
 enum Inner {
     Keep,
-    Set(Option<Vec<u8>>),
+    Set(Option<PooledBuf>),
 }
 
 /// Rewrite one shard: `f` decides each inner chunk from its local index and old bytes.
@@ -334,13 +336,13 @@ fn rewrite_shard(
         chunk: vec![1; per.len()],
     }
     .chunks_in_region(&vec![0; per.len()], &per);
-    let parts: Vec<Option<Vec<u8>>> =
+    let parts: Vec<Option<PooledBuf>> =
         threads::map(n_threads, &locals, |scratch: &mut Vec<u8>, local| {
             let old_bytes = old.as_ref().and_then(|(b, idx)| {
                 idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
             });
             Ok(match f(scratch, local, old_bytes)? {
-                Inner::Keep => old_bytes.map(<[u8]>::to_vec),
+                Inner::Keep => old_bytes.map(|b| b.to_vec().into()),
                 Inner::Set(v) => v,
             })
         })?;
@@ -360,16 +362,16 @@ fn rewrite_shard(
         let index_bytes = encode_index(a, &index)?;
         // The parts go to the file as they are (writev), without one more copy into a shard
         // buffer.
-        let mut out: Vec<Vec<u8>> = Vec::with_capacity(parts.len() + 1);
+        let mut out: Vec<PooledBuf> = Vec::with_capacity(parts.len() + 1);
         let at_start = sharding(a).index_at_start;
         if at_start {
-            out.push(Vec::new());
+            out.push(Vec::new().into());
         }
         out.extend(parts.into_iter().flatten());
         if at_start {
-            out[0] = index_bytes;
+            out[0] = index_bytes.into();
         } else {
-            out.push(index_bytes);
+            out.push(index_bytes.into());
         }
         store::Put {
             path,
@@ -382,13 +384,19 @@ fn rewrite_shard(
     }
 }
 
-/// Encode an inner chunk buffer, or None when it holds only the fill value.
-fn encode_inner(a: &Array, buf: &[u8]) -> Result<Option<Vec<u8>>> {
-    if fill::all_fill(a.meta.dtype, buf, &a.meta.fill) {
+/// Encode an inner chunk buffer, or None when it holds only the fill value. A raw inner
+/// chunk is stored from `buf` itself.
+fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
+    if fill::all_fill(a.meta.dtype, &buf, &a.meta.fill) {
         return Ok(None);
     }
     let s = sharding(a);
-    s.inner_pipeline.encode(buf, &s.inner, false).map(Some)
+    let e = s.inner_pipeline.encode_parts(&buf, &s.inner, false)?;
+    let encoded = match e.body {
+        std::borrow::Cow::Owned(v) => Some(v),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    Ok(Some(encoded.map_or(buf, PooledBuf::from)))
 }
 
 pub fn write_region(
@@ -442,15 +450,18 @@ pub fn write_region(
                     return Ok(Inner::Keep);
                 }
                 let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-                let mut buf = store::zeroed(inner_bytes)?;
+                let interior = in_bounds == sharding(a).inner;
+                // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
+                // padding of edge chunks included) gets the fill value.
+                let mut buf = PooledBuf::with_len(inner_bytes)?;
                 let zero = vec![0; inner_u.len()];
                 // SAFETY: `buf` is local to this task.
                 unsafe {
                     match old.filter(|_| !full) {
                         Some(bytes) => {
-                            let layout = decode_inner(a, bytes, scratch, &path, local)?;
+                            let (layout, old_data) = decode_inner(a, bytes, scratch, &path, local)?;
                             copy_box(
-                                scratch,
+                                old_data,
                                 &layout,
                                 &zero,
                                 SharedMut::new(&mut buf),
@@ -460,6 +471,7 @@ pub fn write_region(
                                 elem,
                             )?;
                         }
+                        None if full && interior => {}
                         None => fill_all(&mut buf, &a.meta.fill),
                     }
                     copy_box(
@@ -473,7 +485,7 @@ pub fn write_region(
                         elem,
                     )?;
                 }
-                Ok(Inner::Set(encode_inner(a, &buf)?))
+                Ok(Inner::Set(encode_inner(a, buf)?))
             },
             sink,
         )
@@ -491,9 +503,10 @@ pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     };
     let bytes = read_range(&file, range, &path)?;
     let mut scratch = Vec::new();
-    let layout = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let (layout, data) = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
     let nbytes = layout.shape.iter().product::<usize>() * a.elem();
-    to_c_order(scratch, &layout, nbytes, a.elem()).map(Some)
+    let data = data.to_vec();
+    to_c_order(data, &layout, nbytes, a.elem()).map(Some)
 }
 
 pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
@@ -515,7 +528,7 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
         &|_, local, _| {
             if local == target.as_slice() {
                 Ok(Inner::Set(Some(
-                    s.inner_pipeline.encode(data, &s.inner, false)?,
+                    s.inner_pipeline.encode(data, &s.inner, false)?.into(),
                 )))
             } else {
                 Ok(Inner::Keep)

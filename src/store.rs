@@ -56,6 +56,30 @@ impl Default for PooledBuf {
     }
 }
 
+impl From<Vec<u8>> for PooledBuf {
+    fn from(v: Vec<u8>) -> PooledBuf {
+        PooledBuf(v)
+    }
+}
+
+impl PooledBuf {
+    /// A buffer of `len` bytes whose contents are unspecified (a pooled buffer large enough
+    /// is reused as it is; a new one is zeroed), or an error when memory runs out.
+    pub fn with_len(len: usize) -> Result<PooledBuf> {
+        let reused = {
+            let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+            let at = pool.iter().position(|b| b.capacity() >= len);
+            at.map(|i| pool.swap_remove(i))
+        };
+        let mut buf = reused.unwrap_or_default();
+        if buf.len() < len {
+            resize(&mut buf, len)?;
+        }
+        buf.truncate(len);
+        Ok(PooledBuf(buf))
+    }
+}
+
 impl Drop for PooledBuf {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
@@ -98,7 +122,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// A finished file for the store: its parts, written atomically, or None to remove it.
 pub struct Put {
     pub path: PathBuf,
-    pub parts: Option<Vec<Vec<u8>>>,
+    pub parts: Option<Vec<PooledBuf>>,
 }
 
 impl Put {
@@ -107,7 +131,7 @@ impl Put {
         match &self.parts {
             None => remove_opt(&self.path),
             Some(parts) => {
-                let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
                 write_atomic_parts(&self.path, &refs)
             }
         }

@@ -298,7 +298,7 @@ mod tests {
             for_each_put_offloaded(n, &items, item_bytes, |_: &mut (), i, sink| {
                 sink.put(Put {
                     path: dir.join(format!("c{i}")),
-                    parts: Some(vec![vec![*i as u8; 3], vec![]]),
+                    parts: Some(vec![vec![*i as u8; 3].into(), Vec::new().into()]),
                 })
             })
             .unwrap();
@@ -319,7 +319,7 @@ mod tests {
             };
             sink.put(Put {
                 path: dir.join(name),
-                parts: Some(vec![vec![1]]),
+                parts: Some(vec![vec![1].into()]),
             })
         })
         .unwrap_err();

@@ -109,7 +109,11 @@ class Dataset(Node):
     every axis is indexed by an integer); writes accept anything numpy can broadcast to the
     selection and cast it to the dataset's dtype with numpy's assignment rules.  Strided
     reads fetch the bounding box of the selection and strided writes read, modify and
-    write it back.  Chunk I/O runs in Rust on :attr:`n_threads` threads.
+    write it back.  Chunk I/O runs in Rust on :attr:`n_threads` threads.  When that leaves
+    a core free (``n_threads=1`` on a multi-core machine) and a call moves at least 1 MiB,
+    one more thread reads chunk files ahead of the decoder or writes them behind the
+    encoder, as tensorstore's I/O pool does; set ``Z5PY_NO_IO_THREAD=1`` in the environment
+    to keep every call on exactly :attr:`n_threads` threads.
 
     Parameters
     ----------
@@ -338,7 +342,8 @@ class Dataset(Node):
 
     @property
     def n_threads(self) -> int:
-        """Number of threads used for chunk I/O (settable)."""
+        """Number of threads that encode and decode chunks (settable); see the class
+        docstring for the extra I/O thread."""
         return self._n_threads
 
     @n_threads.setter
