@@ -163,12 +163,7 @@ fn dense_span(
     if ranges.len() < 2 || hi - lo > 2 * needed + (64 << 10) {
         return Ok(None);
     }
-    // A reused buffer is zeroed only where it grows.
-    let n = (hi - lo) as usize;
-    if buf.len() < n {
-        store::resize(buf, n)?;
-    }
-    buf.truncate(n);
+    store::set_len(buf, (hi - lo) as usize)?;
     file.read_exact_at(buf, lo)
         .map_err(|e| Error::io(path, e))?;
     Ok(Some(lo))

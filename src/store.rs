@@ -31,11 +31,14 @@ pub fn resize(buf: &mut Vec<u8>, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// A zeroed buffer of `len` bytes, or an error when memory runs out.
-pub fn zeroed(len: usize) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    resize(&mut v, len)?;
-    Ok(v)
+/// Make `buf` `len` bytes long, zeroing only bytes it did not hold before (a reused buffer
+/// keeps its stale contents, for callers that overwrite them).
+pub fn set_len(buf: &mut Vec<u8>, len: usize) -> Result<()> {
+    if buf.len() < len {
+        resize(buf, len)?;
+    }
+    buf.truncate(len);
+    Ok(())
 }
 
 /// A byte buffer from a process-wide pool, returned to it on drop. File and decode buffers
@@ -72,10 +75,7 @@ impl PooledBuf {
             at.map(|i| pool.swap_remove(i))
         };
         let mut buf = reused.unwrap_or_default();
-        if buf.len() < len {
-            resize(&mut buf, len)?;
-        }
-        buf.truncate(len);
+        set_len(&mut buf, len)?;
         Ok(PooledBuf(buf))
     }
 }
@@ -351,12 +351,7 @@ pub fn read_part_into(
             return Ok(Part::Unexpected);
         }
     }
-    // A reused buffer is zeroed only where it grows.
-    let n = (range.end - range.start) as usize;
-    if buf.len() < n {
-        resize(buf, n)?;
-    }
-    buf.truncate(n);
+    set_len(buf, (range.end - range.start) as usize)?;
     f.read_exact_at(buf, at + range.start)
         .map_err(|e| Error::io(path, e))?;
     Ok(Part::Read)
