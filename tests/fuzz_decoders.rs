@@ -9,8 +9,7 @@
 use std::path::{Path, PathBuf};
 use z5py::array::Array;
 use z5py::chunk::n5_header::N5Header;
-use z5py::codec::blosc::BloscConfig;
-use z5py::codec::{Compressor, Lz4Framing};
+use z5py::codec::Compressor;
 use z5py::dtype::{DataType, Endian};
 use z5py::metadata::{self, ArraySpec, Format};
 use z5py::pipeline::Pipeline;
@@ -78,54 +77,11 @@ fn sample(n: usize) -> Vec<u8> {
         .collect()
 }
 
-fn compressors() -> Vec<Compressor> {
-    let blosc = |cname: &str, shuffle| {
-        Compressor::Blosc(BloscConfig {
-            cname: cname.into(),
-            clevel: 5,
-            shuffle,
-            blocksize: 0,
-            typesize: 4,
-        })
-    };
-    vec![
-        Compressor::Gzip {
-            level: 5,
-            zlib: false,
-        },
-        Compressor::Gzip {
-            level: 5,
-            zlib: true,
-        },
-        Compressor::Bzip2 { level: 5 },
-        Compressor::Xz { preset: 3 },
-        Compressor::Lz4 {
-            framing: Lz4Framing::RawBlock,
-            acceleration: 1,
-            level: 6,
-        },
-        Compressor::Lz4 {
-            framing: Lz4Framing::SizePrefixed,
-            acceleration: 1,
-            level: 6,
-        },
-        blosc("lz4", 1),
-        blosc("zstd", 2),
-        blosc("zlib", 0),
-        blosc("blosclz", 1),
-        Compressor::Zstd {
-            level: 3,
-            checksum: true,
-        },
-        Compressor::Crc32c,
-    ]
-}
-
 #[test]
 fn codec_decoders_survive_mutations() {
     let data = sample(20_000);
     let mut rng = Rng(0x5eed_0001);
-    for c in compressors() {
+    for c in z5py::codec::samples() {
         let enc = c.encode(&data).unwrap();
         let mut out = vec![0u8; data.len()];
         for _ in 0..iters() {

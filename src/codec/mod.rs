@@ -187,6 +187,56 @@ pub(crate) fn read_bounded(
     Ok(out)
 }
 
+/// One configuration of every codec and framing (blosc with each of its compressors and
+/// shuffles), for round-trip tests and the decoder fuzz targets.
+pub fn samples() -> Vec<Compressor> {
+    let blosc = |cname: &str, shuffle| {
+        Compressor::Blosc(blosc::BloscConfig {
+            cname: cname.into(),
+            clevel: 5,
+            shuffle,
+            blocksize: 0,
+            typesize: 4,
+        })
+    };
+    vec![
+        Compressor::Raw,
+        Compressor::Gzip {
+            level: 5,
+            zlib: false,
+        },
+        Compressor::Gzip {
+            level: 1,
+            zlib: true,
+        },
+        Compressor::Bzip2 { level: 5 },
+        Compressor::Xz { preset: 3 },
+        Compressor::Lz4 {
+            framing: Lz4Framing::RawBlock,
+            acceleration: 1,
+            level: 6,
+        },
+        Compressor::Lz4 {
+            framing: Lz4Framing::SizePrefixed,
+            acceleration: 1,
+            level: 6,
+        },
+        blosc("lz4", 1),
+        blosc("zstd", 2),
+        blosc("zlib", 0),
+        blosc("blosclz", 1),
+        Compressor::Zstd {
+            level: 3,
+            checksum: false,
+        },
+        Compressor::Zstd {
+            level: 3,
+            checksum: true,
+        },
+        Compressor::Crc32c,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,52 +247,10 @@ mod tests {
             .collect()
     }
 
-    fn all() -> Vec<Compressor> {
-        vec![
-            Compressor::Raw,
-            Compressor::Gzip {
-                level: 5,
-                zlib: false,
-            },
-            Compressor::Gzip {
-                level: 1,
-                zlib: true,
-            },
-            Compressor::Bzip2 { level: 5 },
-            Compressor::Xz { preset: 6 },
-            Compressor::Lz4 {
-                framing: Lz4Framing::RawBlock,
-                acceleration: 1,
-                level: 6,
-            },
-            Compressor::Lz4 {
-                framing: Lz4Framing::SizePrefixed,
-                acceleration: 1,
-                level: 6,
-            },
-            Compressor::Blosc(blosc::BloscConfig {
-                cname: "lz4".into(),
-                clevel: 5,
-                shuffle: 1,
-                blocksize: 0,
-                typesize: 2,
-            }),
-            Compressor::Zstd {
-                level: 3,
-                checksum: false,
-            },
-            Compressor::Zstd {
-                level: 3,
-                checksum: true,
-            },
-            Compressor::Crc32c,
-        ]
-    }
-
     #[test]
     fn round_trip_every_codec() {
         let data = sample();
-        for c in all() {
+        for c in samples() {
             let enc = c.encode(&data).unwrap();
             let mut out = vec![0u8; data.len()];
             c.decode_into(&enc, &mut out).unwrap();
@@ -263,7 +271,7 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_errors() {
         let data = sample();
-        for c in all() {
+        for c in samples() {
             if c == Compressor::Raw {
                 continue;
             }
