@@ -154,6 +154,27 @@ def test_mode_as_second_positional_argument(tmp_path):
         f.create_group("h")
 
 
+def test_arguments_in_the_documented_and_in_the_3x_order(tmp_path):
+    """``File(path, use_zarr_format, mode)`` (documented here) and ``File(path, mode,
+    use_zarr_format)`` (z5py 3.x) both work, also mixed with keywords."""
+    z5py.File(tmp_path / "a", True, "w").create_group("g")
+    assert z5py.File(tmp_path / "a", "r", use_zarr_format=True).mode == "r"
+    assert z5py.File(tmp_path / "a", "r", True).is_zarr
+    assert z5py.File(tmp_path / "a", True, mode="r+").mode == "r+"
+    n5 = z5py.File(tmp_path / "b", "w", use_zarr_format=False)
+    assert not n5.is_zarr and n5.mode == "w"
+    assert z5py.File(tmp_path / "b", False).mode == "a"
+    for args, kwargs in [
+        (("r",), {"mode": "a"}),
+        ((True,), {"use_zarr_format": True}),
+        (("a", "r"), {}),
+        ((True, False), {}),
+        (("a", True, "x"), {}),
+    ]:
+        with pytest.raises(TypeError):
+            z5py.File(tmp_path / "a", *args, **kwargs)
+
+
 def test_use_zarr_format_must_be_bool(tmp_path):
     with pytest.raises(TypeError):
         z5py.File(tmp_path / "c", use_zarr_format="yes")

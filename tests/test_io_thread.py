@@ -164,8 +164,12 @@ def test_readers_see_whole_chunks_while_the_io_thread_writes(tmp_path, label):
         while not stop.is_set():
             got = reader[...]
             blocks = got.reshape(
-                SHAPE[0] // CHUNKS[0], CHUNKS[0], SHAPE[1] // CHUNKS[1], CHUNKS[1],
-                SHAPE[2] // CHUNKS[2], CHUNKS[2],
+                SHAPE[0] // CHUNKS[0],
+                CHUNKS[0],
+                SHAPE[1] // CHUNKS[1],
+                CHUNKS[1],
+                SHAPE[2] // CHUNKS[2],
+                CHUNKS[2],
             )
             lo = blocks.min(axis=(1, 3, 5))
             hi = blocks.max(axis=(1, 3, 5))

@@ -20,6 +20,29 @@ from .group import Group
 __all__ = ["File", "N5File", "ZarrFile"]
 
 
+_UNSET: Any = object()
+
+
+def _positional(args: tuple[Any, ...], use_zarr_format: Any, mode: Any) -> tuple[Any, str]:
+    """``(use_zarr_format, mode)`` from ``File``'s positional and keyword arguments, taking
+    a string as the mode and anything else as ``use_zarr_format``, in either order."""
+    if len(args) > 2:
+        raise TypeError(f"File() takes at most 3 positional arguments ({len(args) + 1} given)")
+    for arg in args:
+        if isinstance(arg, str):
+            if mode is not _UNSET:
+                raise TypeError("File() got multiple values for argument 'mode'")
+            mode = arg
+        else:
+            if use_zarr_format is not _UNSET:
+                raise TypeError("File() got multiple values for argument 'use_zarr_format'")
+            use_zarr_format = arg
+    return (
+        None if use_zarr_format is _UNSET else use_zarr_format,
+        "a" if mode is _UNSET else mode,
+    )
+
+
 class File(Group):
     """An N5 or Zarr container on disk, opened like an ``h5py.File``.
 
@@ -44,8 +67,10 @@ class File(Group):
     Zarr metadata at its top; other directories are refused with
     :class:`~z5py.errors.Z5OSError` so that a mistyped path cannot wipe unrelated data.
 
-    For compatibility with z5py 2.x/3.x, where the mode is the second positional argument,
-    ``File(path, "r")`` is understood as ``File(path, mode="r")``.
+    The arguments after ``path`` may be given by keyword or by position, in the order
+    documented here (``File(path, True, "r")``) or in z5py 3.x's order, mode first
+    (``File(path, "r")``, ``File(path, "r", use_zarr_format=False)``): a string is the
+    mode, anything else ``use_zarr_format``.  Giving one of them twice is a ``TypeError``.
 
     Closing is a no-op (nothing is held open); ``File`` is a context manager, and
     pickling reopens the container by path (a container opened with ``'w'``, ``'w-'``
@@ -80,12 +105,12 @@ class File(Group):
     def __init__(
         self,
         path: str | os.PathLike[str],
-        use_zarr_format: bool | None = None,
-        mode: str = "a",
+        *args: Any,
+        use_zarr_format: bool | None | object = _UNSET,
+        mode: str | object = _UNSET,
         zarr_format: int | None = None,
     ) -> None:
-        if isinstance(use_zarr_format, str) and use_zarr_format in self.file_modes:
-            use_zarr_format, mode = None, use_zarr_format
+        use_zarr_format, mode = _positional(args, use_zarr_format, mode)
         if use_zarr_format is not None and not isinstance(use_zarr_format, bool):
             raise TypeError(f"use_zarr_format must be True, False or None, not {use_zarr_format!r}")
         if mode not in self.file_modes:
@@ -215,7 +240,7 @@ class File(Group):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
-        return (File, (self._path, self.is_zarr, REOPEN_MODES[self._mode], self.zarr_format))
+        return (_reopen, (self._path, self.is_zarr, REOPEN_MODES[self._mode], self.zarr_format))
 
     def __repr__(self) -> str:
         """Path, format and mode."""
@@ -263,6 +288,11 @@ class ZarrFile(File):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
         return (ZarrFile, (self._path, REOPEN_MODES[self._mode], self.zarr_format))
+
+
+def _reopen(path: str, use_zarr_format: bool, mode: str, zarr_format: int | None) -> File:
+    """Unpickle a ``File``."""
+    return File(path, use_zarr_format=use_zarr_format, mode=mode, zarr_format=zarr_format)
 
 
 def _describe(fmt: str) -> str:
