@@ -1002,7 +1002,6 @@ class Bench:
                 for op in ("write", "read", "read_partial")
             }
             own_copy: dict[str, str] = {}
-            stale: list[str] = []
             limits = {op: {"times": []} for op in ("read", "read_partial")}
             limit_objects = {}
             for op, reg in (("read", None), ("read_partial", region)):
@@ -1033,14 +1032,11 @@ class Bench:
                         cmd="write", path=target, cfg=cfg, data=src
                     )
                     self._record(results["write"][lib], reply)
-                    # keep the last copy: a library that cannot read z5py's files reads it.
-                    # Older copies are deleted only when the configuration is done: on an
-                    # ext4 without a journal, files created right after others were deleted
-                    # wait for the inode allocator to skip the freed inodes, and a deletion
-                    # between two libraries' writes charged that to whoever wrote next.
-                    if lib in own_copy:
-                        stale.append(own_copy[lib])
+                    # keep the last copy: a library that cannot read z5py's files reads it
+                    previous = own_copy.get(lib)
                     own_copy[lib] = target
+                    if previous:
+                        shutil.rmtree(previous, ignore_errors=True)
                 for op, reg in (("read", None), ("read_partial", region)):
                     for lib in order:
                         worker = self.workers[(lib, threads)]
@@ -1053,7 +1049,7 @@ class Bench:
                         self._record(cell, reply)
                     if op in limit_objects:
                         limits[op]["times"].append(limit_objects[op].time())
-            for path in stale + list(own_copy.values()):
+            for path in own_copy.values():
                 shutil.rmtree(path, ignore_errors=True)
             for op in ("write", "read", "read_partial"):
                 self.rows.append(self._row(cfg, threads, op, results[op], limits.get(op)))
