@@ -367,12 +367,7 @@ impl Array {
         if fill::all_fill(self.meta.dtype, &buf, &self.meta.fill) {
             return Ok(store::Put { path, parts: None });
         }
-        let e = self.meta.pipeline.encode_parts(&buf, shape, false)?;
-        let (header, body) = match e.body {
-            std::borrow::Cow::Owned(v) => (e.header, Some(v)),
-            std::borrow::Cow::Borrowed(_) => (e.header, None),
-        };
-        let body = body.map_or(buf, store::PooledBuf::from);
+        let (header, body) = self.meta.pipeline.encode_owned(buf, shape)?;
         Ok(store::Put {
             path,
             parts: Some(vec![header.into(), body]),

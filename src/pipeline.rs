@@ -83,6 +83,21 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// Encode an owned chunk buffer into its N5 header (empty for Zarr) and payload; a raw
+    /// native-order payload is `buf` itself, moved rather than copied.
+    pub fn encode_owned<B: AsRef<[u8]> + From<Vec<u8>>>(
+        &self,
+        buf: B,
+        shape: &[u64],
+    ) -> Result<(Vec<u8>, B)> {
+        let e = self.encode_parts(buf.as_ref(), shape, false)?;
+        let encoded = match e.body {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
+        };
+        Ok((e.header, encoded.map_or(buf, B::from)))
+    }
+
     /// Encode without copying what needs no work: a raw native-order chunk's body borrows
     /// `data`, and the N5 header comes separately so the two can be written one after the other.
     pub fn encode_parts<'a>(

@@ -359,15 +359,12 @@ fn rewrite_shard(
         // buffer.
         let mut out: Vec<PooledBuf> = Vec::with_capacity(parts.len() + 1);
         let at_start = sharding(a).index_at_start;
+        let mut index_bytes = Some(PooledBuf::from(index_bytes));
         if at_start {
-            out.push(Vec::new().into());
+            out.extend(index_bytes.take());
         }
         out.extend(parts.into_iter().flatten());
-        if at_start {
-            out[0] = index_bytes.into();
-        } else {
-            out.push(index_bytes.into());
-        }
+        out.extend(index_bytes);
         store::Put {
             path,
             parts: Some(out),
@@ -386,12 +383,8 @@ fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
         return Ok(None);
     }
     let s = sharding(a);
-    let e = s.inner_pipeline.encode_parts(&buf, &s.inner, false)?;
-    let encoded = match e.body {
-        std::borrow::Cow::Owned(v) => Some(v),
-        std::borrow::Cow::Borrowed(_) => None,
-    };
-    Ok(Some(encoded.map_or(buf, PooledBuf::from)))
+    let (_, body) = s.inner_pipeline.encode_owned(buf, &s.inner)?;
+    Ok(Some(body))
 }
 
 pub fn write_region(

@@ -59,6 +59,12 @@ impl Default for PooledBuf {
     }
 }
 
+impl AsRef<[u8]> for PooledBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl From<Vec<u8>> for PooledBuf {
     fn from(v: Vec<u8>) -> PooledBuf {
         PooledBuf(v)
