@@ -4,6 +4,7 @@ use crate::chunk::copy::{copy_box, fill_all, fill_box, Layout, SharedMut};
 use crate::chunk::grid::overlap;
 use crate::error::{Error, Result};
 use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format};
+use crate::prefault::Prefault;
 use crate::{shard, store, threads};
 use std::path::{Path, PathBuf};
 
@@ -217,11 +218,13 @@ impl Array {
                 false => Fetched::Missing,
             })
         };
+        let prefault = Prefault::new(dst, &self.meta.grid, start, shape, &out_layout, elem);
         threads::for_each_fetched(
             n_threads,
             &chunks,
             self.meta.grid.chunk_bytes(elem),
             fetch,
+            |group| prefault.step_after(group),
             |data: &mut store::PooledBuf, idx, fetched, file| {
                 let origin = self.meta.grid.origin(idx);
                 let (in_chunk, in_region, extent) =

@@ -11,6 +11,7 @@ pub mod error;
 pub mod metadata;
 pub mod node;
 pub mod pipeline;
+pub mod prefault;
 pub mod shard;
 pub mod store;
 pub mod threads;

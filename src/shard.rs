@@ -8,6 +8,7 @@ use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
+use crate::prefault::Prefault;
 use crate::store::PooledBuf;
 use crate::threads::Sink;
 use crate::{store, threads};
@@ -235,11 +236,13 @@ pub fn read_region(
         Ok((path, opened, inner, lo))
     };
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
+    let prefault = Prefault::new(dst, &a.meta.grid, start, shape, &out_layout, elem);
     threads::for_each_fetched(
         n_threads,
         &shards,
         shard_bytes,
         fetch,
+        |group| prefault.step_after(group),
         |_: &mut (), _, fetched, span| {
             let (path, opened, inner, lo) = fetched;
             threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {

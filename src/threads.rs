@@ -205,12 +205,15 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
 
 /// Like `for_each`, for work that first reads each item's file(s) with `fetch` (into a
 /// buffer it reuses, plus a small result). On one thread, when a core is free, a second
-/// thread reads ahead while this one decodes.
+/// thread reads ahead while this one decodes. While it waits to hand over a batch (the
+/// queue is full), it calls `ahead` with that batch for a step of other preparation, as
+/// long as that returns true.
 pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
     n_threads: usize,
     items: &[T],
     item_bytes: usize,
     fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
+    ahead: impl Fn(&[T]) -> bool + Sync,
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     if !offload(items.len(), item_bytes) || n_threads > 1 || cores() < 2 {
@@ -219,19 +222,20 @@ pub fn for_each_fetched<T: Sync, S: Default, R: Send>(
             f(s, it, r, buf)
         });
     }
-    for_each_fetched_offloaded(items, item_bytes, fetch, f)
+    for_each_fetched_offloaded(items, item_bytes, fetch, ahead, f)
 }
 
 fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
     items: &[T],
     item_bytes: usize,
     fetch: impl Fn(&T, &mut Vec<u8>) -> Result<R> + Sync,
+    ahead: impl Fn(&[T]) -> bool + Sync,
     f: impl Fn(&mut S, &T, R, &[u8]) -> Result<()>,
 ) -> Result<()> {
     let batch = batch_len(item_bytes);
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Result<Vec<(R, PooledBuf)>>>(QUEUED_BATCHES);
-        let fetch = &fetch;
+        let (fetch, ahead) = (&fetch, &ahead);
         std::thread::Builder::new()
             .name("z5py-io".into())
             .spawn_scoped(scope, move || {
@@ -244,8 +248,23 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
                         })
                         .collect();
                     let failed = got.is_err();
+                    // `ahead` runs, a step at a time, only while the decoder has work
+                    // queued, so it uses this thread's idle time and never delays a batch.
+                    let mut pending = got;
+                    let sent = loop {
+                        match tx.try_send(pending) {
+                            Ok(()) => break Ok(()),
+                            Err(TrySendError::Full(back)) => {
+                                pending = back;
+                                if failed || !ahead(group) {
+                                    break tx.send(pending).map_err(drop);
+                                }
+                            }
+                            Err(TrySendError::Disconnected(_)) => break Err(()),
+                        }
+                    };
                     // The receiver is gone when the decoding side failed: stop reading.
-                    if tx.send(got).is_err() || failed {
+                    if sent.is_err() || failed {
                         break;
                     }
                 }
@@ -338,12 +357,28 @@ mod tests {
         };
         for item_bytes in [1 << 20, 1 << 16, 1 << 10] {
             seen.store(0, Ordering::Relaxed);
-            for_each_fetched_offloaded(&items, item_bytes, fetch, |_: &mut (), i, found, b| {
-                assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
-                assert_eq!(b, i.to_le_bytes());
-                assert_eq!(found, i % 3 != 0);
-                Ok(())
-            })
+            // `ahead` sees batches in order, each before the decoding side does.
+            let (announced, steps) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            for_each_fetched_offloaded(
+                &items,
+                item_bytes,
+                fetch,
+                |group| {
+                    let end = group[group.len() - 1] + 1;
+                    // a new batch, or more steps on the one before
+                    let last = announced.fetch_max(end, Ordering::SeqCst);
+                    assert!(last <= group[0] || last == end);
+                    assert!(seen.load(Ordering::SeqCst) <= group[0]);
+                    // a few steps per batch, then hand it over
+                    steps.fetch_add(1, Ordering::SeqCst) % 3 != 2
+                },
+                |_: &mut (), i, found, b| {
+                    assert_eq!(seen.fetch_add(1, Ordering::Relaxed), *i);
+                    assert_eq!(b, i.to_le_bytes());
+                    assert_eq!(found, i % 3 != 0);
+                    Ok(())
+                },
+            )
             .unwrap();
             assert_eq!(seen.load(Ordering::Relaxed), items.len());
         }
@@ -359,17 +394,24 @@ mod tests {
             &items,
             1 << 16,
             failing_fetch,
+            |_| false,
             |_: &mut (), _, _, _| Ok(()),
         );
         assert!(err.unwrap_err().to_string().contains("fetch of 7"));
 
-        let err = for_each_fetched_offloaded(&items, 1 << 16, fetch, |_: &mut (), i, _, _| {
-            if *i == 3 {
-                Err(Error::invalid("decode of 3 failed"))
-            } else {
-                Ok(())
-            }
-        });
+        let err = for_each_fetched_offloaded(
+            &items,
+            1 << 16,
+            fetch,
+            |_| false,
+            |_: &mut (), i, _, _| {
+                if *i == 3 {
+                    Err(Error::invalid("decode of 3 failed"))
+                } else {
+                    Ok(())
+                }
+            },
+        );
         assert!(err.unwrap_err().to_string().contains("decode of 3"));
     }
 }

@@ -185,3 +185,30 @@ def test_readers_see_whole_chunks_while_the_io_thread_writes(tmp_path, label):
     assert not any(t.is_alive() for t in threads)
     assert not failures
     np.testing.assert_array_equal(reader[...], np.full(SHAPE, 8, dtype="u2"))
+
+
+@needs_two_cores
+@pytest.mark.parametrize("label", ["n5_raw", "zarr3_zstd", "zarr3_sharded"])
+def test_reads_ahead_into_part_of_a_buffer_leave_the_rest_alone(tmp_path, label):
+    """While the decoder is busy, the I/O thread faults in the pages of the destination ahead
+    of it; that must touch no byte outside the destination, whether the destination is a
+    window of a larger array or a file mapping."""
+    expected = data()
+    ds = create(tmp_path, label)
+    ds[...] = expected
+    ds.n_threads = 1
+    window = np.s_[3:61, 17:120, 5:127]
+    want = expected[window]
+    # a window of a larger array that starts and ends mid-page
+    big = np.full(want.size + 6007, 0xABCD, dtype="u2")
+    out = big[1001 : 1001 + want.size].reshape(want.shape)
+    ds.read_direct(out, window)
+    np.testing.assert_array_equal(out, want)
+    assert (big[:1001] == 0xABCD).all() and (big[1001 + want.size :] == 0xABCD).all()
+    # a shared file mapping: the file ends up holding exactly the data
+    mapped_path = tmp_path / "mapped.bin"
+    mapped = np.memmap(mapped_path, dtype="u2", mode="w+", shape=SHAPE)
+    ds.read_direct(mapped)
+    mapped.flush()
+    del mapped
+    np.testing.assert_array_equal(np.fromfile(mapped_path, dtype="u2").reshape(SHAPE), expected)

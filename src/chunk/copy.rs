@@ -98,6 +98,11 @@ impl SharedMut {
             len: buf.len(),
         }
     }
+
+    /// The buffer's address and length, for advice to the kernel about its pages.
+    pub fn raw(&self) -> (*mut u8, usize) {
+        (self.ptr, self.len)
+    }
 }
 
 /// Copy the box `extent` at `src_at` in `src` to `dst_at` in `dst`.
