@@ -7,6 +7,7 @@ use crate::chunk::n5_header::N5Header;
 use crate::codec::Compressor;
 use crate::dtype::{swap_bytes, DataType, Endian};
 use crate::error::{Error, Result};
+use crate::store::PooledBuf;
 use std::borrow::Cow;
 
 /// Largest decoded varlength block accepted (bytes).
@@ -37,6 +38,13 @@ pub struct Decoded {
     /// N5 varlength blocks: number of elements in the payload.
     pub varlen: Option<u64>,
     pub nbytes: usize,
+}
+
+/// An owned buffer the pipeline is done with goes back to the pool for the next chunk.
+fn recycle(done: Cow<'_, [u8]>) {
+    if let Cow::Owned(v) = done {
+        drop(PooledBuf::from(v));
+    }
 }
 
 impl Pipeline {
@@ -74,7 +82,7 @@ impl Pipeline {
 
     /// Encode a C-order, native-endian chunk of `shape`. `varlen` writes an N5 varlength block.
     pub fn encode(&self, data: &[u8], shape: &[u64], varlen: bool) -> Result<Vec<u8>> {
-        let e = self.encode_parts(data, shape, varlen)?;
+        let e = self.encode_parts(Cow::Borrowed(data), shape, varlen)?;
         if e.header.is_empty() {
             return Ok(e.body.into_owned());
         }
@@ -83,26 +91,21 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Encode an owned chunk buffer into its N5 header (empty for Zarr) and payload; a raw
-    /// native-order payload is `buf` itself, moved rather than copied.
-    pub fn encode_owned<B: AsRef<[u8]> + From<Vec<u8>>>(
-        &self,
-        buf: B,
-        shape: &[u64],
-    ) -> Result<(Vec<u8>, B)> {
-        let e = self.encode_parts(buf.as_ref(), shape, false)?;
-        let encoded = match e.body {
-            Cow::Owned(v) => Some(v),
-            Cow::Borrowed(_) => None,
-        };
-        Ok((e.header, encoded.map_or(buf, B::from)))
+    /// Encode an owned chunk buffer into its N5 header (empty for Zarr) and payload. The
+    /// buffer is changed in place where it can be (byte swapping), and a raw payload is the
+    /// buffer itself.
+    pub fn encode_owned(&self, mut buf: PooledBuf, shape: &[u64]) -> Result<(Vec<u8>, PooledBuf)> {
+        let owned = std::mem::take(&mut *buf);
+        let e = self.encode_parts(Cow::Owned(owned), shape, false)?;
+        Ok((e.header, PooledBuf::from(e.body.into_owned())))
     }
 
-    /// Encode without copying what needs no work: a raw native-order chunk's body borrows
-    /// `data`, and the N5 header comes separately so the two can be written one after the other.
-    pub fn encode_parts<'a>(
+    /// Encode without copying what needs no work: a borrowed raw native-order chunk stays
+    /// borrowed, an owned one is swapped in place, and the N5 header comes separately so
+    /// the two can be written one after the other.
+    fn encode_parts<'a>(
         &self,
-        data: &'a [u8],
+        data: Cow<'a, [u8]>,
         shape: &[u64],
         varlen: bool,
     ) -> Result<Encoded<'a>> {
@@ -116,17 +119,18 @@ impl Pipeline {
                 n * elem
             )));
         }
-        let mut body: Cow<'a, [u8]> = Cow::Borrowed(data);
+        let nbytes = data.len();
+        let mut body = data;
         if let Some(perm) = &self.permutation {
             if !varlen {
-                let mut t = vec![0u8; data.len()];
+                let mut t = vec![0u8; nbytes];
                 let src = Layout::c_order(&ushape, elem);
                 let dst = Layout::permuted(&ushape, perm, elem);
                 let zero = vec![0; ushape.len()];
                 // SAFETY: `t` is local to this call.
                 unsafe {
                     copy_box(
-                        data,
+                        &body,
                         &src,
                         &zero,
                         SharedMut::new(&mut t),
@@ -136,7 +140,7 @@ impl Pipeline {
                         elem,
                     )?
                 };
-                body = Cow::Owned(t);
+                recycle(std::mem::replace(&mut body, Cow::Owned(t)));
             }
         }
         if self.needs_swap() {
@@ -146,14 +150,15 @@ impl Pipeline {
         }
         for c in &self.compressors {
             if *c != Compressor::Raw {
-                body = Cow::Owned(c.encode(&body)?);
+                let encoded = c.encode(&body)?;
+                recycle(std::mem::replace(&mut body, Cow::Owned(encoded)));
             }
         }
         let mut header = Vec::new();
         if self.n5_header {
             N5Header {
                 shape: shape.to_vec(),
-                varlen: varlen.then_some((data.len() / elem) as u64),
+                varlen: varlen.then_some((nbytes / elem) as u64),
             }
             .encode(&mut header);
         }
