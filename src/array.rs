@@ -1,6 +1,6 @@
 //! An open array: region and chunk I/O over the filesystem store, one chunk per task.
 
-use crate::chunk::copy::{copy_box, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::copy::{copy_box, copy_box_swapped, fill_all, fill_box, Layout, SharedMut};
 use crate::chunk::grid::overlap;
 use crate::error::{Error, Result};
 use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format};
@@ -142,21 +142,26 @@ impl Array {
     }
 
     /// Read and decode a stored chunk; None when it does not exist. The data is borrowed from
-    /// `s` (the file bytes themselves for raw native-order chunks).
-    fn load<'s>(&self, idx: &[u64], s: &'s mut Scratch) -> Result<Option<(Layout, &'s [u8])>> {
+    /// `s` (the file bytes themselves for raw chunks), with the byte-swap unit it still needs.
+    fn load<'s>(
+        &self,
+        idx: &[u64],
+        s: &'s mut Scratch,
+    ) -> Result<Option<(Layout, &'s [u8], usize)>> {
         if !store::read_into(&self.chunk_path(idx), &mut s.file)? {
             return Ok(None);
         }
         self.decode_stored(idx, &s.file, &mut s.data).map(Some)
     }
 
-    /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`.
+    /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`; the data
+    /// is left in stored byte order for the copy out to swap (the unit returned, or 1).
     fn decode_stored<'s>(
         &self,
         idx: &[u64],
         file: &'s [u8],
         data: &'s mut Vec<u8>,
-    ) -> Result<(Layout, &'s [u8])> {
+    ) -> Result<(Layout, &'s [u8], usize)> {
         let nominal = self.stored_shape(idx);
         let path = || self.chunk_path(idx);
         let (d, out) = self
@@ -172,7 +177,7 @@ impl Array {
                 ));
             }
         }
-        Ok((d.layout, out))
+        Ok((d.layout, out, d.swap))
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
@@ -254,8 +259,8 @@ impl Array {
                             )
                         }
                         Fetched::Whole => {
-                            let (layout, data) = self.decode_stored(idx, file, data)?;
-                            copy_box(
+                            let (layout, data, swap) = self.decode_stored(idx, file, data)?;
+                            copy_box_swapped(
                                 data,
                                 &layout,
                                 &in_chunk,
@@ -264,6 +269,7 @@ impl Array {
                                 &in_region,
                                 &extent,
                                 elem,
+                                swap,
                             )
                         }
                     }
@@ -319,7 +325,7 @@ impl Array {
                 // SAFETY: `buf` is local to this task.
                 unsafe {
                     match existing {
-                        Some((old, old_data)) => {
+                        Some((old, old_data, swap)) => {
                             let common: Vec<usize> = old
                                 .shape
                                 .iter()
@@ -329,7 +335,7 @@ impl Array {
                             if common != ustored {
                                 fill_all(&mut buf, &self.meta.fill);
                             }
-                            copy_box(
+                            copy_box_swapped(
                                 old_data,
                                 &old,
                                 &zero,
@@ -338,6 +344,7 @@ impl Array {
                                 &zero,
                                 &common,
                                 self.elem(),
+                                swap,
                             )?;
                         }
                         None if needs_fill => fill_all(&mut buf, &self.meta.fill),

@@ -141,6 +141,32 @@ impl DataType {
 }
 
 /// Reverse the byte order of every scalar in `buf` (in place).
+/// Copy `src` to `dst` (of the same length), reversing the bytes of every `unit`-byte
+/// element (units other than 2, 4 and 8 are copied as they are).
+pub fn swap_bytes_into(src: &[u8], dst: &mut [u8], unit: usize) {
+    match unit {
+        2 => {
+            for (s, d) in src.chunks_exact(2).zip(dst.chunks_exact_mut(2)) {
+                let v = u16::from_ne_bytes([s[0], s[1]]).swap_bytes();
+                d.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+        4 => {
+            for (s, d) in src.chunks_exact(4).zip(dst.chunks_exact_mut(4)) {
+                let v = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]).swap_bytes();
+                d.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+        8 => {
+            for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
+                let v = u64::from_ne_bytes(s.try_into().unwrap()).swap_bytes();
+                d.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 pub fn swap_bytes(buf: &mut [u8], unit: usize) {
     match unit {
         2 => buf.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)),
@@ -174,6 +200,21 @@ mod tests {
         }
         assert!(DataType::from_typestr("<U4").is_err());
         assert!(DataType::from_typestr("").is_err());
+    }
+
+    #[test]
+    fn swap_into_matches_swap_in_place() {
+        let src: Vec<u8> = (0..48u8).collect();
+        for unit in [1, 2, 4, 8, 3] {
+            let mut want = src.clone();
+            swap_bytes(&mut want, unit);
+            let mut got = vec![0; src.len()];
+            swap_bytes_into(&src, &mut got, unit);
+            assert_eq!(got, want, "unit {unit}");
+        }
+        let mut got = vec![0; 4];
+        swap_bytes_into(&[1, 2, 3, 4], &mut got, 2);
+        assert_eq!(got, [2, 1, 4, 3]);
     }
 
     #[test]

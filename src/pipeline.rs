@@ -38,6 +38,9 @@ pub struct Decoded {
     /// N5 varlength blocks: number of elements in the payload.
     pub varlen: Option<u64>,
     pub nbytes: usize,
+    /// 1, or (`decode_ref` only) the unit whose bytes the data still has in stored order,
+    /// for the caller to swap while copying it out (`copy_box_swapped`).
+    pub swap: usize,
 }
 
 /// An owned buffer the pipeline is done with goes back to the pool for the next chunk.
@@ -177,7 +180,7 @@ impl Pipeline {
         max_shape: &[u64],
         scratch: &mut Vec<u8>,
     ) -> Result<Decoded> {
-        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch)?;
+        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch, false)?;
         if let Some(range) = borrowed {
             scratch.clear();
             scratch.extend_from_slice(&stored[range]);
@@ -185,8 +188,9 @@ impl Pipeline {
         Ok(d)
     }
 
-    /// Like `decode`, but uncompressed native-order payloads are returned in place instead
-    /// of being copied into `scratch`.
+    /// Like `decode`, but uncompressed payloads are returned in place instead of being
+    /// copied into `scratch`, and bytes in the other order are left for the caller to swap
+    /// while it copies them (`Decoded::swap`): one pass over the data instead of three.
     pub fn decode_ref<'a>(
         &self,
         stored: &'a [u8],
@@ -194,20 +198,22 @@ impl Pipeline {
         max_shape: &[u64],
         scratch: &'a mut Vec<u8>,
     ) -> Result<(Decoded, &'a [u8])> {
-        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch)?;
+        let (d, borrowed) = self.decode_inner(stored, nominal, max_shape, scratch, true)?;
         Ok(match borrowed {
             Some(range) => (d, &stored[range]),
             None => (d, &scratch[..]),
         })
     }
 
-    /// Decode into `scratch`, or return the payload's byte range when it needs no work.
+    /// Decode into `scratch`, or return the payload's byte range when it needs no work
+    /// (or, with `lazy_swap`, no work but a byte swap, which is then left undone).
     fn decode_inner(
         &self,
         stored: &[u8],
         nominal: &[u64],
         max_shape: &[u64],
         scratch: &mut Vec<u8>,
+        lazy_swap: bool,
     ) -> Result<(Decoded, Option<std::ops::Range<usize>>)> {
         let elem = self.dtype.size();
         let (shape, varlen, payload) = if self.n5_header {
@@ -266,13 +272,19 @@ impl Pipeline {
         } else {
             self.layout(&ushape)
         };
+        let swap = if lazy_swap && self.needs_swap() {
+            self.dtype.swap_unit()
+        } else {
+            1
+        };
         let decoded = Decoded {
             layout,
             varlen,
             nbytes,
+            swap,
         };
         let raw = self.compressors.iter().all(|c| *c == Compressor::Raw);
-        if raw && !self.needs_swap() {
+        if raw && (swap > 1 || !self.needs_swap()) {
             if payload.len() != nbytes {
                 return Err(crate::codec::size_mismatch("raw", payload.len(), nbytes));
             }
@@ -296,7 +308,7 @@ impl Pipeline {
                 first.decode_into(&cur, scratch)?;
             }
         }
-        if self.needs_swap() {
+        if self.needs_swap() && swap == 1 {
             swap_bytes(scratch, self.dtype.swap_unit());
         }
         Ok((decoded, None))

@@ -3,9 +3,10 @@
 //! ranges they need; writes rewrite each shard once per call, atomically.
 
 use crate::array::{to_c_order, Array, ChunkData};
-use crate::chunk::copy::{copy_box, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::copy::{copy_box, copy_box_swapped, fill_all, fill_box, Layout, SharedMut};
 use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
+use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
 use crate::prefault::Prefault;
@@ -170,15 +171,15 @@ fn dense_span(
     Ok(Some(lo))
 }
 
-/// Decode one inner chunk, returning its layout and data: `bytes` themselves when they need
-/// no decoding, else `scratch`.
+/// Decode one inner chunk, returning its layout and data (`bytes` themselves when they need
+/// no decoding, else `scratch`) and the byte-swap unit the copy out still has to apply.
 fn decode_inner<'b>(
     a: &Array,
     bytes: &'b [u8],
     scratch: &'b mut Vec<u8>,
     path: &Path,
     local: &[u64],
-) -> Result<(Layout, &'b [u8])> {
+) -> Result<(Layout, &'b [u8], usize)> {
     let s = sharding(a);
     let (d, data) = s
         .inner_pipeline
@@ -186,7 +187,7 @@ fn decode_inner<'b>(
         .map_err(|e| {
             Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
         })?;
-    Ok((d.layout, data))
+    Ok((d.layout, data, d.swap))
 }
 
 fn inner_grid(a: &Array) -> ChunkGrid {
@@ -263,8 +264,9 @@ pub fn read_region(
                                 }
                                 None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
                             };
-                            let (layout, data) = decode_inner(a, &bytes, scratch, &path, &local)?;
-                            copy_box(
+                            let (layout, data, swap) =
+                                decode_inner(a, &bytes, scratch, &path, &local)?;
+                            copy_box_swapped(
                                 data,
                                 &layout,
                                 &in_chunk,
@@ -273,6 +275,7 @@ pub fn read_region(
                                 &in_reg,
                                 &ext,
                                 elem,
+                                swap,
                             )
                         }
                         _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
@@ -450,8 +453,9 @@ pub fn write_region(
                 unsafe {
                     match old.filter(|_| !full) {
                         Some(bytes) => {
-                            let (layout, old_data) = decode_inner(a, bytes, scratch, &path, local)?;
-                            copy_box(
+                            let (layout, old_data, swap) =
+                                decode_inner(a, bytes, scratch, &path, local)?;
+                            copy_box_swapped(
                                 old_data,
                                 &layout,
                                 &zero,
@@ -460,6 +464,7 @@ pub fn write_region(
                                 &zero,
                                 &inner_u,
                                 elem,
+                                swap,
                             )?;
                         }
                         None if full && interior => {}
@@ -494,9 +499,10 @@ pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     };
     let bytes = read_range(&file, range, &path)?;
     let mut scratch = Vec::new();
-    let (layout, data) = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let (layout, data, swap) = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
     let nbytes = layout.shape.iter().product::<usize>() * a.elem();
-    let data = data.to_vec();
+    let mut data = data.to_vec();
+    swap_bytes(&mut data, swap);
     to_c_order(data, &layout, nbytes, a.elem()).map(Some)
 }
 

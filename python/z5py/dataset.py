@@ -112,8 +112,10 @@ class Dataset(Node):
     write it back.  Chunk I/O runs in Rust on :attr:`n_threads` threads.  When that leaves
     a core free (``n_threads=1`` on a multi-core machine) and a call moves at least 1 MiB,
     one more thread reads chunk files ahead of the decoder or writes them behind the
-    encoder, as tensorstore's I/O pool does; set ``Z5PY_NO_IO_THREAD=1`` in the environment
-    to keep every call on exactly :attr:`n_threads` threads.
+    encoder, as tensorstore's I/O pool does (when it is ahead, it also has the kernel map
+    the next pages of a read's fresh output array, which the decoder would otherwise fault
+    in one by one); set ``Z5PY_NO_IO_THREAD=1`` in the environment to keep every call on
+    exactly :attr:`n_threads` threads.
 
     Parameters
     ----------

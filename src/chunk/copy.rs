@@ -1,6 +1,7 @@
 //! Copies of n-d boxes between strided byte buffers. Chunks decode into scratch memory and
 //! are copied into the caller's region buffer; rows that are contiguous in both go by memcpy.
 
+use crate::dtype::swap_bytes_into;
 use crate::error::{Error, Result};
 
 /// A strided n-d view description (strides in bytes).
@@ -120,6 +121,28 @@ pub unsafe fn copy_box(
     extent: &[usize],
     elem: usize,
 ) -> Result<()> {
+    copy_box_swapped(
+        src, src_layout, src_at, dst, dst_layout, dst_at, extent, elem, 1,
+    )
+}
+
+/// Like `copy_box`, reversing the bytes of every `swap`-byte unit on the way (1: a plain
+/// copy), so chunks stored in the other byte order need no separate pass.
+///
+/// # Safety
+/// No other thread may access the destination box concurrently.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn copy_box_swapped(
+    src: &[u8],
+    src_layout: &Layout,
+    src_at: &[usize],
+    dst: SharedMut,
+    dst_layout: &Layout,
+    dst_at: &[usize],
+    extent: &[usize],
+    elem: usize,
+    swap: usize,
+) -> Result<()> {
     src_layout.check(src_at, extent, elem, src.len())?;
     dst_layout.check(dst_at, extent, elem, dst.len)?;
     if extent.contains(&0) {
@@ -127,15 +150,20 @@ pub unsafe fn copy_box(
     }
     let so = src_layout.offset(src_at);
     let d0 = dst_layout.offset(dst_at);
-    walk(
-        extent,
-        &src_layout.strides,
-        &dst_layout.strides,
-        elem,
-        so,
-        d0,
-        |s, d, n| copy_run(src.as_ptr().add(s), dst.ptr.add(d), n),
-    );
+    let (src_strides, dst_strides) = (&src_layout.strides, &dst_layout.strides);
+    if swap > 1 {
+        walk(extent, src_strides, dst_strides, elem, so, d0, |s, d, n| {
+            swap_bytes_into(
+                std::slice::from_raw_parts(src.as_ptr().add(s), n),
+                std::slice::from_raw_parts_mut(dst.ptr.add(d), n),
+                swap,
+            )
+        });
+    } else {
+        walk(extent, src_strides, dst_strides, elem, so, d0, |s, d, n| {
+            copy_run(src.as_ptr().add(s), dst.ptr.add(d), n)
+        });
+    }
     Ok(())
 }
 
