@@ -198,9 +198,16 @@ mod tmpfile {
 
     /// Cleared for good once the file system or the process's view of /proc cannot do it.
     static USABLE: AtomicBool = AtomicBool::new(true);
+    /// Cleared for good once the kernel refuses `linkat(fd, "", AT_EMPTY_PATH)`.
+    static EMPTY_PATH: AtomicBool = AtomicBool::new(true);
 
     /// Write `parts` as `path`; false when this way is not available (nothing was written).
     pub fn write(path: &Path, parts: &[&[u8]]) -> Result<bool> {
+        write_with(path, parts, EMPTY_PATH.load(Ordering::Relaxed))
+    }
+
+    /// `write`, linking the file by its descriptor (`empty_path`) or through /proc.
+    pub(super) fn write_with(path: &Path, parts: &[&[u8]], empty_path: bool) -> Result<bool> {
         if !USABLE.load(Ordering::Relaxed) {
             return Ok(false);
         }
@@ -233,6 +240,31 @@ mod tmpfile {
         let link = |to: &Path| -> std::io::Result<()> {
             let to = CString::new(to.as_os_str().as_bytes())
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            // Linking the descriptor itself (AT_EMPTY_PATH) skips resolving the /proc path;
+            // kernels before 6.10 allow it only with CAP_DAC_READ_SEARCH and say ENOENT.
+            if empty_path {
+                // SAFETY: the empty path and `to` are NUL-terminated and outlive the call.
+                let r = unsafe {
+                    libc::linkat(
+                        file.as_raw_fd(),
+                        c"".as_ptr(),
+                        libc::AT_FDCWD,
+                        to.as_ptr(),
+                        libc::AT_EMPTY_PATH,
+                    )
+                };
+                if r == 0 {
+                    return Ok(());
+                }
+                let e = std::io::Error::last_os_error();
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EPERM | libc::EINVAL)
+                ) {
+                    return Err(e);
+                }
+                EMPTY_PATH.store(false, Ordering::Relaxed);
+            }
             // SAFETY: both paths are NUL-terminated C strings that outlive the call.
             let r = unsafe {
                 libc::linkat(
@@ -440,6 +472,17 @@ mod tests {
         assert_eq!(std::fs::read(&other).unwrap(), b"x");
         assert_eq!(names(&dir.join("a/b")), ["chunk"]);
         assert_eq!(names(&dir.join("c")), ["chunk"]);
+        // O_TMPFILE linked by descriptor and through /proc, creating and replacing.
+        #[cfg(target_os = "linux")]
+        for (i, empty_path) in [true, false].into_iter().enumerate() {
+            let file = dir.join(format!("e/{i}"));
+            for content in [&b"first"[..], b"second"] {
+                assert!(tmpfile::write_with(&file, &[content], empty_path).unwrap());
+                assert_eq!(std::fs::read(&file).unwrap(), content);
+            }
+        }
+        #[cfg(target_os = "linux")]
+        assert_eq!(names(&dir.join("e")), ["0", "1"]);
         // A directory where the file should go is an error that names the path.
         std::fs::create_dir_all(dir.join("d/chunk")).unwrap();
         let err = write_atomic_parts(&dir.join("d/chunk"), &[b"x"]).unwrap_err();
