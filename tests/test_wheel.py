@@ -12,7 +12,8 @@ import pytest
 WHEEL = os.environ.get("Z5PY_WHEEL")
 
 pytestmark = pytest.mark.skipif(
-    not WHEEL, reason="Z5PY_WHEEL is not set: .ci/run builds the wheel with `maturin build --release`"
+    not WHEEL,
+    reason="Z5PY_WHEEL is not set: .ci/run builds the wheel with `maturin build --release`",
 )
 
 SCRIPT = """
@@ -52,7 +53,11 @@ def test_wheel_installs_and_runs_without_rust(tmp_path):
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--only-binary=:all:"]
     subprocess.run([*pip, WHEEL], check=True, env=env, cwd=tmp_path)
     out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", SCRIPT], check=True, env=env, cwd=tmp_path,
-        capture_output=True, text=True,
+        [str(venv / "bin" / "python"), "-c", SCRIPT],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert out.stdout.startswith("ok")

@@ -87,7 +87,9 @@ class ArrayHandle:
         """Write ``data`` (C-contiguous, dtype == ``self.dtype``) at ``start``."""
     def read_chunk(self, chunk_index: Sequence[int]) -> np.ndarray | None:
         """Decoded chunk as stored (N5 edge chunks clipped, Zarr edge chunks full), or None."""
-    def write_chunk(self, chunk_index: Sequence[int], data: np.ndarray, varlen: bool = False) -> None:
+    def write_chunk(
+        self, chunk_index: Sequence[int], data: np.ndarray, varlen: bool = False
+    ) -> None:
         """Encode and store one chunk.  ``data`` must have the chunk's stored shape (N5: the
         clipped shape at edges; Zarr: the full chunk shape).  ``varlen`` writes N5 varlength
         mode with ``data`` 1-d of any length."""
