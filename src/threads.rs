@@ -249,7 +249,8 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
                         .collect();
                     let failed = got.is_err();
                     // `ahead` runs, a step at a time, only while the decoder has work
-                    // queued, so it uses this thread's idle time and never delays a batch.
+                    // queued: it uses this thread's idle time and delays a hand-over by at
+                    // most one step.
                     let mut pending = got;
                     let sent = loop {
                         match tx.try_send(pending) {
