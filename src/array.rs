@@ -1,6 +1,6 @@
 //! An open array: region and chunk I/O over the filesystem store, one chunk per task.
 
-use crate::chunk::copy::{copy_box, copy_box_swapped, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::copy::{copy_box, fill_all, fill_box, ChunkView, Layout, SharedMut};
 use crate::chunk::grid::overlap;
 use crate::error::{Error, Result};
 use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format};
@@ -142,12 +142,8 @@ impl Array {
     }
 
     /// Read and decode a stored chunk; None when it does not exist. The data is borrowed from
-    /// `s` (the file bytes themselves for raw chunks), with the byte-swap unit it still needs.
-    fn load<'s>(
-        &self,
-        idx: &[u64],
-        s: &'s mut Scratch,
-    ) -> Result<Option<(Layout, &'s [u8], usize)>> {
+    /// `s` (the file bytes themselves for raw chunks).
+    fn load<'s>(&self, idx: &[u64], s: &'s mut Scratch) -> Result<Option<ChunkView<'s>>> {
         if !store::read_into(&self.chunk_path(idx), &mut s.file)? {
             return Ok(None);
         }
@@ -155,13 +151,13 @@ impl Array {
     }
 
     /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`; the data
-    /// is left in stored byte order for the copy out to swap (the unit returned, or 1).
+    /// is left in stored byte order for the copy out to swap.
     fn decode_stored<'s>(
         &self,
         idx: &[u64],
         file: &'s [u8],
         data: &'s mut Vec<u8>,
-    ) -> Result<(Layout, &'s [u8], usize)> {
+    ) -> Result<ChunkView<'s>> {
         let nominal = self.stored_shape(idx);
         let path = || self.chunk_path(idx);
         let (d, out) = self
@@ -177,7 +173,11 @@ impl Array {
                 ));
             }
         }
-        Ok((d.layout, out, d.swap))
+        Ok(ChunkView {
+            layout: d.layout,
+            bytes: out,
+            swap: d.swap,
+        })
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
@@ -258,20 +258,14 @@ impl Array {
                                 elem,
                             )
                         }
-                        Fetched::Whole => {
-                            let (layout, data, swap) = self.decode_stored(idx, file, data)?;
-                            copy_box_swapped(
-                                data,
-                                &layout,
-                                &in_chunk,
-                                dst,
-                                &out_layout,
-                                &in_region,
-                                &extent,
-                                elem,
-                                swap,
-                            )
-                        }
+                        Fetched::Whole => self.decode_stored(idx, file, data)?.copy_to(
+                            &in_chunk,
+                            dst,
+                            &out_layout,
+                            &in_region,
+                            &extent,
+                            elem,
+                        ),
                     }
                 }
             },
@@ -325,8 +319,9 @@ impl Array {
                 // SAFETY: `buf` is local to this task.
                 unsafe {
                     match existing {
-                        Some((old, old_data, swap)) => {
+                        Some(old) => {
                             let common: Vec<usize> = old
+                                .layout
                                 .shape
                                 .iter()
                                 .zip(&ustored)
@@ -335,16 +330,13 @@ impl Array {
                             if common != ustored {
                                 fill_all(&mut buf, &self.meta.fill);
                             }
-                            copy_box_swapped(
-                                old_data,
-                                &old,
+                            old.copy_to(
                                 &zero,
                                 SharedMut::new(&mut buf),
                                 &layout,
                                 &zero,
                                 &common,
                                 self.elem(),
-                                swap,
                             )?;
                         }
                         None if needs_fill => fill_all(&mut buf, &self.meta.fill),

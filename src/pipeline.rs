@@ -39,7 +39,7 @@ pub struct Decoded {
     pub varlen: Option<u64>,
     pub nbytes: usize,
     /// 1, or (`decode_ref` only) the unit whose bytes the data still has in stored order,
-    /// for the caller to swap while copying it out (`copy_box_swapped`).
+    /// for the caller to swap while copying it out (`ChunkView::copy_to`).
     pub swap: usize,
 }
 

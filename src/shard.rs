@@ -3,7 +3,7 @@
 //! ranges they need; writes rewrite each shard once per call, atomically.
 
 use crate::array::{to_c_order, Array, ChunkData};
-use crate::chunk::copy::{copy_box, copy_box_swapped, fill_all, fill_box, Layout, SharedMut};
+use crate::chunk::copy::{copy_box, fill_all, fill_box, ChunkView, Layout, SharedMut};
 use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::dtype::swap_bytes;
@@ -171,15 +171,14 @@ fn dense_span(
     Ok(Some(lo))
 }
 
-/// Decode one inner chunk, returning its layout and data (`bytes` themselves when they need
-/// no decoding, else `scratch`) and the byte-swap unit the copy out still has to apply.
+/// Decode one inner chunk: `bytes` themselves when they need no decoding, else `scratch`.
 fn decode_inner<'b>(
     a: &Array,
     bytes: &'b [u8],
     scratch: &'b mut Vec<u8>,
     path: &Path,
     local: &[u64],
-) -> Result<(Layout, &'b [u8], usize)> {
+) -> Result<ChunkView<'b>> {
     let s = sharding(a);
     let (d, data) = s
         .inner_pipeline
@@ -187,7 +186,11 @@ fn decode_inner<'b>(
         .map_err(|e| {
             Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
         })?;
-    Ok((d.layout, data, d.swap))
+    Ok(ChunkView {
+        layout: d.layout,
+        bytes: data,
+        swap: d.swap,
+    })
 }
 
 fn inner_grid(a: &Array) -> ChunkGrid {
@@ -264,18 +267,13 @@ pub fn read_region(
                                 }
                                 None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
                             };
-                            let (layout, data, swap) =
-                                decode_inner(a, &bytes, scratch, &path, &local)?;
-                            copy_box_swapped(
-                                data,
-                                &layout,
+                            decode_inner(a, &bytes, scratch, &path, &local)?.copy_to(
                                 &in_chunk,
                                 dst,
                                 &out_layout,
                                 &in_reg,
                                 &ext,
                                 elem,
-                                swap,
                             )
                         }
                         _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
@@ -453,18 +451,13 @@ pub fn write_region(
                 unsafe {
                     match old.filter(|_| !full) {
                         Some(bytes) => {
-                            let (layout, old_data, swap) =
-                                decode_inner(a, bytes, scratch, &path, local)?;
-                            copy_box_swapped(
-                                old_data,
-                                &layout,
+                            decode_inner(a, bytes, scratch, &path, local)?.copy_to(
                                 &zero,
                                 SharedMut::new(&mut buf),
                                 &inner_layout,
                                 &zero,
                                 &inner_u,
                                 elem,
-                                swap,
                             )?;
                         }
                         None if full && interior => {}
@@ -499,10 +492,11 @@ pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     };
     let bytes = read_range(&file, range, &path)?;
     let mut scratch = Vec::new();
-    let (layout, data, swap) = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let view = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let layout = view.layout;
     let nbytes = layout.shape.iter().product::<usize>() * a.elem();
-    let mut data = data.to_vec();
-    swap_bytes(&mut data, swap);
+    let mut data = view.bytes.to_vec();
+    swap_bytes(&mut data, view.swap);
     to_c_order(data, &layout, nbytes, a.elem()).map(Some)
 }
 

@@ -106,6 +106,42 @@ impl SharedMut {
     }
 }
 
+/// A decoded chunk's bytes in their layout, still in stored byte order when `swap` > 1 (the
+/// unit to reverse while copying them out).
+pub struct ChunkView<'a> {
+    pub layout: Layout,
+    pub bytes: &'a [u8],
+    pub swap: usize,
+}
+
+impl ChunkView<'_> {
+    /// Copy the box `extent` at `at` in the chunk to `dst_at` in `dst`, in native order.
+    ///
+    /// # Safety
+    /// No other thread may access the destination box concurrently.
+    pub unsafe fn copy_to(
+        &self,
+        at: &[usize],
+        dst: SharedMut,
+        dst_layout: &Layout,
+        dst_at: &[usize],
+        extent: &[usize],
+        elem: usize,
+    ) -> Result<()> {
+        copy_box_swapped(
+            self.bytes,
+            &self.layout,
+            at,
+            dst,
+            dst_layout,
+            dst_at,
+            extent,
+            elem,
+            self.swap,
+        )
+    }
+}
+
 /// Copy the box `extent` at `src_at` in `src` to `dst_at` in `dst`.
 ///
 /// # Safety
@@ -132,7 +168,7 @@ pub unsafe fn copy_box(
 /// # Safety
 /// No other thread may access the destination box concurrently.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn copy_box_swapped(
+unsafe fn copy_box_swapped(
     src: &[u8],
     src_layout: &Layout,
     src_at: &[usize],
