@@ -366,7 +366,7 @@ impl Array {
     /// value). A raw native-order chunk is stored from `buf` itself.
     fn chunk_put(&self, idx: &[u64], buf: store::PooledBuf, shape: &[u64]) -> Result<store::Put> {
         let path = self.chunk_path(idx);
-        if fill::all_fill(self.meta.dtype, &buf, &self.meta.fill) {
+        if fill::all_fill(&buf, &self.meta.fill) {
             return Ok(store::Put { path, parts: None });
         }
         let (header, body) = self.meta.pipeline.encode_owned(buf, shape)?;
