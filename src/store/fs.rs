@@ -1,4 +1,4 @@
-//! The filesystem store. Every write goes to a temporary file in the same directory and is
+//! The filesystem store (the backend of `store::FsStore`). Every write goes to a temporary file in the same directory and is
 //! renamed into place, so readers and killed writers only ever see old or new files.
 
 use crate::error::{Error, Result};

@@ -1,0 +1,122 @@
+//! The storage boundary. Everything the engine stores (chunks, shards, metadata, attributes)
+//! goes through these traits as values under string keys, so that the same array code runs
+//! on a directory, in memory, on an object store or (read-only) on a web server.
+//!
+//! Keys are relative to the container root, `/`-separated, without a leading `/` (`""` is
+//! the root itself, `"raw/0/1/2"` a chunk, `"raw/.zarray"` metadata). Errors name the
+//! key's full location (path or URL, see [`ReadableStore::location`]), never a bare key.
+//!
+//! Every backend passes the one conformance suite in `store::conformance` (tests).
+
+pub mod fs;
+
+pub use fs::*;
+
+use crate::error::Result;
+use std::ops::Range;
+
+/// A byte range of a stored value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `start..end` from the value's first byte.
+    Span(Range<u64>),
+    /// The last `n` bytes (a shard's index at its end), without knowing the size first.
+    Suffix(u64),
+}
+
+/// What an update (a read-modify-write) decides to do with the value it was shown.
+pub enum Update {
+    /// Store these parts, concatenated, as the new value.
+    Put(Vec<PooledBuf>),
+    /// Remove the value.
+    Delete,
+    /// Leave the value as it is.
+    Keep,
+}
+
+/// One level of a listing: the values directly under a prefix and the sub-prefixes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Full keys of the values directly below the prefix, sorted.
+    pub keys: Vec<String>,
+    /// Full keys of the sub-prefixes ("directories") directly below it, without a trailing
+    /// `/`, sorted.
+    pub prefixes: Vec<String>,
+}
+
+/// Reading values.
+pub trait ReadableStore: Send + Sync + std::fmt::Debug {
+    /// Where `key` lives, for messages and errors: a path or a URL.
+    fn location(&self, key: &str) -> String;
+
+    /// Read the value at `key` into `buf` (reusing its allocation); false when it is missing.
+    fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool>;
+
+    /// The value at `key`, or None when it is missing.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut buf = Vec::new();
+        Ok(self.get_into(key, &mut buf)?.then_some(buf))
+    }
+
+    /// The given byte ranges of the value at `key`, in order; None when it is missing. A
+    /// range past the value's end is an error naming the key.
+    fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>>;
+
+    /// The size in bytes of the value at `key`, or None when it is missing.
+    fn size(&self, key: &str) -> Result<Option<u64>>;
+
+    /// How many requests this store serves well at once: 1 for local storage (the engine's
+    /// own threads are enough), tens for object stores, where each request waits on a link.
+    fn concurrency(&self) -> usize {
+        1
+    }
+}
+
+/// Writing values. Every put is atomic: a reader (or a killed writer) sees the old value or
+/// the new one, never a mix.
+pub trait WritableStore: ReadableStore {
+    /// Store the concatenation of `parts` as the value at `key`.
+    fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()>;
+
+    /// Store `bytes` as the value at `key`.
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.put_parts(key, &[bytes])
+    }
+
+    /// Remove the value at `key`; a missing value is not an error.
+    fn delete(&self, key: &str) -> Result<()>;
+
+    /// Remove every value whose key starts with `prefix/` (and `prefix` itself).
+    fn delete_prefix(&self, prefix: &str) -> Result<()>;
+
+    /// Read-modify-write of one value with no lost update: `f` sees the current value (None
+    /// when missing) and decides what to store. Local stores hold an exclusive lock on the
+    /// key (in-process and between processes) from the read to the write; object stores put
+    /// conditionally (If-Match / create-only) and call `f` again on a conflict.
+    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>)
+        -> Result<()>;
+}
+
+/// Listing keys.
+pub trait ListableStore: ReadableStore {
+    /// The values and sub-prefixes directly below `prefix` (`""`: the root).
+    fn list_dir(&self, prefix: &str) -> Result<Listing>;
+
+    /// Every key below `prefix`, at any depth, sorted.
+    fn list_prefix(&self, prefix: &str) -> Result<Vec<String>>;
+}
+
+/// A store the engine can read, write and list.
+pub trait Store: WritableStore + ListableStore {}
+impl<T: WritableStore + ListableStore> Store for T {}
+
+/// Join a prefix and a name into a key (`""` + `"a"` = `"a"`, `"a"` + `"b"` = `"a/b"`).
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else if name.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
