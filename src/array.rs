@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub struct Array {
     pub dir: PathBuf,
     pub meta: ArrayMeta,
+    /// Store chunks that hold only the fill value (zarr-python's `write_empty_chunks`);
+    /// by default they are removed instead.
+    pub write_empty_chunks: bool,
 }
 
 /// Per-thread buffers reused across chunks: the stored bytes and the decoded chunk.
@@ -80,6 +83,7 @@ impl Array {
         Ok(Array {
             dir: dir.to_path_buf(),
             meta: metadata::open(dir)?,
+            write_empty_chunks: false,
         })
     }
 
@@ -87,6 +91,7 @@ impl Array {
         Ok(Array {
             dir: dir.to_path_buf(),
             meta: metadata::create(dir, spec)?,
+            write_empty_chunks: false,
         })
     }
 
@@ -258,14 +263,32 @@ impl Array {
                                 elem,
                             )
                         }
-                        Fetched::Whole => self.decode_stored(idx, file, data)?.copy_to(
-                            &in_chunk,
-                            dst,
-                            &out_layout,
-                            &in_region,
-                            &extent,
-                            elem,
-                        ),
+                        Fetched::Whole => {
+                            let view = self.decode_stored(idx, file, data)?;
+                            // An N5 block smaller than the grid's (stored at an old clipped
+                            // edge shape before the dataset grew) holds part of the box;
+                            // the rest is the fill value (0).
+                            let inside: Vec<usize> = extent
+                                .iter()
+                                .zip(&in_chunk)
+                                .zip(&view.layout.shape)
+                                .map(|((e, c), s)| (*e).min(s.saturating_sub(*c)))
+                                .collect();
+                            if inside != extent {
+                                fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill)?;
+                            }
+                            if inside.iter().all(|&n| n > 0) {
+                                view.copy_to(
+                                    &in_chunk,
+                                    dst,
+                                    &out_layout,
+                                    &in_region,
+                                    &inside,
+                                    elem,
+                                )?;
+                            }
+                            Ok(())
+                        }
                     }
                 }
             },
@@ -366,7 +389,7 @@ impl Array {
     /// value). A raw native-order chunk is stored from `buf` itself.
     fn chunk_put(&self, idx: &[u64], buf: store::PooledBuf, shape: &[u64]) -> Result<store::Put> {
         let path = self.chunk_path(idx);
-        if fill::all_fill(&buf, &self.meta.fill) {
+        if !self.write_empty_chunks && fill::all_fill(&buf, &self.meta.fill) {
             return Ok(store::Put { path, parts: None });
         }
         let (header, body) = self.meta.pipeline.encode_owned(buf, shape)?;

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod node;
 pub mod pipeline;
 pub mod prefault;
+pub mod selection;
 pub mod shard;
 pub mod store;
 pub mod threads;

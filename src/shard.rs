@@ -383,7 +383,7 @@ fn rewrite_shard(
 /// Encode an inner chunk buffer, or None when it holds only the fill value. A raw inner
 /// chunk is stored from `buf` itself.
 fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
-    if fill::all_fill(&buf, &a.meta.fill) {
+    if !a.write_empty_chunks && fill::all_fill(&buf, &a.meta.fill) {
         return Ok(None);
     }
     let s = sharding(a);

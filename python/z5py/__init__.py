@@ -10,6 +10,7 @@ import os as _os
 from . import errors, shape_utils
 from ._z5py import __version__
 from .attribute_manager import AttributeManager
+from .clean import clean
 from .dataset import Dataset
 from .errors import (
     CorruptChunkError,
@@ -50,6 +51,7 @@ __all__ = [
     "Z5OSError",
     "ZarrFile",
     "__version__",
+    "clean",
     "errors",
     "shape_utils",
 ]

@@ -85,6 +85,24 @@ class ArrayHandle:
         starting at ``start`` of shape ``out.shape``.  Releases the GIL."""
     def write_from(self, start: Sequence[int], data: np.ndarray, n_threads: int) -> None:
         """Write ``data`` (C-contiguous, dtype == ``self.dtype``) at ``start``."""
+    def read_orthogonal(
+        self, indices: Sequence[np.ndarray], out: np.ndarray, n_threads: int
+    ) -> None:
+        """Fill ``out`` (shape: the lengths of ``indices``) with the orthogonal selection
+        given by one uint64 index array per axis; only chunks holding selected elements
+        are read.  Releases the GIL."""
+    def write_orthogonal(
+        self, indices: Sequence[np.ndarray], data: np.ndarray, n_threads: int
+    ) -> None:
+        """Write ``data`` (shape: the lengths of ``indices``) to the orthogonal selection;
+        a repeated index keeps the value given last."""
+    def read_points(self, coords: np.ndarray, out: np.ndarray, n_threads: int) -> None:
+        """Fill ``out`` (n elements) with the points ``coords`` (uint64, n * ndim)."""
+    def write_points(self, coords: np.ndarray, data: np.ndarray, n_threads: int) -> None:
+        """Write ``data`` (n elements) to the points ``coords`` (uint64, n * ndim)."""
+    def with_write_empty_chunks(self, write_empty_chunks: bool) -> ArrayHandle:
+        """The same array storing (True) or removing (False) chunks of only fill values."""
+    write_empty_chunks: bool
     def read_chunk(self, chunk_index: Sequence[int]) -> np.ndarray | None:
         """Decoded chunk as stored (N5 edge chunks clipped, Zarr edge chunks full), or None."""
     def write_chunk(

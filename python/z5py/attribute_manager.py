@@ -13,13 +13,20 @@ import numpy as np
 from . import _z5py
 from .errors import InvalidArgumentError, ReadOnlyError
 
-__all__ = ["N5_RESERVED_KEYS", "AttributeManager"]
+__all__ = ["HIDDEN_KEYS", "MAXSHAPE_KEY", "N5_RESERVED_KEYS", "AttributeManager"]
 
 #: Keys that N5 keeps in ``attributes.json`` for itself: the dataset metadata and the
 #: container version.  They are hidden from and protected against the AttributeManager.
 N5_RESERVED_KEYS = frozenset(
     {"dimensions", "blockSize", "dataType", "compression", "compressionType", "n5"}
 )
+
+#: Attribute under which z5py keeps a dataset's ``maxshape`` when one was given (other
+#: readers ignore attributes).  Hidden from and protected against the AttributeManager.
+MAXSHAPE_KEY = "_z5py_maxshape"
+
+#: Keys z5py keeps in the attributes for itself.
+HIDDEN_KEYS = frozenset({MAXSHAPE_KEY})
 
 _FORMATS = ("n5", "zarr2", "zarr3")
 
@@ -102,13 +109,18 @@ class AttributeManager(MutableMapping):
         """Whether modifications are refused."""
         return self._read_only
 
-    def _read(self) -> dict[str, Any]:
-        """All user attributes, freshly read from disk."""
+    def _read_all(self) -> dict[str, Any]:
+        """All attributes (z5py's hidden ones too), freshly read from disk."""
         return json.loads(_z5py.read_attrs(self._path, self._fmt))
 
+    def _read(self) -> dict[str, Any]:
+        """All user attributes, freshly read from disk."""
+        return {k: v for k, v in self._read_all().items() if k not in HIDDEN_KEYS}
+
     def _write(self, attrs: Mapping[str, Any]) -> None:
-        """Replace all user attributes with ``attrs``."""
-        payload = json.dumps(dict(attrs), allow_nan=True, default=_jsonable)
+        """Replace all user attributes with ``attrs`` (z5py's hidden ones are kept)."""
+        hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
+        payload = json.dumps({**dict(attrs), **hidden}, allow_nan=True, default=_jsonable)
         _z5py.write_attrs(self._path, self._fmt, payload)
 
     def _check_key(self, key: Any, action: str) -> None:
@@ -117,6 +129,8 @@ class AttributeManager(MutableMapping):
             raise ReadOnlyError(f"cannot {action} attribute {key!r}: opened in read-only mode 'r'")
         if not isinstance(key, str):
             raise TypeError(f"attribute names must be strings, got {type(key).__name__}")
+        if key in HIDDEN_KEYS:
+            raise InvalidArgumentError(f"cannot {action} attribute {key!r}: it is reserved by z5py")
         if self._fmt == "n5" and key in N5_RESERVED_KEYS:
             raise InvalidArgumentError(
                 f"cannot {action} attribute {key!r}: it is reserved for N5 metadata"

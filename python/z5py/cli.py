@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .clean import DEFAULT_OLDER_THAN, clean, find_temp_files
 from .util import (
     _API_ERRORS,
     H5_EXTS,
@@ -61,6 +62,7 @@ Examples:
   z5py convert vol.n5/raw back.h5/raw --compression gzip
   z5py rechunk vol.n5/raw vol.n5/raw_flat --chunks 1,256,256
   z5py verify vol.n5
+  z5py clean vol.n5 --older-than 3600
   z5py demo
 """
 
@@ -623,6 +625,7 @@ def _convert_z5(
         chunks=chunks,
         dtype=dtype,
         create_kwargs=compression,
+        dimension_names=getattr(ds_in, "dimension_names", None),
     )
     return _copy_z5_to_z5(
         ds_in,
@@ -736,7 +739,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"verified {len(datasets)} dataset(s), {total_checked} chunks: "
         + ("all good" if total_bad == 0 else f"{total_bad} bad chunk(s)")
     )
+    below = node.path if hasattr(node, "path") else container
+    temps = list(find_temp_files(below))
+    for temp in temps:
+        print(
+            f"TEMPORARY: {temp.path} ({temp.size} bytes, {temp.age:.0f} s old, pid "
+            f"{temp.pid}): left by an interrupted write of {temp.target}; readers ignore it, "
+            "'z5py clean' removes it once it is older than an hour"
+        )
+    if temps and not args.quiet:
+        print(f"{len(temps)} temporary file(s) of interrupted writes")
     return 0 if total_bad == 0 else 1
+
+
+# ---------------------------------------------------------------------------------------
+# clean
+# ---------------------------------------------------------------------------------------
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """``z5py clean``: remove temporary files of interrupted writes."""
+    if not os.path.isdir(args.path):
+        raise CliError(f"no such container or directory: {args.path}")
+    removed = clean(args.path, older_than=args.older_than, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for path in removed:
+        print(f"{verb} {path}")
+    if not args.quiet:
+        print(f"{verb} {len(removed)} temporary file(s) older than {args.older_than:g} s")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -998,6 +1029,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--threads", type=int, default=_default_threads())
     p.add_argument("-q", "--quiet", action="store_true", help="only report problems")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "clean",
+        help="remove temporary files left by killed writers",
+        description=_wrap(
+            "Remove the temporary files (.z5tmp.*) that writers killed mid-write left below "
+            "PATH, once they are older than --older-than seconds (default an hour: no write "
+            "takes that long, so no live writer can own them).  Nothing else is touched."
+        ),
+    )
+    p.add_argument("path", metavar="PATH")
+    p.add_argument(
+        "--older-than",
+        type=float,
+        default=DEFAULT_OLDER_THAN,
+        metavar="SECONDS",
+        help="minimum age of a removed file (default %(default)g)",
+    )
+    p.add_argument("-n", "--dry-run", action="store_true", help="only list what would go")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser(
         "demo",

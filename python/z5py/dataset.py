@@ -9,17 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from . import _z5py
+from . import _z5py, array_metadata
 from ._node import Node
+from .attribute_manager import MAXSHAPE_KEY
 from .errors import (
     DtypeMismatchError,
     InvalidArgumentError,
     UnsupportedError,
 )
+from .indexing import is_full_mask, orthogonal, points
 from .shape_utils import (
     check_region,
     normalize_chunks,
     normalize_index,
+    normalize_maxshape,
     normalize_shape,
     to_int,
 )
@@ -103,13 +106,17 @@ class Dataset(Node):
     Obtain datasets from a :class:`~z5py.File` or :class:`~z5py.Group` (``create_dataset``,
     ``require_dataset`` or ``group[name]``) rather than constructing them directly.
 
-    Reading and writing use numpy's basic indexing: integers (negative ones count from
-    the end and drop the axis), slices (any non-zero step; out-of-range bounds are
-    clipped), ``Ellipsis`` and ``None``.  Reads return numpy arrays (a numpy scalar when
+    Reading and writing use numpy's indexing: integers (negative ones count from the end
+    and drop the axis), slices (any non-zero step; out-of-range bounds are clipped),
+    ``Ellipsis``, ``None``, integer arrays or lists and boolean masks per axis.  Array
+    indices are orthogonal, as in h5py and zarr-python (each applies to its own axis, like
+    ``np.ix_``; with a single array index this is numpy's result); :attr:`vindex` gives
+    numpy's vectorised (point) selection, and a boolean mask of the dataset's shape reads or
+    writes the elements where it is true.  Reads return numpy arrays (a numpy scalar when
     every axis is indexed by an integer); writes accept anything numpy can broadcast to the
-    selection and cast it to the dataset's dtype with numpy's assignment rules.  Strided
-    reads fetch the bounding box of the selection and strided writes read, modify and
-    write it back.  Chunk I/O runs in Rust on :attr:`n_threads` threads.  When that leaves
+    selection and cast it to the dataset's dtype with numpy's assignment rules.  Strided and
+    fancy selections read (and write) only the chunks holding selected elements, straight
+    into the result.  Chunk I/O runs in Rust on :attr:`n_threads` threads.  When that leaves
     a core free (``n_threads=1`` on a multi-core machine) and a call moves at least 1 MiB,
     one more thread reads chunk files ahead of the decoder or writes them behind the
     encoder, as tensorstore's I/O pool does (when it is ahead, it also has the kernel map
@@ -186,6 +193,8 @@ class Dataset(Node):
         dataset = cls.__new__(cls)
         dataset._setup(handle, n_threads)
         dataset._init_node(path, handle.format, mode, root, name, file)
+        if file is not None and file.write_empty_chunks:
+            dataset._handle = handle.with_write_empty_chunks(True)
         return dataset
 
     @staticmethod
@@ -203,6 +212,9 @@ class Dataset(Node):
         chunk_key_encoding: str | None = None,
         dimension_separator: str | None = None,
         compression_options: dict[str, Any] | None = None,
+        maxshape: Any = None,
+        dimension_names: Any = None,
+        write_empty_chunks: bool = False,
     ) -> _z5py.ArrayHandle:
         """Validate the arguments of ``Group.create_dataset``, write metadata (and data).
 
@@ -224,6 +236,8 @@ class Dataset(Node):
         if shape is None or dtype is None:
             raise TypeError("create_dataset needs either data, or both shape and dtype")
         shape = normalize_shape(shape)
+        maxshape = normalize_maxshape(maxshape, shape)
+        dimension_names = array_metadata.check_dimension_names(dimension_names, len(shape), fmt)
         dtype = np.dtype(dtype)
         if dtype.kind not in "biufc":
             raise UnsupportedError(f"data type {dtype} is not supported: z5py stores numbers only")
@@ -265,6 +279,17 @@ class Dataset(Node):
             shards=shards,
             chunk_key_encoding=chunk_key_encoding,
         )
+        if dimension_names is not None:
+            array_metadata.rewrite(
+                path, fmt, lambda doc: doc.__setitem__("dimension_names", dimension_names)
+            )
+            handle = _z5py.ArrayHandle.open(path)
+        if any(m is not None for m in maxshape):
+            attrs = json.loads(_z5py.read_attrs(path, fmt))
+            attrs[MAXSHAPE_KEY] = list(maxshape)
+            _z5py.write_attrs(path, fmt, json.dumps(attrs))
+        if write_empty_chunks:
+            handle = handle.with_write_empty_chunks(True)
         if data is not None and data.size > 0:
             native = _c_order(data.astype(handle.dtype, copy=False))
             handle.write_from((0,) * len(shape), native, n_threads)
@@ -308,6 +333,35 @@ class Dataset(Node):
         """Shard shape of a sharded Zarr v3 dataset, else ``None``."""
         shards = self._handle.shards
         return None if shards is None else tuple(shards)
+
+    @property
+    def maxshape(self) -> tuple[int | None, ...]:
+        """Largest shape :meth:`resize` may give (``None``: unlimited along that axis).
+
+        Unlimited on every axis unless ``maxshape=`` was given on creation (kept in a
+        hidden attribute that other readers ignore)."""
+        stored = json.loads(_z5py.read_attrs(self._path, self._fmt)).get(MAXSHAPE_KEY)
+        if isinstance(stored, list) and len(stored) == self.ndim:
+            return tuple(None if m is None else int(m) for m in stored)
+        return (None,) * self.ndim
+
+    @property
+    def dimension_names(self) -> tuple[str | None, ...] | None:
+        """Zarr v3 ``dimension_names`` (one name or ``None`` per axis), else ``None``."""
+        if self._fmt != "zarr3":
+            return None
+        names = json.loads(self._handle.metadata_json).get("dimension_names")
+        return None if names is None else tuple(names)
+
+    @property
+    def write_empty_chunks(self) -> bool:
+        """Whether chunks holding only the fill value are stored (settable; default
+        ``False``: such chunks are removed, and read back as the fill value)."""
+        return bool(self._handle.write_empty_chunks)
+
+    @write_empty_chunks.setter
+    def write_empty_chunks(self, value: bool) -> None:
+        self._handle = self._handle.with_write_empty_chunks(bool(value))
 
     @property
     def chunks_per_dimension(self) -> tuple[int, ...]:
@@ -362,7 +416,9 @@ class Dataset(Node):
             self._handle.read_into(list(start), out, self._n_threads)
         return out
 
-    def _write_box(self, start: Sequence[int], data: np.ndarray) -> None:
+    def _write_box(
+        self, start: Sequence[int], data: np.ndarray, handle: _z5py.ArrayHandle | None = None
+    ) -> None:
         """Write ``data`` (already of the dataset's dtype) at ``start`` (assumed in bounds).
 
         Data that is not C-contiguous (typically a broadcast scalar, as in ``ds[:] = 0``)
@@ -371,8 +427,9 @@ class Dataset(Node):
         """
         if not data.size:
             return
+        handle = self._handle if handle is None else handle
         if data.flags.c_contiguous or data.nbytes <= WRITE_SLAB_BYTES:
-            self._handle.write_from(list(start), _c_order(data), self._n_threads)
+            handle.write_from(list(start), _c_order(data), self._n_threads)
             return
         grid = (self.shards or self.chunks)[0]
         row_bytes = data.nbytes // data.shape[0]
@@ -382,7 +439,7 @@ class Dataset(Node):
         while position < end:
             stop = min(end, (position // rows + 1) * rows)
             slab = _c_order(data[position - begin : stop - begin])
-            self._handle.write_from([position, *start[1:]], slab, self._n_threads)
+            handle.write_from([position, *start[1:]], slab, self._n_threads)
             position = stop
 
     def _coerce(self, value: Any) -> np.ndarray:
@@ -410,41 +467,192 @@ class Dataset(Node):
         return array.astype(self._dtype, copy=False)
 
     def __getitem__(self, index: Any) -> Any:
-        """Read the selection ``index`` (numpy basic indexing) from disk."""
-        sel = normalize_index(index, self._shape)
-        if sel.empty:
-            return np.empty(sel.out_shape, dtype=self._dtype)
-        out = self._read_box(sel.start, sel.shape)
-        if sel.steps is not None:
-            out = np.ascontiguousarray(out[sel.steps])
-        out = out.reshape(sel.out_shape)
-        return out[()] if sel.scalar else out
+        """Read the selection ``index`` from disk: numpy basic indexing, plus integer
+        arrays/lists and boolean masks per axis (orthogonal, see :attr:`oindex`) and a
+        boolean mask of the dataset's shape (the selected elements, as numpy gives them)."""
+        if is_full_mask(index, self._shape):
+            return self._read_points(index)
+        return self._read_orthogonal(index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        """Write ``value`` (broadcast to the selection, cast to the dtype) to ``index``."""
-        self._check_writable("write to a dataset")
-        sel = normalize_index(index, self._shape)
+        """Write ``value`` (broadcast to the selection, cast to the dtype) to ``index``
+        (the selections of :meth:`__getitem__`)."""
+        if is_full_mask(index, self._shape):
+            self._write_points(index, value)
+        else:
+            self._write_orthogonal(index, value)
+
+    @property
+    def oindex(self) -> _Indexer:
+        """Orthogonal indexing (zarr-python's ``oindex``): ``ds.oindex[[0, 2], :, [1, 3]]``
+        combines the indices of each axis like ``np.ix_``; the same as ``ds[...]``."""
+        return _Indexer(self._read_orthogonal, self._write_orthogonal)
+
+    @property
+    def vindex(self) -> _Indexer:
+        """Vectorised (point) indexing (zarr-python's ``vindex``, numpy's advanced
+        indexing): one integer array per axis, broadcast together, or a boolean mask of the
+        dataset's shape; reads and writes touch only the chunks holding the points."""
+        return _Indexer(self._read_points, self._write_points)
+
+    def _broadcast_value(self, value: Any, out_shape: tuple[int, ...]) -> np.ndarray:
+        """``value`` cast to the dtype and broadcast to ``out_shape``."""
         data = self._coerce(value)
         # like numpy, tolerate extra leading axes of length 1 in the value
-        extra = data.ndim - len(sel.out_shape)
+        extra = data.ndim - len(out_shape)
         if extra > 0 and all(n == 1 for n in data.shape[:extra]):
             data = data.reshape(data.shape[extra:])
         try:
-            data = np.broadcast_to(data, sel.out_shape)
+            return np.broadcast_to(data, out_shape)
         except ValueError:
             raise InvalidArgumentError(
                 f"cannot broadcast a value of shape {data.shape} to the selection's shape "
-                f"{sel.out_shape}"
+                f"{out_shape}"
             ) from None
+
+    def _read_orthogonal(self, index: Any) -> Any:
+        sel = orthogonal(index, self._shape)
+        if sel.empty:
+            return np.empty(sel.out_shape, dtype=self._dtype)
+        box = sel.box
+        if box is not None:
+            out = self._read_box(*box)
+        else:
+            out = np.empty(sel.counts, dtype=self._dtype)
+            self._handle.read_orthogonal(sel.indices(), out, self._n_threads)
+        out = out.reshape(sel.out_shape)
+        return out[()] if sel.scalar else out
+
+    def _write_orthogonal(self, index: Any, value: Any) -> None:
+        self._check_writable("write to a dataset")
+        sel = orthogonal(index, self._shape)
+        data = self._broadcast_value(value, sel.out_shape)
         if sel.empty:
             return
         data = data.reshape(sel.counts)
-        if sel.steps is None:
-            self._write_box(sel.start, data)
+        box = sel.box
+        if box is not None:
+            self._write_box(box[0], data)
         else:
-            box = self._read_box(sel.start, sel.shape)
-            box[sel.steps] = data
-            self._write_box(sel.start, box)
+            # the engine reads the value in C order: at most the selection's size
+            self._handle.write_orthogonal(sel.indices(), _c_order(data), self._n_threads)
+
+    def _read_points(self, index: Any) -> np.ndarray:
+        coords, out_shape = points(index, self._shape)
+        out = np.empty(coords.shape[0], dtype=self._dtype)
+        if out.size:
+            self._handle.read_points(coords.reshape(-1), out, self._n_threads)
+        return out.reshape(out_shape)
+
+    def _write_points(self, index: Any, value: Any) -> None:
+        self._check_writable("write to a dataset")
+        coords, out_shape = points(index, self._shape)
+        data = self._broadcast_value(value, out_shape)
+        if coords.shape[0]:
+            flat = np.ascontiguousarray(data).reshape(-1)
+            self._handle.write_points(coords.reshape(-1), flat, self._n_threads)
+
+    # ----------------------------------------------------------------------------------
+    # growing and shrinking
+
+    def resize(self, size: Any, axis: int | None = None) -> None:
+        """Change the shape (h5py's ``resize``): ``size`` is the new shape, or with
+        ``axis`` the new extent of that axis.  Every axis may grow up to :attr:`maxshape`.
+
+        Growing reads the fill value in the new part.  Shrinking first removes the chunks
+        (shards) wholly outside the new shape and sets the part of the edge chunks beyond it
+        to the fill value, so that a later grow reads fill values there; then the metadata
+        is rewritten atomically (readers see the old or the new shape).
+        """
+        self._check_writable("resize a dataset")
+        if axis is None:
+            new = normalize_shape(size)
+        else:
+            dim = to_int(axis, "axis")
+            if not -self.ndim <= dim < self.ndim:
+                raise InvalidArgumentError(
+                    f"axis {axis} is out of range for {self.ndim} dimensions"
+                )
+            new_list = list(self._shape)
+            new_list[dim % self.ndim] = to_int(size, "size")
+            new = normalize_shape(new_list)
+        if len(new) != self.ndim:
+            raise InvalidArgumentError(
+                f"new shape {new} has {len(new)} dimensions, the dataset {self.ndim}"
+            )
+        for dim, (n, m) in enumerate(zip(new, self.maxshape)):
+            if m is not None and n > m:
+                raise InvalidArgumentError(
+                    f"cannot resize axis {dim} to {n}: it exceeds the maxshape {self.maxshape}"
+                )
+        old = self._shape
+        if new == old:
+            return
+        if any(n < o for n, o in zip(new, old)):
+            self._clear_outside(new)
+        array_metadata.rewrite(
+            self._path, self._fmt, lambda doc: array_metadata.set_shape(doc, self._fmt, new)
+        )
+        handle = _z5py.ArrayHandle.open(self._path)
+        if self._handle.write_empty_chunks:
+            handle = handle.with_write_empty_chunks(True)
+        self._handle = handle
+        self._shape = tuple(handle.shape)
+
+    def _clear_outside(self, new: tuple[int, ...]) -> None:
+        """Before shrinking to ``new``: remove the chunks (shards) wholly outside it and
+        set the rest of the edge ones to the fill value."""
+        old = self._shape
+        unit = self.shards or self.chunks
+        chunks = self.chunks
+        doomed = set()
+        for idx in self._handle.existing_chunks():
+            origin = [i * c // u * u for i, c, u in zip(idx, chunks, unit)]
+            if any(o >= n for o, n in zip(origin, new)):
+                doomed.add(self._handle.chunk_path(list(idx)))
+        for path in sorted(doomed):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        # the retained units' extent along each axis
+        kept = [min(o, -(-n // u) * u) for o, n, u in zip(old, new, unit)]
+        clearing = self._handle.with_write_empty_chunks(False)
+        fill = self.fillvalue if self.fillvalue is not None else 0
+        for dim, (n, o) in enumerate(zip(new, old)):
+            if n >= o or kept[dim] <= n:
+                continue
+            start = [0] * self.ndim
+            shape = list(kept)
+            start[dim] = n
+            shape[dim] = kept[dim] - n
+            if any(s == 0 for s in shape):
+                continue
+            value = np.broadcast_to(np.asarray(fill, dtype=self._dtype), tuple(shape))
+            self._write_box(start, value, handle=clearing)
+
+    def append(self, data: Any, axis: int = 0) -> None:
+        """Grow along ``axis`` by ``data``'s extent there and write ``data`` at the end
+        (for time series); ``data`` matches the shape on every other axis (an array of
+        one dimension less is one slice)."""
+        self._check_writable("append to a dataset")
+        dim = to_int(axis, "axis")
+        if not -self.ndim <= dim < self.ndim:
+            raise InvalidArgumentError(f"axis {axis} is out of range for {self.ndim} dimensions")
+        dim %= self.ndim
+        array = self._coerce(data)
+        if array.ndim == self.ndim - 1:
+            array = np.expand_dims(array, dim)
+        expected = self._shape[:dim] + self._shape[dim + 1 :]
+        if array.ndim != self.ndim or array.shape[:dim] + array.shape[dim + 1 :] != expected:
+            raise InvalidArgumentError(
+                f"cannot append data of shape {np.shape(data)} along axis {dim} of a dataset "
+                f"of shape {self._shape}"
+            )
+        start = [0] * self.ndim
+        start[dim] = self._shape[dim]
+        self.resize(self._shape[dim] + array.shape[dim], axis=dim)
+        self._write_box(start, array)
 
     def read_subarray(self, start: Sequence[int], stop: Sequence[int]) -> np.ndarray:
         """Read the region from ``start`` (inclusive) to ``stop`` (exclusive).
@@ -481,17 +689,18 @@ class Dataset(Node):
         if not dest.flags.writeable:
             raise InvalidArgumentError("dest is not writeable")
         source = Ellipsis if source_sel is None else source_sel
-        sel = normalize_index(source, self._shape)
+        sel = None if is_full_mask(source, self._shape) else orthogonal(source, self._shape)
+        box = None if sel is None else sel.box
         direct = (
             dest_sel is None
-            and sel.steps is None
+            and box is not None
             and not sel.empty
             and dest.flags.c_contiguous
             and dest.dtype == self._dtype
             and dest.shape == sel.out_shape
         )
         if direct:
-            self._handle.read_into(list(sel.start), dest.reshape(sel.shape), self._n_threads)
+            self._handle.read_into(list(box[0]), dest.reshape(box[1]), self._n_threads)
         else:
             dest[Ellipsis if dest_sel is None else dest_sel] = self[source]
 
@@ -625,6 +834,22 @@ class Dataset(Node):
             f'<z5py Dataset "{self._name}": shape {self._shape}, type "{self._dtype.str}", '
             f"{self._fmt}, mode {self._mode!r}>"
         )
+
+
+class _Indexer:
+    """``ds.oindex`` / ``ds.vindex``: a selection kind usable with ``[]``."""
+
+    __slots__ = ("_read", "_write")
+
+    def __init__(self, read: Any, write: Any) -> None:
+        self._read = read
+        self._write = write
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._read(index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._write(index, value)
 
 
 def _reopen_dataset(path: str, n_threads: int, mode: str, root: str, name: str) -> Dataset:

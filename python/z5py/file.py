@@ -86,6 +86,10 @@ class File(Group):
         One of :attr:`file_modes`.
     zarr_format:
         Zarr version (2 or 3) of a new Zarr container; implies Zarr.
+    write_empty_chunks:
+        Whether datasets created or opened through this file store chunks that hold only
+        the fill value (default ``False``: such chunks are removed and read back as the
+        fill value); ``create_dataset(write_empty_chunks=...)`` overrides it.
     """
 
     #: Extensions inferred as N5.
@@ -109,8 +113,10 @@ class File(Group):
         use_zarr_format: bool | None | object = _UNSET,
         mode: str | object = _UNSET,
         zarr_format: int | None = None,
+        write_empty_chunks: bool = False,
     ) -> None:
         use_zarr_format, mode = _positional(args, use_zarr_format, mode)
+        self._write_empty_chunks = bool(write_empty_chunks)
         if use_zarr_format is not None and not isinstance(use_zarr_format, bool):
             raise TypeError(f"use_zarr_format must be True, False or None, not {use_zarr_format!r}")
         if mode not in self.file_modes:
@@ -216,6 +222,12 @@ class File(Group):
         if ext in cls.n5_exts:
             return False
         return None
+
+    @property
+    def write_empty_chunks(self) -> bool:
+        """Whether datasets of this file store chunks holding only the fill value (the
+        default of ``create_dataset``'s ``write_empty_chunks`` and of opened datasets)."""
+        return self._write_empty_chunks
 
     @property
     def filename(self) -> str:

@@ -18,7 +18,7 @@ from .errors import (
     NodeNotFoundError,
     Z5FileNotFoundError,
 )
-from .shape_utils import normalize_chunks, normalize_shape
+from .shape_utils import normalize_chunks, normalize_maxshape, normalize_shape
 
 __all__ = ["Group"]
 
@@ -197,6 +197,9 @@ class Group(Node, Mapping):
         shards: Any = None,
         chunk_key_encoding: str | None = None,
         dimension_separator: str | None = None,
+        maxshape: Any = None,
+        dimension_names: Any = None,
+        write_empty_chunks: bool | None = None,
         **compression_options: Any,
     ) -> Dataset:
         """Create the dataset ``name`` (and any missing intermediate groups) and return it.
@@ -231,6 +234,15 @@ class Group(Node, Mapping):
             Zarr v3 only: ``"default"`` (``c/0/1``) or ``"v2"`` (``0.1``).
         dimension_separator:
             Zarr only: ``"."`` (Zarr v2 default) or ``"/"`` between chunk indices.
+        maxshape:
+            Largest shape :meth:`Dataset.resize` may give, one entry per axis (``None``:
+            unlimited); by default every axis is unlimited.  Kept across reopening in a
+            hidden attribute.
+        dimension_names:
+            Zarr v3 only: a name (or ``None``) per axis, stored as ``dimension_names``.
+        write_empty_chunks:
+            Store chunks that hold only the fill value instead of removing them; defaults
+            to the :class:`~z5py.File`'s setting (``False``).
         **compression_options:
             Options of the compressor in z5py spelling, e.g. ``level=5`` for gzip, or
             ``codec``, ``clevel``, ``shuffle``, ``blocksize`` for blosc.  h5py's
@@ -241,6 +253,8 @@ class Group(Node, Mapping):
         self._check_absent(name, path, "dataset")
         self._make_parents(split_name(name)[:-1])
         existed = os.path.lexists(path)
+        if write_empty_chunks is None:
+            write_empty_chunks = self._file is not None and self._file.write_empty_chunks
         try:
             handle = Dataset._create(
                 path,
@@ -256,6 +270,9 @@ class Group(Node, Mapping):
                 chunk_key_encoding=chunk_key_encoding,
                 dimension_separator=dimension_separator,
                 compression_options=compression_options,
+                maxshape=maxshape,
+                dimension_names=dimension_names,
+                write_empty_chunks=bool(write_empty_chunks),
             )
         except BaseException:
             # Leave no half-created dataset behind (the directory was not there before).
@@ -305,6 +322,12 @@ class Group(Node, Mapping):
             raise TypeError(
                 f"chunks do not match for {name!r} (existing {dataset.chunks} vs new "
                 f"{normalize_chunks(chunks, shape)})"
+            )
+        maxshape = kwargs.get("maxshape")
+        if maxshape is not None and normalize_maxshape(maxshape, shape) != dataset.maxshape:
+            raise TypeError(
+                f"maxshapes do not match for {name!r} (existing {dataset.maxshape} vs new "
+                f"{normalize_maxshape(maxshape, shape)})"
             )
         return dataset
 

@@ -21,6 +21,7 @@ __all__ = [
     "default_chunks",
     "normalize_chunks",
     "normalize_index",
+    "normalize_maxshape",
     "normalize_shape",
     "to_int",
 ]
@@ -53,6 +54,26 @@ def normalize_shape(shape: Any) -> tuple[int, ...]:
     result = tuple(to_int(d, "shape entry") for d in dims)
     if any(d < 0 for d in result):
         raise InvalidArgumentError(f"shape must not contain negative extents, got {result}")
+    return result
+
+
+def normalize_maxshape(maxshape: Any, shape: Sequence[int]) -> tuple[int | None, ...]:
+    """Validate h5py's ``maxshape`` against ``shape``: ``None`` (unlimited on every axis)
+    or one entry per axis, each ``None`` (unlimited) or an extent at least the shape's."""
+    if maxshape is None:
+        return (None,) * len(shape)
+    entries = (maxshape,) if not hasattr(maxshape, "__len__") else tuple(maxshape)
+    if len(entries) != len(shape):
+        raise InvalidArgumentError(
+            f"maxshape {tuple(entries)} has {len(entries)} dimensions but the shape "
+            f"{tuple(shape)} has {len(shape)}"
+        )
+    result = tuple(None if m is None else to_int(m, "maxshape entry") for m in entries)
+    for dim, (m, n) in enumerate(zip(result, shape)):
+        if m is not None and m < n:
+            raise InvalidArgumentError(
+                f"maxshape {result} is smaller than the shape {tuple(shape)} in axis {dim}"
+            )
     return result
 
 

@@ -717,9 +717,11 @@ def _require_z5_dataset(
     chunks: tuple[int, ...],
     dtype: np.dtype,
     create_kwargs: dict[str, Any],
+    dimension_names: Sequence[str | None] | None = None,
 ) -> tuple[Any, bool]:
     """Open the output dataset if it exists (checking it fits), else create it.
 
+    ``dimension_names`` (of the source) are kept when the output is Zarr v3.
     Returns the dataset and whether it existed before.
     """
     if _contains(f, key):
@@ -741,6 +743,9 @@ def _require_z5_dataset(
             )
         return ds, True
     group, name = _require_parent(f, key)
+    create_kwargs = dict(create_kwargs)
+    if dimension_names is not None and getattr(group, "zarr_format", None) == 3:
+        create_kwargs.setdefault("dimension_names", list(dimension_names))
     ds = group.create_dataset(
         name, shape=shape, chunks=chunks, dtype=np.dtype(dtype), **create_kwargs
     )
@@ -864,6 +869,7 @@ def rechunk(
         chunks=out_chunks_t,
         dtype=out_dtype,
         create_kwargs=compression,
+        dimension_names=getattr(ds_in, "dimension_names", None),
     )
     return _copy_z5_to_z5(
         ds_in,

@@ -6,8 +6,11 @@ use crate::array::Array;
 use crate::codec::options;
 use crate::dtype::{DataType, Endian};
 use crate::metadata::{fill, json, ArraySpec, Format};
+use crate::selection;
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArrayDescrMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use std::path::PathBuf;
@@ -37,6 +40,14 @@ impl RawBuf {
         }
         std::slice::from_raw_parts(self.ptr, self.len)
     }
+}
+
+/// Index arrays (one per axis) as owned lists.
+fn index_lists(indices: &[PyReadonlyArray1<'_, u64>]) -> PyResult<Vec<Vec<u64>>> {
+    indices
+        .iter()
+        .map(|a| Ok(a.as_array().iter().copied().collect()))
+        .collect()
 }
 
 #[pyclass(module = "z5py._z5py", frozen)]
@@ -147,6 +158,19 @@ impl ArrayHandle {
         Ok(ArrayHandle { inner })
     }
 
+    /// The same array with `write_empty_chunks` set: whether chunks holding only the fill
+    /// value are stored (true) or removed (false, the default).
+    fn with_write_empty_chunks(&self, write_empty_chunks: bool) -> Self {
+        let mut inner = self.inner.clone();
+        inner.write_empty_chunks = write_empty_chunks;
+        ArrayHandle { inner }
+    }
+
+    #[getter]
+    fn write_empty_chunks(&self) -> bool {
+        self.inner.write_empty_chunks
+    }
+
     #[getter]
     fn path(&self) -> String {
         self.inner.dir.to_string_lossy().into_owned()
@@ -240,6 +264,76 @@ impl ArrayHandle {
         // SAFETY: as in read_into.
         py.detach(move || {
             guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads))
+        })
+    }
+
+    /// Fill `out` (shape: the lengths of `indices`) with the orthogonal selection given by
+    /// one array of indices per axis; only chunks holding selected elements are read.
+    fn read_orthogonal(
+        &self,
+        py: Python<'_>,
+        indices: Vec<PyReadonlyArray1<'_, u64>>,
+        out: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let buf = self.buffer(out, true, "output array")?;
+        let idx = index_lists(&indices)?;
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || {
+            guard(|| selection::read_orthogonal(a, &idx, unsafe { buf.slice_mut() }, n_threads))
+        })
+    }
+
+    /// Write `data` (shape: the lengths of `indices`) to the orthogonal selection.
+    fn write_orthogonal(
+        &self,
+        py: Python<'_>,
+        indices: Vec<PyReadonlyArray1<'_, u64>>,
+        data: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let buf = self.buffer(data, false, "data")?;
+        let idx = index_lists(&indices)?;
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || {
+            guard(|| selection::write_orthogonal(a, &idx, unsafe { buf.slice() }, n_threads))
+        })
+    }
+
+    /// Fill `out` (n elements) with the points whose coordinates `coords` holds (n * ndim,
+    /// point by point).
+    fn read_points(
+        &self,
+        py: Python<'_>,
+        coords: PyReadonlyArray1<'_, u64>,
+        out: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let buf = self.buffer(out, true, "output array")?;
+        let c = coords.as_slice()?.to_vec();
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || {
+            guard(|| selection::read_points(a, &c, unsafe { buf.slice_mut() }, n_threads))
+        })
+    }
+
+    /// Write `data` (n elements) to the points `coords` (n * ndim).
+    fn write_points(
+        &self,
+        py: Python<'_>,
+        coords: PyReadonlyArray1<'_, u64>,
+        data: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let buf = self.buffer(data, false, "data")?;
+        let c = coords.as_slice()?.to_vec();
+        let a = &self.inner;
+        // SAFETY: as in read_into.
+        py.detach(move || {
+            guard(|| selection::write_points(a, &c, unsafe { buf.slice() }, n_threads))
         })
     }
 
