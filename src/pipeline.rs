@@ -219,7 +219,7 @@ impl Pipeline {
         let (shape, varlen, payload) = if self.n5_header {
             let (h, payload) = N5Header::decode(stored)?;
             if h.shape.len() != nominal.len() {
-                return Err(Error::codec(
+                return Err(Error::wrong_size(
                     "n5 header",
                     format!(
                         "block has {} dimensions, the dataset {}",
@@ -234,7 +234,7 @@ impl Pipeline {
             // as N5-Java does).
             let fits = h.shape.iter().zip(max_shape).all(|(s, m)| s <= m);
             if h.varlen.is_none() && !fits {
-                return Err(Error::codec(
+                return Err(Error::wrong_size(
                     "n5 header",
                     format!(
                         "block shape {:?} disagrees with the expected {nominal:?}",

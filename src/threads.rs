@@ -21,7 +21,7 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
         .num_threads(n)
         .thread_name(|i| format!("z5py-{i}"))
         .build()
-        .map_err(|e| Error::invalid(format!("cannot start {n} threads: {e}")))?;
+        .map_err(|e| Error::exhausted(format!("cannot start {n} threads: {e}")))?;
     let p = Arc::new(p);
     pools.insert(n, p.clone());
     Ok(p)
@@ -96,7 +96,7 @@ impl Sink {
         // After a failed write the remaining work is pointless; the caller reports the I/O
         // thread's own error.
         if failed.load(Ordering::Relaxed) {
-            return Err(Error::invalid("stopped after a failed write"));
+            return Err(Error::internal("stopped after a failed write"));
         }
         let full = {
             let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -115,7 +115,7 @@ impl Sink {
         let Sink::Queue { tx, .. } = self else {
             return puts.iter().try_for_each(apply_locked);
         };
-        let gone = || Error::invalid("the I/O thread has stopped");
+        let gone = || Error::internal("the I/O thread has stopped");
         if wait {
             return tx.send(puts).map_err(|_| gone());
         }
@@ -188,7 +188,7 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
                 }
                 first
             })
-            .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
+            .map_err(|e| Error::exhausted(format!("cannot start the I/O thread: {e}")))?;
         let sink = Sink::Queue {
             tx,
             failed,
@@ -270,12 +270,12 @@ fn for_each_fetched_offloaded<T: Sync, S: Default, R: Send>(
                     }
                 }
             })
-            .map_err(|e| Error::invalid(format!("cannot start the I/O thread: {e}")))?;
+            .map_err(|e| Error::exhausted(format!("cannot start the I/O thread: {e}")))?;
         let mut s = S::default();
         for group in items.chunks(batch) {
             let got = rx
                 .recv()
-                .map_err(|_| Error::invalid("the I/O thread has stopped"))??;
+                .map_err(|_| Error::internal("the I/O thread has stopped"))??;
             for (it, (r, buf)) in group.iter().zip(got) {
                 f(&mut s, it, r, &buf)?;
             }

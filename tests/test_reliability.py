@@ -245,6 +245,43 @@ def test_n5_header_disagreeing_with_metadata(tmp_path, compression):
     np.testing.assert_array_equal(ds[...], data)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_wrong_size_and_undecodable_chunks_raise_distinct_classes(tmp_path, fmt):
+    """The engine tells a chunk of the wrong size from one that does not decode by class
+    (``z5py verify`` relies on it), never by message text."""
+    f = open_container(tmp_path, fmt)
+    ds, _ = make_filled(f, "raw", "raw")
+    path = Path(ds.chunk_path((1, 1)))
+    good = path.read_bytes()
+    path.write_bytes(good[:-1])
+    with pytest.raises(errors.ChunkSizeError) as info:
+        ds.read_chunk((1, 1))
+    assert isinstance(info.value, errors.CorruptChunkError)
+    assert isinstance(info.value, ValueError)
+    zipped, _ = make_filled(f, "gzip", "gzip")
+    path = Path(zipped.chunk_path((1, 1)))
+    path.write_bytes(b"\xff" * len(path.read_bytes()))
+    with pytest.raises(errors.CorruptChunkError) as info:
+        zipped.read_chunk((1, 1))
+    assert not isinstance(info.value, errors.ChunkSizeError)
+
+
+def test_storage_error_classes_are_the_builtin_ones():
+    """What the remote stores raise: each class is its builtin's subclass and a Z5OSError."""
+    pairs = [
+        (errors.Z5FileNotFoundError, FileNotFoundError),
+        (errors.Z5FileExistsError, FileExistsError),
+        (errors.Z5PermissionError, PermissionError),
+        (errors.Z5TimeoutError, TimeoutError),
+        (errors.Z5ConnectionError, ConnectionError),
+    ]
+    for cls, builtin in pairs:
+        assert issubclass(cls, builtin)
+        assert issubclass(cls, errors.Z5OSError)
+    assert issubclass(errors.ResourceExhaustedError, MemoryError)
+    assert issubclass(errors.InternalError, RuntimeError)
+
+
 def test_n5_edge_chunk_with_unclipped_header_is_read_clipped(tmp_path):
     """Some writers store full-size edge blocks; those are valid and read clipped."""
     f = open_container(tmp_path, "n5")

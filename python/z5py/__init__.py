@@ -13,6 +13,7 @@ from .attribute_manager import AttributeManager
 from .clean import clean
 from .dataset import Dataset
 from .errors import (
+    ChunkSizeError,
     CorruptChunkError,
     DtypeMismatchError,
     InternalError,
@@ -21,17 +22,22 @@ from .errors import (
     NodeExistsError,
     NodeNotFoundError,
     ReadOnlyError,
+    ResourceExhaustedError,
     UnsupportedError,
+    Z5ConnectionError,
     Z5Error,
     Z5FileExistsError,
     Z5FileNotFoundError,
     Z5OSError,
+    Z5PermissionError,
+    Z5TimeoutError,
 )
 from .file import File, N5File, ZarrFile
 from .group import Group
 
 __all__ = [
     "AttributeManager",
+    "ChunkSizeError",
     "CorruptChunkError",
     "Dataset",
     "DtypeMismatchError",
@@ -44,11 +50,15 @@ __all__ = [
     "NodeExistsError",
     "NodeNotFoundError",
     "ReadOnlyError",
+    "ResourceExhaustedError",
     "UnsupportedError",
+    "Z5ConnectionError",
     "Z5Error",
     "Z5FileExistsError",
     "Z5FileNotFoundError",
     "Z5OSError",
+    "Z5PermissionError",
+    "Z5TimeoutError",
     "ZarrFile",
     "__version__",
     "clean",

@@ -12,7 +12,6 @@ import concurrent.futures as cf
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -23,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from .clean import DEFAULT_OLDER_THAN, clean, find_temp_files
+from .converter import H5PY_ERRORS
+from .errors import ChunkSizeError, Z5Error
 from .util import (
-    _API_ERRORS,
     H5_EXTS,
     N5_EXTS,
     ZARR_EXTS,
@@ -249,7 +249,7 @@ def _z5_dataset_info(ds: Any, label: str) -> list[str]:
     total_chunks = int(getattr(ds, "number_of_chunks", 0) or 0)
     try:
         existing = [tuple(i) for i in handle.existing_chunks()]
-    except _API_ERRORS:
+    except OSError:  # the store cannot list its chunks
         existing = None
     if existing is not None:
         pct = 100.0 * len(existing) / total_chunks if total_chunks else 0.0
@@ -263,10 +263,7 @@ def _z5_dataset_info(ds: Any, label: str) -> list[str]:
             lines.append(f"uncompressed:  {_human(raw)} (stored chunks)")
             ratio = f"{raw / chunk_bytes:.2f}x" if chunk_bytes else "-"
             lines.append(f"compression ratio: {ratio}")
-    try:
-        attrs = dict(ds.attrs.items())
-    except _API_ERRORS:
-        attrs = {}
+    attrs = dict(ds.attrs.items())
     if attrs:
         lines.append("attributes:   " + json.dumps(attrs, default=str)[:2000])
     return lines
@@ -284,7 +281,7 @@ def _h5_dataset_info(ds: Any, label: str) -> list[str]:
         f"dtype:        {ds.dtype}",
         f"compression:  {comp}",
     ]
-    with contextlib.suppress(*_API_ERRORS):
+    with contextlib.suppress(*H5PY_ERRORS):
         stored = ds.id.get_storage_size()
         raw = int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize
         lines.append(f"bytes on disk: {_human(stored)} ({stored} B)")
@@ -377,10 +374,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         print(f"group:        {label}")
         print(f"format:       {'Zarr' if kind == 'zarr' else 'N5'}")
-        try:
-            attrs = dict(node.attrs.items())
-        except _API_ERRORS:
-            attrs = {}
+        attrs = dict(node.attrs.items())
         if attrs:
             print("attributes:   " + json.dumps(attrs, default=str)[:2000])
         print("\n".join(_tree_lines_z5(node)))
@@ -670,9 +664,6 @@ def _expected_stored_shape(
     return tuple(int(c) for c in chunks)
 
 
-_SIZE_WORDS = re.compile(r"shape|size|length|bytes|truncat", re.IGNORECASE)
-
-
 def verify_dataset(
     ds: Any, n_threads: int = 1
 ) -> tuple[int, list[tuple[tuple[int, ...], str, str]]]:
@@ -690,10 +681,9 @@ def verify_dataset(
     def check(idx: tuple[int, ...]):
         try:
             data = handle.read_chunk(list(idx))
-        except Exception as e:  # noqa: BLE001 - any decode failure is a finding
-            text = " ".join(str(e).split())
-            kind = "mis-sized" if _SIZE_WORDS.search(text) else "corrupt"
-            return idx, kind, f"{type(e).__name__}: {text}"
+        except (Z5Error, OSError) as e:  # any failure to read or decode is a finding
+            kind = "mis-sized" if isinstance(e, ChunkSizeError) else "corrupt"
+            return idx, kind, f"{type(e).__name__}: {' '.join(str(e).split())}"
         if data is None:
             return idx, "corrupt", "chunk vanished while verifying"
         got = tuple(int(s) for s in np.shape(data))
@@ -727,10 +717,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         total_checked += checked
         total_bad += len(bad)
         for idx, kind, message in bad:
-            try:
-                where = ds._handle.chunk_path(list(idx))
-            except _API_ERRORS:
-                where = "?"
+            where = ds.chunk_path(idx)
             print(f"{kind.upper()}: {name} chunk {_tuple_str(idx)} ({where}): {message}")
         if not args.quiet:
             status = "OK" if not bad else f"{len(bad)} bad"

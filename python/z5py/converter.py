@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from .util import (
-    _API_ERRORS,
     Block,
     BlockCallback,
     JobResult,
@@ -45,6 +44,11 @@ from .util import (
     _Z5Writer,
     default_chunks,
 )
+
+#: What h5py raises when HDF5 refuses an operation: it maps HDF5's error classes onto these
+#: builtins (a missing object is a KeyError, a bad argument a ValueError, a failed read an
+#: OSError, anything else a RuntimeError).
+H5PY_ERRORS = (OSError, ValueError, KeyError, RuntimeError)
 
 __all__ = ["convert_from_h5", "convert_to_h5"]
 
@@ -108,11 +112,7 @@ class _H5Writer:
         self.chunks = chunks
         self.stored = stored
         self.existed = existed
-        try:
-            fill = ds.fillvalue
-            self.zero_fill = bool(np.all(np.asarray(fill) == 0))
-        except _API_ERRORS:
-            self.zero_fill = False
+        self.zero_fill = bool(np.all(np.asarray(ds.fillvalue) == 0))
 
     def _any_stored(self, block: Block) -> bool:
         if not self.existed:
@@ -133,10 +133,12 @@ class _H5Writer:
 
 def _h5_stored_chunks(ds: Any) -> set[tuple[int, ...]] | None:
     """Offsets of the chunks an HDF5 dataset has allocated (None if h5py cannot tell)."""
+    if ds.chunks is None:  # contiguous: no chunks to list
+        return None
     try:
         n = ds.id.get_num_chunks()
         return {tuple(int(o) for o in ds.id.get_chunk_info(i).chunk_offset) for i in range(n)}
-    except _API_ERRORS:
+    except H5PY_ERRORS:
         return None
 
 
@@ -146,7 +148,7 @@ def _h5_attrs_to_json(h5_attrs: Any) -> dict[str, Any]:
     for key in list(h5_attrs.keys()):
         try:
             out[key] = _jsonable(h5_attrs[key])
-        except _API_ERRORS as e:
+        except (TypeError, *H5PY_ERRORS) as e:  # TypeError: not JSON-able
             warnings.warn(f"attribute {key!r} not copied: {e}", stacklevel=3)
     return out
 
@@ -412,13 +414,9 @@ def convert_to_h5(
             skipped=skipped,
             on_block=on_block,
         )
-        try:
-            attrs = dict(ds_z5.attrs.items())
-        except _API_ERRORS:
-            attrs = {}
-        for key, value in attrs.items():
+        for key, value in dict(ds_z5.attrs.items()).items():
             try:
                 ds_h5.attrs[key] = _json_to_h5_attr(value)
-            except _API_ERRORS as e:
+            except (TypeError, *H5PY_ERRORS) as e:  # TypeError: a type HDF5 cannot hold
                 warnings.warn(f"attribute {key!r} not copied: {e}", stacklevel=2)
     return JobResult(total, skipped, copied, nbytes, timer.stop())

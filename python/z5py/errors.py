@@ -23,6 +23,11 @@ class CorruptChunkError(Z5Error, ValueError):
     """A chunk (or shard) could not be decoded: truncated, garbage, or of the wrong size."""
 
 
+class ChunkSizeError(CorruptChunkError):
+    """A chunk decodes (or its header claims) to another size or block shape than the
+    dataset's chunk: truncated, or written for other metadata."""
+
+
 class InvalidArgumentError(Z5Error, ValueError):
     """An argument (shape, region, chunk index, dtype...) does not fit the dataset."""
 
@@ -35,8 +40,24 @@ class Z5FileNotFoundError(Z5OSError, FileNotFoundError):
     """A file or directory that must exist does not."""
 
 
+class Z5PermissionError(Z5OSError, PermissionError):
+    """The store refused access to a file, key or URL (permission denied, HTTP 401/403)."""
+
+
+class Z5TimeoutError(Z5OSError, TimeoutError):
+    """A storage operation (typically a remote request) timed out."""
+
+
+class Z5ConnectionError(Z5OSError, ConnectionError):
+    """A remote store could not be reached or dropped the connection."""
+
+
 class ReadOnlyError(Z5Error, PermissionError):
     """A write was attempted on a container opened in mode 'r'."""
+
+
+class ResourceExhaustedError(Z5Error, MemoryError):
+    """The machine ran out of something the work needs: memory for a chunk buffer, threads."""
 
 
 class InternalError(Z5Error, RuntimeError):
@@ -70,6 +91,7 @@ class NodeNotFoundError(Z5Error, KeyError):
 
 
 __all__ = [
+    "ChunkSizeError",
     "CorruptChunkError",
     "DtypeMismatchError",
     "InternalError",
@@ -78,9 +100,13 @@ __all__ = [
     "NodeExistsError",
     "NodeNotFoundError",
     "ReadOnlyError",
+    "ResourceExhaustedError",
     "UnsupportedError",
+    "Z5ConnectionError",
     "Z5Error",
     "Z5FileExistsError",
     "Z5FileNotFoundError",
     "Z5OSError",
+    "Z5PermissionError",
+    "Z5TimeoutError",
 ]

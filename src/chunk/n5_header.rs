@@ -38,7 +38,7 @@ impl N5Header {
     /// Parse a header; returns it and the payload that follows.
     pub fn decode(bytes: &[u8]) -> Result<(N5Header, &[u8])> {
         let short = || {
-            Error::codec(
+            Error::wrong_size(
                 "n5 header",
                 format!("chunk of {} bytes is shorter than its header", bytes.len()),
             )

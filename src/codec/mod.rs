@@ -132,7 +132,7 @@ impl Compressor {
 }
 
 pub(crate) fn size_mismatch(codec: &'static str, got: usize, expected: usize) -> Error {
-    Error::codec(codec, format!("decoded {got} bytes, expected {expected}"))
+    Error::wrong_size(codec, format!("decoded {got} bytes, expected {expected}"))
 }
 
 /// Read from a decoder into `out` and make sure the stream holds exactly `out.len()` bytes.
@@ -155,7 +155,7 @@ pub(crate) fn read_exact_all(
         match reader.read(&mut probe) {
             Ok(0) => return Ok(()),
             Ok(_) => {
-                return Err(Error::codec(
+                return Err(Error::wrong_size(
                     codec,
                     format!("more than the expected {} bytes", out.len()),
                 ))

@@ -1,7 +1,7 @@
 //! `ArrayHandle`: an open array. Buffers cross as numpy arrays whose memory the engine reads
 //! or fills directly, with the GIL released.
 
-use super::errors::{guard, raise};
+use super::errors::guard;
 use crate::array::Array;
 use crate::codec::options;
 use crate::dtype::{DataType, Endian};
@@ -56,7 +56,7 @@ pub struct ArrayHandle {
 }
 
 fn bad(msg: String) -> PyErr {
-    raise("InvalidArgumentError", msg)
+    crate::Error::invalid(msg).into()
 }
 
 impl ArrayHandle {

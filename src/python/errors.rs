@@ -1,40 +1,63 @@
-//! The one place where engine errors become Python exceptions (classes in `z5py.errors`).
+//! The one place where engine errors become Python exceptions: one typed `match` from
+//! [`Error`] to the classes of `z5py.errors`, which PyO3 imports once (on first use) and
+//! caches. A class renamed in `errors.py` without renaming it here fails loudly at the first
+//! error of that kind instead of turning silently into another exception.
 
-use crate::error::Error;
-use pyo3::exceptions::PyRuntimeError;
+use crate::error::{Corruption, Error};
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use std::io::ErrorKind;
 
-fn class_name(e: &Error) -> &'static str {
-    match e {
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            "Z5FileNotFoundError"
-        }
-        Error::Io { .. } => "Z5OSError",
-        Error::Metadata { .. } => "MetadataError",
-        Error::Unsupported { .. } => "UnsupportedError",
-        Error::CorruptChunk { .. } | Error::Codec { .. } => "CorruptChunkError",
-        Error::InvalidArgument(_) => "InvalidArgumentError",
-    }
+mod classes {
+    pyo3::import_exception!(z5py.errors, MetadataError);
+    pyo3::import_exception!(z5py.errors, UnsupportedError);
+    pyo3::import_exception!(z5py.errors, CorruptChunkError);
+    pyo3::import_exception!(z5py.errors, ChunkSizeError);
+    pyo3::import_exception!(z5py.errors, InvalidArgumentError);
+    pyo3::import_exception!(z5py.errors, ReadOnlyError);
+    pyo3::import_exception!(z5py.errors, ResourceExhaustedError);
+    pyo3::import_exception!(z5py.errors, InternalError);
+    pyo3::import_exception!(z5py.errors, Z5OSError);
+    pyo3::import_exception!(z5py.errors, Z5FileNotFoundError);
+    pyo3::import_exception!(z5py.errors, Z5FileExistsError);
+    pyo3::import_exception!(z5py.errors, Z5PermissionError);
+    pyo3::import_exception!(z5py.errors, Z5TimeoutError);
+    pyo3::import_exception!(z5py.errors, Z5ConnectionError);
 }
+use classes::*;
 
-/// Raise `z5py.errors.<name>(msg)`, falling back to RuntimeError if that module is broken.
-pub fn raise(name: &str, msg: String) -> PyErr {
-    Python::attach(|py| {
-        let cls = py
-            .import("z5py.errors")
-            .and_then(|m| m.getattr(name))
-            .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
-        match cls {
-            Ok(cls) => PyErr::from_type(cls, msg),
-            Err(_) => PyRuntimeError::new_err(msg),
-        }
-    })
+/// The exception for a storage failure, by the kind of its `io::Error` (the same for files,
+/// object stores and HTTP).
+fn io_error(kind: ErrorKind, msg: String) -> PyErr {
+    match kind {
+        ErrorKind::NotFound => Z5FileNotFoundError::new_err(msg),
+        ErrorKind::AlreadyExists => Z5FileExistsError::new_err(msg),
+        ErrorKind::PermissionDenied => Z5PermissionError::new_err(msg),
+        ErrorKind::TimedOut => Z5TimeoutError::new_err(msg),
+        ErrorKind::ConnectionRefused
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::NotConnected
+        | ErrorKind::BrokenPipe => Z5ConnectionError::new_err(msg),
+        _ => Z5OSError::new_err(msg),
+    }
 }
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
-        raise(class_name(&e), e.to_string())
+        let msg = e.to_string();
+        match e {
+            Error::Io { source, .. } => io_error(source.kind(), msg),
+            Error::Metadata { .. } => MetadataError::new_err(msg),
+            Error::Unsupported { .. } => UnsupportedError::new_err(msg),
+            Error::CorruptChunk { kind, .. } | Error::Codec { kind, .. } => match kind {
+                Corruption::Undecodable => CorruptChunkError::new_err(msg),
+                Corruption::WrongSize => ChunkSizeError::new_err(msg),
+            },
+            Error::InvalidArgument(_) => InvalidArgumentError::new_err(msg),
+            Error::ReadOnly { .. } => ReadOnlyError::new_err(msg),
+            Error::ResourceExhausted(_) => ResourceExhaustedError::new_err(msg),
+            Error::Internal(_) => InternalError::new_err(msg),
+        }
     }
 }
 
@@ -48,10 +71,7 @@ pub fn guard<T>(f: impl FnOnce() -> crate::Result<T>) -> PyResult<T> {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(raise(
-                "InternalError",
-                format!("internal error in z5py's engine: {msg}"),
-            ))
+            Err(Error::internal(msg).into())
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
 pub fn resize(buf: &mut Vec<u8>, len: usize) -> Result<()> {
     if len > buf.len() {
         buf.try_reserve_exact(len - buf.len())
-            .map_err(|_| Error::invalid(format!("cannot allocate {len} bytes for a chunk")))?;
+            .map_err(|_| Error::exhausted(format!("cannot allocate {len} bytes for a chunk")))?;
     }
     buf.resize(len, 0);
     Ok(())
