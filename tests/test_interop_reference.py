@@ -390,12 +390,15 @@ def _run_ref(ref_python, workdir: Path, jobs):
     jobs_file = workdir / "jobs.json"
     jobs_file.write_text(json.dumps(jobs))
     results_file = workdir / "results.json"
+    # the reference imports its own z5py: a PYTHONPATH pointing at ours must not reach it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
         [ref_python, str(script), str(jobs_file), str(results_file)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(results_file.read_text())
