@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 import z5py
-from z5py import _z5py, converter, util
+from z5py import _z5py, converter, jobs
 from z5py.converter import convert_from_h5, convert_to_h5
 
 h5py = pytest.importorskip("h5py")
@@ -380,7 +380,7 @@ def test_bounded_blocks_in_flight(tmp_path, monkeypatch):
     live = 0
     peak = 0
     lock = threading.Lock()
-    orig_write = util._Z5Writer.write
+    orig_write = jobs.Z5Writer.write
     orig_read = converter._H5Reader.read
 
     def read(self, block):
@@ -399,7 +399,7 @@ def test_bounded_blocks_in_flight(tmp_path, monkeypatch):
                 live -= 1
 
     monkeypatch.setattr(converter._H5Reader, "read", read)
-    monkeypatch.setattr(util._Z5Writer, "write", write)
+    monkeypatch.setattr(jobs.Z5Writer, "write", write)
     res = convert_from_h5(str(h5), str(tmp_path / "o.n5"), "x", "x", (8, 8, 8), 2)
     assert res.blocks_total == 512
     assert peak <= 2 + 2  # n_workers + 1 queued + the one being read

@@ -12,7 +12,8 @@ import zipfile
 import numpy as np
 import pytest
 import z5py
-from z5py import util
+from z5py import jobs, sample_data, tiff, util
+from z5py.blocks import n_blocks
 from z5py.util import DownloadError, JobResult, Timer, blocking, rechunk
 
 # --------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ def test_blocking_covers_array_exactly_once(shape, block):
         assert all(s.start % b == 0 and 0 < s.stop - s.start <= b for s, b in zip(bb, block))
         counts[bb] += 1
     assert (counts == 1).all()
-    assert len(blocks) == util._n_blocks(shape, block)
+    assert len(blocks) == n_blocks(shape, block)
 
 
 def test_blocking_c_order():
@@ -235,17 +236,17 @@ def test_rechunk_failing_writer_then_resume(tmp_path, volume, monkeypatch):
     _make(src, "raw", volume, (8, 8, 8))
     out = str(tmp_path / "out.zarr")
     calls = itertools.count()
-    original = util._Z5Writer.write
+    original = jobs.Z5Writer.write
 
     def flaky(self, block, data):
         if next(calls) >= 4:
             raise OSError("disk full (simulated)")
         return original(self, block, data)
 
-    monkeypatch.setattr(util._Z5Writer, "write", flaky)
+    monkeypatch.setattr(jobs.Z5Writer, "write", flaky)
     with pytest.raises(OSError, match="simulated"):
         rechunk(str(src), out, "raw", "raw", (8, 8, 8), 1)
-    monkeypatch.setattr(util._Z5Writer, "write", original)
+    monkeypatch.setattr(jobs.Z5Writer, "write", original)
     res = rechunk(str(src), out, "raw", "raw", (8, 8, 8), 1)
     assert res.blocks_skipped >= 4
     np.testing.assert_array_equal(z5py.File(out, mode="r")["raw"][:], volume)
@@ -324,14 +325,14 @@ def _tiff_bytes(stack: np.ndarray, one_ifd_imagej: bool = False) -> bytes:
 @pytest.mark.parametrize("one_ifd", [False, True])
 def test_read_tiff_stack(one_ifd):
     stack = np.arange(3 * 4 * 5, dtype="uint16").reshape(3, 4, 5) * 300
-    got = util._read_tiff_stack(_tiff_bytes(stack, one_ifd))
+    got = tiff.read_tiff_stack(_tiff_bytes(stack, one_ifd))
     np.testing.assert_array_equal(got, stack)
 
 
 def test_fetch_test_data_from_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("Z5PY_CACHE", str(tmp_path))
     # never touch the network in tests
-    monkeypatch.setattr(util, "T1_HEAD_URL", "http://127.0.0.1:1/none.zip")
+    monkeypatch.setattr(sample_data, "T1_HEAD_URL", "http://127.0.0.1:1/none.zip")
     stack = (np.arange(2 * 6 * 7, dtype="uint16").reshape(2, 6, 7) * 100) % 4000
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -346,7 +347,7 @@ def test_fetch_test_data_from_cache(tmp_path, monkeypatch):
 
 def test_fetch_test_data_stent_from_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("Z5PY_CACHE", str(tmp_path))
-    monkeypatch.setattr(util, "STENT_URL", "http://127.0.0.1:1/none.npz")
+    monkeypatch.setattr(sample_data, "STENT_URL", "http://127.0.0.1:1/none.npz")
     vol = np.arange(4 * 5 * 6, dtype="int16").reshape(4, 5, 6)
     np.savez(tmp_path / "stent.npz", vol)
     data = util.fetch_test_data_stent()
@@ -357,7 +358,7 @@ def test_fetch_test_data_stent_from_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1/t1-head-raw.zip", "nope://x"])
 def test_fetch_test_data_offline(tmp_path, monkeypatch, url):
     monkeypatch.setenv("Z5PY_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(util, "T1_HEAD_URL", url)
+    monkeypatch.setattr(sample_data, "T1_HEAD_URL", url)
     with pytest.raises(DownloadError) as info:
         util.fetch_test_data()
     msg = str(info.value)
@@ -387,7 +388,7 @@ def test_fetch_test_data_no_network(tmp_path, monkeypatch):
 
 def test_fetch_stent_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("Z5PY_CACHE", str(tmp_path))
-    monkeypatch.setattr(util, "STENT_URL", "http://127.0.0.1:1/stent.npz")
+    monkeypatch.setattr(sample_data, "STENT_URL", "http://127.0.0.1:1/stent.npz")
     with pytest.raises(DownloadError, match="127.0.0.1:1"):
         util.fetch_test_data_stent()
 
@@ -398,7 +399,7 @@ def test_download_into_cache(tmp_path, monkeypatch):
     vol = np.full((2, 2, 2), 7, dtype="uint8")
     np.savez(src, vol)
     monkeypatch.setenv("Z5PY_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(util, "STENT_URL", src.as_uri())
+    monkeypatch.setattr(sample_data, "STENT_URL", src.as_uri())
     data = util.fetch_test_data_stent()
     np.testing.assert_array_equal(data, vol)
     assert (tmp_path / "cache" / "stent.npz").is_file()
@@ -431,6 +432,6 @@ def test_rechunk_into_sharded_zarr3(tmp_path, volume):
     assert ds.chunks == (4, 4, 4)
     np.testing.assert_array_equal(ds[:], volume)
     # every copy block is a whole number of shards
-    assert res.blocks_total <= util._n_blocks(volume.shape, (8, 8, 8))
+    assert res.blocks_total <= n_blocks(volume.shape, (8, 8, 8))
     again = rechunk(str(src), out, "raw", "raw", (4, 4, 4), 2, shards=(8, 8, 8))
     assert again.blocks_skipped == again.blocks_total

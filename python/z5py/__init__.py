@@ -5,9 +5,7 @@ create :class:`Group` and :class:`Dataset` members like in h5py, and read or wri
 datasets with numpy indexing.  The chunk engine is written in Rust (``z5py._z5py``).
 """
 
-import os as _os
-
-from . import errors, shape_utils
+from . import converter, errors, shape_utils, util
 from ._z5py import __version__
 from .attribute_manager import AttributeManager
 from .clean import clean
@@ -62,14 +60,8 @@ __all__ = [
     "ZarrFile",
     "__version__",
     "clean",
+    "converter",
     "errors",
     "shape_utils",
+    "util",
 ]
-
-# converter and util are written in parallel with this module; import each one only once
-# its file exists so that the package stays importable in the meantime.
-for _module in ("converter", "util"):
-    if _os.path.exists(_os.path.join(_os.path.dirname(__file__), f"{_module}.py")):
-        __import__(f"{__name__}.{_module}")
-        __all__.append(_module)
-del _module

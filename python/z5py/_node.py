@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from .attribute_manager import AttributeManager
 from .errors import InvalidArgumentError, ReadOnlyError
+from .formats import METADATA_FILES
 
 if TYPE_CHECKING:
     from .file import File
     from .group import Group
 
-#: Names that would collide with metadata files of one of the formats.
-_METADATA_NAMES = frozenset({".zarray", ".zgroup", ".zattrs", "zarr.json", "attributes.json"})
 
 #: Mode used to reopen a container that was opened with the key mode (pickling, ``.file``):
 #: reopening must never truncate or fail because the container now exists.
@@ -40,7 +39,7 @@ def split_name(name: Any) -> list[str]:
     for part in parts:
         if part in ("", ".", ".."):
             raise InvalidArgumentError(f"member name {name!r} has an empty, '.' or '..' component")
-        if part in _METADATA_NAMES:
+        if part in METADATA_FILES:
             raise InvalidArgumentError(
                 f"member name {name!r} collides with the metadata file {part!r}"
             )

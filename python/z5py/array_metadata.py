@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, MetadataError
+from .formats import ARRAY_METADATA_FILES
 
 __all__ = [
     "METADATA_FILES",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 #: The file holding an array's metadata, per format.
-METADATA_FILES = {"n5": "attributes.json", "zarr2": ".zarray", "zarr3": "zarr.json"}
+METADATA_FILES = ARRAY_METADATA_FILES
 
 #: Prefix of temporary files (as in ``src/store/fs.rs``).
 TMP_PREFIX = ".z5tmp."

@@ -8,9 +8,8 @@ import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-import numpy as np
-
 from . import _z5py
+from .attrs_json import json_default
 from .errors import InvalidArgumentError, ReadOnlyError
 
 __all__ = ["HIDDEN_KEYS", "MAXSHAPE_KEY", "N5_RESERVED_KEYS", "AttributeManager"]
@@ -34,15 +33,6 @@ _FORMATS = ("n5", "zarr2", "zarr3")
 #: threads setting different keys do not lose each other's updates.  (Across processes
 #: such updates are still not atomic.)
 _UPDATE_LOCK = threading.Lock()
-
-
-def _jsonable(value: Any) -> Any:
-    """``json.dumps`` fallback: numpy scalars and arrays become Python numbers and lists."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    raise TypeError(
-        f"attribute values must be JSON serializable; {type(value).__name__} ({value!r}) is not"
-    )
 
 
 class AttributeManager(MutableMapping):
@@ -120,7 +110,7 @@ class AttributeManager(MutableMapping):
     def _write(self, attrs: Mapping[str, Any]) -> None:
         """Replace all user attributes with ``attrs`` (z5py's hidden ones are kept)."""
         hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
-        payload = json.dumps({**dict(attrs), **hidden}, allow_nan=True, default=_jsonable)
+        payload = json.dumps({**dict(attrs), **hidden}, allow_nan=True, default=json_default)
         _z5py.write_attrs(self._path, self._fmt, payload)
 
     def _check_key(self, key: Any, action: str) -> None:

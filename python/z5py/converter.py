@@ -19,31 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from .util import (
-    Block,
+from .attrs_json import jsonable
+from .blocks import Block, as_shape, auto_blocks, check_blocks, chunk_ids, n_blocks, plan
+from .containers import native_dtype, open_z5_file, open_z5_read, require_z5_dataset
+from .jobs import (
     BlockCallback,
     JobResult,
-    Timer,
-    _as_shape,
-    _auto_blocks,
-    _check_blocks,
-    _chunk_ids,
-    _final_blocks,
-    _jsonable,
-    _n_blocks,
-    _native,
-    _open_z5_file,
-    _open_z5_read,
-    _plan,
-    _plan_into_z5,
-    _require_z5_dataset,
-    _run_blocks,
-    _set_threads,
-    _split_threads,
-    _Z5Reader,
-    _Z5Writer,
-    default_chunks,
+    Z5Reader,
+    Z5Writer,
+    final_blocks,
+    plan_into_z5,
+    run_blocks,
+    set_threads,
+    split_threads,
 )
+from .shape_utils import default_chunks
+from .timer import Timer
 
 #: What h5py raises when HDF5 refuses an operation: it maps HDF5's error classes onto these
 #: builtins (a missing object is a KeyError, a bad argument a ValueError, a failed read an
@@ -121,7 +112,7 @@ class _H5Writer:
             return True  # unknown: be safe and write
         return any(
             tuple(i * c for i, c in zip(idx, self.chunks)) in self.stored
-            for idx in _chunk_ids(block, self.chunks)
+            for idx in chunk_ids(block, self.chunks)
         )
 
     def write(self, block: Block, data: np.ndarray) -> None:
@@ -142,12 +133,12 @@ def _h5_stored_chunks(ds: Any) -> set[tuple[int, ...]] | None:
         return None
 
 
-def _h5_attrs_to_json(h5_attrs: Any) -> dict[str, Any]:
+def h5_attrs_to_json(h5_attrs: Any) -> dict[str, Any]:
     """HDF5 attributes as JSON-compatible values; others are skipped with a warning."""
     out: dict[str, Any] = {}
     for key in list(h5_attrs.keys()):
         try:
-            out[key] = _jsonable(h5_attrs[key])
+            out[key] = jsonable(h5_attrs[key])
         except (TypeError, *H5PY_ERRORS) as e:  # TypeError: not JSON-able
             warnings.warn(f"attribute {key!r} not copied: {e}", stacklevel=3)
     return out
@@ -217,8 +208,8 @@ def convert_from_h5(
         out_path: path of the N5 or Zarr container (created if missing).
         in_path_in_file: name of the HDF5 dataset.
         out_path_in_file: name of the output dataset (intermediate groups are created).
-        out_chunks: chunk shape of the output.  None uses the HDF5 chunks, or a default
-            of about 1 MiB for contiguous HDF5 data.
+        out_chunks: chunk shape of the output.  None uses the HDF5 chunks, or for contiguous
+            HDF5 data :func:`z5py.shape_utils.default_chunks` (as ``create_dataset``).
         n_threads: threads for the conversion.
         out_blocks: block shape used for copying; must be a multiple of ``out_chunks``.
             If None, the chunk shape is used, enlarged to cover whole HDF5 chunks when such
@@ -261,28 +252,28 @@ def convert_from_h5(
         shape = tuple(int(s) for s in ds_h5.shape)
         ndim = len(shape)
         kwargs = dict(z5_kwargs)
-        out_dtype = _native(kwargs.pop("dtype", ds_h5.dtype))
+        out_dtype = native_dtype(kwargs.pop("dtype", ds_h5.dtype))
         kwargs.pop("chunks", None)
         if out_chunks is None:
-            out_chunks = ds_h5.chunks or default_chunks(shape, out_dtype.itemsize)
-        chunks = _as_shape(out_chunks, "out_chunks", ndim)
+            out_chunks = ds_h5.chunks or default_chunks(shape)
+        chunks = as_shape(out_chunks, "out_chunks", ndim)
         checked_blocks = None
         if out_blocks is not None:
-            checked_blocks = _check_blocks(out_blocks, chunks, kwargs.get("shards"))
+            checked_blocks = check_blocks(out_blocks, chunks, kwargs.get("shards"))
         zarr_format = kwargs.pop("zarr_format", None)
-        f_z5 = _open_z5_file(out_path, use_zarr_format, zarr_format=zarr_format)
-        ds_z5, existed = _require_z5_dataset(
+        f_z5 = open_z5_file(out_path, use_zarr_format, zarr_format=zarr_format)
+        ds_z5, existed = require_z5_dataset(
             f_z5, out_key, shape=shape, chunks=chunks, dtype=out_dtype, create_kwargs=kwargs
         )
-        blocks_shape = _final_blocks(checked_blocks, ds_z5, ds_h5.chunks, out_dtype.itemsize)
-        total = _n_blocks(shape, blocks_shape)
-        todo, skipped = _plan_into_z5(shape, blocks_shape, ds_z5, existed and resume)
-        outer, inner = _split_threads(n_threads, blocks_shape, chunks)
-        _set_threads(ds_z5, inner)
-        copied, nbytes = _run_blocks(
+        blocks_shape = final_blocks(checked_blocks, ds_z5, ds_h5.chunks, out_dtype.itemsize)
+        total = n_blocks(shape, blocks_shape)
+        todo, skipped = plan_into_z5(shape, blocks_shape, ds_z5, existed and resume)
+        outer, inner = split_threads(n_threads, blocks_shape, chunks)
+        set_threads(ds_z5, inner)
+        copied, nbytes = run_blocks(
             todo,
             _H5Reader(in_path, in_key, None if client is not None else ds_h5),
-            _Z5Writer(ds_z5, out_dtype),
+            Z5Writer(ds_z5, out_dtype),
             read_in_main=client is None,
             write_in_main=False,
             n_workers=outer,
@@ -293,7 +284,7 @@ def convert_from_h5(
             skipped=skipped,
             on_block=on_block,
         )
-        attrs = _h5_attrs_to_json(ds_h5.attrs)
+        attrs = h5_attrs_to_json(ds_h5.attrs)
     for key, value in attrs.items():
         ds_z5.attrs[key] = value
     return JobResult(total, skipped, copied, nbytes, timer.stop())
@@ -351,7 +342,7 @@ def convert_to_h5(
     in_key = _resolve_key(in_path_in_file)
     out_key = _resolve_key(out_path_in_file)
     timer = Timer().start()
-    f_z5 = _open_z5_read(in_path)
+    f_z5 = open_z5_read(in_path)
     ds_z5 = f_z5[in_key]
     shape = tuple(int(s) for s in ds_z5.shape)
     ndim = len(shape)
@@ -360,11 +351,11 @@ def convert_to_h5(
     kwargs.pop("chunks", None)
     if out_chunks is None:
         out_chunks = tuple(ds_z5.chunks)
-    chunks = _as_shape(out_chunks, "out_chunks", ndim)
+    chunks = as_shape(out_chunks, "out_chunks", ndim)
     if out_blocks is None:
-        blocks_shape = _auto_blocks(chunks, tuple(ds_z5.chunks), shape, out_dtype.itemsize)
+        blocks_shape = auto_blocks(chunks, tuple(ds_z5.chunks), shape, out_dtype.itemsize)
     else:
-        blocks_shape = _check_blocks(out_blocks, chunks)
+        blocks_shape = check_blocks(out_blocks, chunks)
     h5_chunks = tuple(max(1, min(c, s)) for c, s in zip(chunks, shape))
 
     with h5py.File(out_path, "a") as f_h5:
@@ -387,22 +378,22 @@ def convert_to_h5(
             )
             stored = set()
             stored_chunks = h5_chunks
-        total = _n_blocks(shape, blocks_shape)
+        total = n_blocks(shape, blocks_shape)
         is_done = None
         if existed and resume and stored is not None and ds_h5.chunks:
 
             def is_done(b: Block) -> bool:
                 return all(
                     tuple(i * c for i, c in zip(idx, stored_chunks)) in stored
-                    for idx in _chunk_ids(b, stored_chunks)
+                    for idx in chunk_ids(b, stored_chunks)
                 )
 
-        todo, skipped = _plan(shape, blocks_shape, is_done)
-        outer, inner = _split_threads(n_threads, blocks_shape, tuple(ds_z5.chunks))
-        _set_threads(ds_z5, inner)
-        copied, nbytes = _run_blocks(
+        todo, skipped = plan(shape, blocks_shape, is_done)
+        outer, inner = split_threads(n_threads, blocks_shape, tuple(ds_z5.chunks))
+        set_threads(ds_z5, inner)
+        copied, nbytes = run_blocks(
             todo,
-            _Z5Reader(ds_z5),
+            Z5Reader(ds_z5),
             _H5Writer(ds_h5, out_dtype, stored_chunks, stored, existed),
             read_in_main=False,
             write_in_main=True,

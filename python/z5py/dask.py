@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .util import _native, _open_z5_file, _require_parent, _write_unit, default_chunks
+from .containers import native_dtype, open_z5_file, require_parent
+from .jobs import write_unit
+from .shape_utils import default_chunks
 
 __all__ = ["aligned_chunks", "from_dask", "store", "to_dask"]
 
@@ -45,11 +47,7 @@ def _da():
 
 
 def _path_of(dataset: Any) -> str:
-    handle = getattr(dataset, "_handle", None)
-    path = getattr(handle, "path", None)
-    if not isinstance(path, str):
-        path = getattr(dataset, "path", None)
-    return str(path)
+    return str(dataset.path)
 
 
 def to_dask(dataset: Any, chunks: Sequence[int] | None = None, name: str | None = None):
@@ -148,7 +146,7 @@ def store(
     dtype = np.dtype(dataset.dtype)
     if array.dtype != dtype:
         array = array.astype(dtype)
-    target_chunks = aligned_chunks(array.chunks, _write_unit(dataset))
+    target_chunks = aligned_chunks(array.chunks, write_unit(dataset))
     if target_chunks != array.chunks:
         array = array.rechunk(target_chunks)
     delayed = da.store(array, dataset, lock=False, compute=False)
@@ -180,7 +178,7 @@ def from_dask(
             :func:`z5py.converter.convert_from_h5`).
         key: dataset name inside the container.
         chunks: chunk shape of a new dataset (default: the array's block shape when its
-            blocks are regular, else about 1 MiB chunks).
+            blocks are regular, else :func:`z5py.shape_utils.default_chunks`).
         client: a ``distributed.Client`` to run the writes on.
         use_zarr_format: True for Zarr, False for N5, None to infer.
         compute: False returns the delayed store instead of writing now.
@@ -194,16 +192,16 @@ def from_dask(
     if not isinstance(array, da.Array):
         array = da.asarray(array)
     shape = tuple(int(s) for s in array.shape)
-    dtype = _native(create_kwargs.pop("dtype", array.dtype))
+    dtype = native_dtype(create_kwargs.pop("dtype", array.dtype))
     if chunks is None:
         regular = all(len(set(c[:-1])) <= 1 and (len(c) < 2 or c[-1] <= c[0]) for c in array.chunks)
         if regular and all(array.chunksize):
             chunks = tuple(int(c) for c in array.chunksize)
         else:
-            chunks = default_chunks(shape, dtype.itemsize)
+            chunks = default_chunks(shape)
     chunks = tuple(int(c) for c in chunks)
-    f = _open_z5_file(path, use_zarr_format)
-    group, name = _require_parent(f, key)
+    f = open_z5_file(path, use_zarr_format)
+    group, name = require_parent(f, key)
     ds = group.require_dataset(name, shape=shape, dtype=dtype, chunks=chunks, **create_kwargs)
     result = store(array, ds, client=client, compute=compute)
     return ds if compute else result

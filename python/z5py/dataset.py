@@ -761,6 +761,10 @@ class Dataset(Node):
         """Whether the chunk at ``chunk_indices`` is stored on disk."""
         return bool(self._handle.chunk_exists(self._chunk_index(chunk_indices)))
 
+    def stored_chunks(self) -> list[tuple[int, ...]]:
+        """The indices of the chunks stored on disk, sorted."""
+        return sorted(tuple(int(i) for i in idx) for idx in self._handle.existing_chunks())
+
     def read_chunk(self, chunk_indices: Sequence[int]) -> np.ndarray | None:
         """The decoded chunk at ``chunk_indices``, or ``None`` if it is not stored.
 

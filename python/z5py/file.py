@@ -15,6 +15,7 @@ from .errors import (
     Z5FileNotFoundError,
     Z5OSError,
 )
+from .formats import N5_EXTS, ZARR_EXTS
 from .group import Group
 
 __all__ = ["File", "N5File", "ZarrFile"]
@@ -93,9 +94,9 @@ class File(Group):
     """
 
     #: Extensions inferred as N5.
-    n5_exts: ClassVar[frozenset[str]] = frozenset({".n5"})
+    n5_exts: ClassVar[frozenset[str]] = frozenset(N5_EXTS)
     #: Extensions inferred as Zarr.
-    zarr_exts: ClassVar[frozenset[str]] = frozenset({".zarr", ".zr"})
+    zarr_exts: ClassVar[frozenset[str]] = frozenset(ZARR_EXTS)
     #: The h5py file modes and what they do.
     file_modes: ClassVar[dict[str, str]] = {
         "a": "read/write if it exists, create otherwise",

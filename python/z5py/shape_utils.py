@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 #: Target number of elements of a default chunk (2**18, e.g. 64**3 or 512**2).
+#: The one default of the package: ``create_dataset``, the HDF5 converters and
+#: :func:`z5py.dask.store` all use :func:`default_chunks`, so a dataset gets the same chunks
+#: whichever way it was made.  Counting elements rather than bytes keeps the chunk grid of
+#: a dataset independent of its dtype (converting with another dtype keeps its chunks).
 DEFAULT_CHUNK_ELEMENTS = 2**18
 
 

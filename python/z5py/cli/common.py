@@ -1,0 +1,171 @@
+"""What every command of the ``z5py`` command line shares: naming a dataset as
+``container/key``, opening it, parsing number lists and formatting sizes and shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ..containers import open_z5_read
+from ..formats import CONTAINER_EXTS, H5_EXTS, infer_zarr_format, is_node_dir
+
+__all__ = [
+    "CliError",
+    "broadcast",
+    "codec_str",
+    "container_kind",
+    "default_threads",
+    "existing_container",
+    "format_name",
+    "human",
+    "is_dataset",
+    "open_node",
+    "parse_ints",
+    "parse_value",
+    "split_target",
+    "tuple_str",
+]
+
+
+class CliError(Exception):
+    """A user-facing error of the command line (printed without traceback)."""
+
+
+def split_target(text: str, key: str | None = None) -> tuple[str, str]:
+    """Split ``PATH[/DATASET]`` into the container path and the key inside it.
+
+    With an explicit ``key`` the whole text is the container.  Otherwise the first path
+    prefix with a container extension (.h5, .n5, .zarr, ...) is the container.  Failing
+    that, an existing directory is walked upwards while its parents are N5/Zarr nodes.
+    """
+    text = os.path.normpath(os.path.expanduser(text))
+    if key is not None:
+        return text, key.strip("/")
+    parts = text.split(os.sep)
+    for i in range(len(parts)):
+        prefix = os.sep.join(parts[: i + 1]) or os.sep
+        if os.path.splitext(parts[i])[1].lower() in CONTAINER_EXTS:
+            return prefix, "/".join(parts[i + 1 :])
+    if is_node_dir(text):
+        root = text
+        while True:
+            parent = os.path.dirname(root)
+            if not parent or parent == root or not is_node_dir(parent):
+                break
+            root = parent
+        rel = os.path.relpath(text, root)
+        return root, "" if rel == "." else rel.replace(os.sep, "/")
+    return text, ""
+
+
+def container_kind(path: str) -> str:
+    """``"h5"``, ``"zarr"`` or ``"n5"`` for a container path (existing or to be made)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in H5_EXTS:
+        return "h5"
+    if os.path.isfile(path):
+        try:
+            import h5py
+
+            if h5py.is_hdf5(path):
+                return "h5"
+        except ImportError:
+            pass
+        raise CliError(f"{path} is a file but not an HDF5 file")
+    fmt = infer_zarr_format(path)
+    if fmt is None:
+        if os.path.isdir(path):
+            return "n5"  # a plain directory is an N5 root
+        raise CliError(
+            f"cannot tell the format of {path}: use an extension (.h5, .n5, .zarr) or --format"
+        )
+    return "zarr" if fmt else "n5"
+
+
+def existing_container(text: str, key: str | None) -> tuple[str, str, str]:
+    """The container, the key and the container's kind of an argument naming existing data."""
+    container, key = split_target(text, key)
+    if not os.path.exists(container):
+        raise CliError(f"no such file or directory: {container}")
+    return container, key, container_kind(container)
+
+
+def open_node(container: str, key: str):
+    """Open a z5py container (read-only) and the node at ``key``."""
+    f = open_z5_read(container)
+    if not key:
+        return f, f
+    try:
+        node = f[key]
+    except KeyError:
+        raise CliError(f"{container} has no dataset or group {key!r}") from None
+    return f, node
+
+
+def is_dataset(obj: Any) -> bool:
+    return hasattr(obj, "chunks") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+
+
+def default_threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def human(nbytes: float) -> str:
+    """A byte count with a decimal unit (``1.5 MB``)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(nbytes) < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000.0
+    return f"{nbytes:.1f} TB"  # pragma: no cover
+
+
+def tuple_str(t: Sequence[int] | None) -> str:
+    if t is None:
+        return "-"
+    return str(tuple(int(v) for v in t))
+
+
+def parse_ints(text: str | None) -> list[int] | None:
+    """``"64,64,64"`` (or ``64x64x64``) as a list of ints."""
+    if text is None:
+        return None
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise CliError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def broadcast(values: list[int] | None, ndim: int, name: str) -> tuple[int, ...] | None:
+    """One value per axis (a single value applies to every axis)."""
+    if values is None:
+        return None
+    if len(values) == 1 and ndim != 1:
+        values = values * ndim
+    if len(values) != ndim:
+        raise CliError(f"{name} has {len(values)} values but the dataset has {ndim} dimensions")
+    return tuple(values)
+
+
+def parse_value(text: str) -> Any:
+    """A ``--option`` value: JSON when it parses, else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def format_name(ds: Any) -> str:
+    """``N5``, ``Zarr v2`` or ``Zarr v3`` for a z5py dataset or group."""
+    return f"Zarr v{ds.zarr_format}" if ds.is_zarr else "N5"
+
+
+def codec_str(opts: dict[str, Any]) -> str:
+    """``gzip (level=5)`` from ``create_dataset`` compression arguments."""
+    opts = dict(opts)
+    name = opts.pop("compression", "?")
+    if not opts:
+        return str(name)
+    return f"{name} (" + ", ".join(f"{k}={v}" for k, v in sorted(opts.items())) + ")"
