@@ -1,12 +1,268 @@
-//! The filesystem store (the backend of `store::FsStore`). Every write goes to a temporary file in the same directory and is
-//! renamed into place, so readers and killed writers only ever see old or new files.
+//! The filesystem store. Every value is a file under the root directory, its key the path
+//! relative to the root. Every write goes to a temporary file in the same directory and is
+//! renamed (linked) into place, so readers and killed writers only ever see old or new
+//! files; `durable` stores also sync the file and its directory in the order that survives
+//! power loss (data, rename, directory). Read-modify-writes (`update`) hold an in-process
+//! lock and an advisory lock on a per-key lock file between processes.
 
+use super::{resolve_ranges, ByteRange, ListableStore, Listing, ReadableStore, Update};
+use super::{PooledBuf, WritableStore};
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `Z5PY_DURABLE=1` makes every filesystem store of this process durable (read once).
+pub fn durable_from_env() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("Z5PY_DURABLE").is_ok_and(|v| v.trim() == "1"))
+}
+
+/// A directory as a store.
+#[derive(Clone, Debug)]
+pub struct FsStore {
+    root: PathBuf,
+    durable: bool,
+}
+
+impl FsStore {
+    /// The store rooted at `root` (which need not exist yet: writes create directories).
+    /// Durable when `Z5PY_DURABLE=1`.
+    pub fn new(root: impl Into<PathBuf>) -> FsStore {
+        FsStore {
+            root: root.into(),
+            durable: durable_from_env(),
+        }
+    }
+
+    /// Make every write durable before it returns (or not, unless `Z5PY_DURABLE=1`).
+    pub fn with_durable(mut self, durable: bool) -> FsStore {
+        self.durable = durable || durable_from_env();
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// The file of `key`. Keys are `/`-separated relative names; `..`, `.` and empty
+    /// components would leave the root or alias another key, and are refused.
+    pub fn path(&self, key: &str) -> Result<PathBuf> {
+        if key.is_empty() {
+            return Ok(self.root.clone());
+        }
+        if key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+        {
+            return Err(Error::invalid(format!(
+                "invalid key {key:?} in the store at {}",
+                self.root.display()
+            )));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+/// A missing file, or a path through a file: the value is not there.
+fn missing(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
+impl ReadableStore for FsStore {
+    fn location(&self, key: &str) -> String {
+        self.root.join(key).to_string_lossy().into_owned()
+    }
+
+    fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool> {
+        let path = self.path(key)?;
+        match read_into(&path, buf) {
+            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EISDIR) => {
+                Ok(false)
+            }
+            r => r,
+        }
+    }
+
+    fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path(key)?;
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if missing(&e) => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let meta = f.metadata().map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            return Ok(None);
+        }
+        let spans = resolve_ranges(ranges, meta.len(), &path.to_string_lossy())?;
+        let mut out = Vec::with_capacity(spans.len());
+        for r in spans {
+            let mut buf = Vec::new();
+            super::resize(&mut buf, (r.end - r.start) as usize)?;
+            f.read_exact_at(&mut buf, r.start)
+                .map_err(|e| Error::io(&path, e))?;
+            out.push(buf);
+        }
+        Ok(Some(out))
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>> {
+        let path = self.path(key)?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if missing(&e) => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+}
+
+impl WritableStore for FsStore {
+    fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()> {
+        write_atomic_parts_with(&self.path(key)?, parts, self.durable)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        remove_opt_with(&self.path(key)?, self.durable)
+    }
+
+    fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        let path = self.path(prefix)?;
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if missing(&e) => return Ok(()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if !meta.is_dir() {
+            return remove_opt_with(&path, self.durable);
+        }
+        if prefix.is_empty() {
+            // The root stays; everything in it goes.
+            for entry in std::fs::read_dir(&path).map_err(|e| Error::io(&path, e))? {
+                let entry = entry.map_err(|e| Error::io(&path, e))?;
+                let p = entry.path();
+                let r = match entry.file_type() {
+                    Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+                    _ => std::fs::remove_file(&p),
+                };
+                match r {
+                    Err(e) if !missing(&e) => return Err(Error::io(&p, e)),
+                    _ => {}
+                }
+            }
+        } else {
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if !missing(&e) => return Err(Error::io(&path, e)),
+                _ => {}
+            }
+        }
+        if self.durable {
+            sync_dir(path.parent().unwrap_or(&path))?;
+        }
+        Ok(())
+    }
+
+    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::invalid("the store's root is not a value"));
+        }
+        let path = self.path(key)?;
+        // Threads of this process first (the stripe), then other processes (the lock file).
+        let _guard = lock(&path);
+        let _lock = KeyLock::acquire(&path, self.durable)?;
+        let mut buf = PooledBuf::default();
+        let found = self.get_into(key, &mut buf)?;
+        match f(found.then_some(&buf[..]))? {
+            Update::Put(parts) => {
+                let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+                write_atomic_parts_with(&path, &refs, self.durable)
+            }
+            Update::Delete => remove_opt_with(&path, self.durable),
+            Update::Keep => Ok(()),
+        }
+    }
+}
+
+impl ListableStore for FsStore {
+    fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        let dir = self.path(prefix)?;
+        let mut out = Listing::default();
+        for (name, is_dir) in entries(&dir)? {
+            let key = super::join(prefix, &name);
+            if is_dir {
+                out.prefixes.push(key);
+            } else {
+                out.keys.push(key);
+            }
+        }
+        out.keys.sort();
+        out.prefixes.sort();
+        Ok(out)
+    }
+
+    fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut todo = vec![prefix.to_string()];
+        while let Some(p) = todo.pop() {
+            for (name, is_dir) in entries(&self.path(&p)?)? {
+                let key = super::join(&p, &name);
+                if is_dir {
+                    todo.push(key);
+                } else {
+                    out.push(key);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Whether a directory entry is the store's own (a temporary or a lock file), not a value.
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with(TMP_PREFIX) || name.starts_with(LOCK_PREFIX)
+}
+
+/// The entries of `dir` that are values or sub-prefixes: (name, is a directory). A missing
+/// directory (or a file) has none.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if missing(&e) => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue; // not a key this store could have written or be asked for
+        };
+        if is_internal(&name) {
+            continue;
+        }
+        let mut ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if ft.is_symlink() {
+            match std::fs::metadata(entry.path()) {
+                Ok(m) => ft = m.file_type(),
+                Err(_) => continue, // dangling
+            }
+        }
+        if ft.is_dir() || ft.is_file() {
+            out.push((name, ft.is_dir()));
+        }
+    }
+    Ok(out)
+}
 
 /// Striped in-process locks, so that concurrent calls touching the same chunk or shard file
 /// (e.g. threads writing different regions of one chunk) serialise their read-modify-write.
@@ -21,99 +277,133 @@ pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Resize a buffer, failing with an error instead of aborting when memory runs out.
-pub fn resize(buf: &mut Vec<u8>, len: usize) -> Result<()> {
-    if len > buf.len() {
-        buf.try_reserve_exact(len - buf.len())
-            .map_err(|_| Error::exhausted(format!("cannot allocate {len} bytes for a chunk")))?;
-    }
-    buf.resize(len, 0);
-    Ok(())
+/// Prefix of lock files: hidden, and like no chunk or metadata name of any format.
+const LOCK_PREFIX: &str = ".z5lock.";
+
+/// An exclusive advisory lock between processes on one key, held on a lock file next to the
+/// value (`.z5lock.<name>`), which is removed when the lock is released (tensorstore's file
+/// kvstore scheme). Removing it is safe because every holder checks, after locking, that
+/// the file it locked is still the one under that name: a process that opened the file just
+/// before the previous holder removed it finds the name gone (or another file there) and
+/// starts again. Open file description locks (Linux) also conflict between threads of one
+/// process and survive other descriptors of the file being closed; elsewhere POSIX record
+/// locks, with the in-process stripe lock covering threads.
+struct KeyLock {
+    path: PathBuf,
+    _file: std::fs::File,
 }
 
-/// Make `buf` `len` bytes long, zeroing only bytes it did not hold before (a reused buffer
-/// keeps its stale contents, for callers that overwrite them).
-pub fn set_len(buf: &mut Vec<u8>, len: usize) -> Result<()> {
-    if buf.len() < len {
-        resize(buf, len)?;
-    }
-    buf.truncate(len);
-    Ok(())
-}
-
-/// A byte buffer from a process-wide pool, returned to it on drop. File and decode buffers
-/// outlive the call (and the I/O thread) that used them, so large reads do not fault in
-/// fresh memory every time.
-pub struct PooledBuf(Vec<u8>);
-
-/// What the pool keeps at most: enough for a few shards per thread, small next to the data.
-const POOL_BUFFERS: usize = 16;
-const POOL_BYTES: usize = 48 << 20;
-
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-
-impl Default for PooledBuf {
-    fn default() -> PooledBuf {
-        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
-        PooledBuf(pool.pop().unwrap_or_default())
-    }
-}
-
-impl AsRef<[u8]> for PooledBuf {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for PooledBuf {
-    fn from(v: Vec<u8>) -> PooledBuf {
-        PooledBuf(v)
-    }
-}
-
-impl PooledBuf {
-    /// A buffer of `len` bytes whose contents are unspecified (a pooled buffer large enough
-    /// is reused as it is; a new one is zeroed), or an error when memory runs out.
-    pub fn with_len(len: usize) -> Result<PooledBuf> {
-        let reused = {
-            let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
-            let at = pool.iter().position(|b| b.capacity() >= len);
-            at.map(|i| pool.swap_remove(i))
+impl KeyLock {
+    fn acquire(target: &Path, durable: bool) -> Result<KeyLock> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = target.with_file_name(format!("{LOCK_PREFIX}{name}"));
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o666)
+                .open(&path)
         };
-        let mut buf = reused.unwrap_or_default();
-        set_len(&mut buf, len)?;
-        Ok(PooledBuf(buf))
+        loop {
+            let file = match open() {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    make_dirs(path.parent().unwrap_or(Path::new(".")), durable)?;
+                    open().map_err(|e| Error::io(&path, e))?
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            lock_file(&file).map_err(|e| Error::io(&path, e))?;
+            let held = file.metadata().map_err(|e| Error::io(&path, e))?;
+            match std::fs::metadata(&path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
+                    return Ok(KeyLock { path, _file: file })
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
     }
 }
 
-impl Drop for PooledBuf {
+impl Drop for KeyLock {
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.0);
-        if buf.capacity() == 0 {
-            return;
+        // Removed while still locked; the lock goes with the descriptor right after.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Wait for an exclusive lock on the whole file.
+fn lock_file(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: an all-zero `flock` is a valid value; the fields that matter are set below.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    #[cfg(target_os = "linux")]
+    let cmds = [libc::F_OFD_SETLKW, libc::F_SETLKW];
+    #[cfg(not(target_os = "linux"))]
+    let cmds = [libc::F_SETLKW];
+    for (i, cmd) in cmds.iter().enumerate() {
+        loop {
+            // SAFETY: `fl` is a valid flock for the duration of the call.
+            let r = unsafe { libc::fcntl(file.as_raw_fd(), *cmd, &mut fl) };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // No open file description locks here: POSIX record locks.
+                Some(libc::EINVAL) if i + 1 < cmds.len() => break,
+                _ => return Err(e),
+            }
         }
-        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
-        let held: usize = pool.iter().map(Vec::capacity).sum();
-        if pool.len() < POOL_BUFFERS && held + buf.capacity() <= POOL_BYTES {
-            pool.push(buf);
+    }
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Create `dir` and its missing ancestors; when durable, each created directory's parent is
+/// synced so that the new entries survive power loss.
+fn make_dirs(dir: &Path, durable: bool) -> Result<()> {
+    let mut created = Vec::new();
+    if durable {
+        let mut d = dir;
+        while !d.as_os_str().is_empty() && !d.exists() {
+            created.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
         }
     }
-}
-
-impl std::ops::Deref for PooledBuf {
-    type Target = Vec<u8>;
-    fn deref(&self) -> &Vec<u8> {
-        &self.0
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for d in created.iter().rev() {
+        sync_dir(d.parent().unwrap_or(Path::new(".")))?;
     }
+    Ok(())
 }
 
-impl std::ops::DerefMut for PooledBuf {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
+/// fsync a directory, making the entries created, renamed or removed in it durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
-/// Prefix of temporary files; listings skip dot-files.
+/// Prefix of temporary files (skipped by listings).
 const TMP_PREFIX: &str = ".z5tmp.";
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -123,6 +413,57 @@ fn tmp_path(path: &Path) -> PathBuf {
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()))
+}
+
+/// Write `bytes` to `path` atomically, creating parent directories as needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[bytes])
+}
+
+/// Write the concatenation of `parts` to `path` atomically.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    write_atomic_parts_with(path, parts, durable_from_env())
+}
+
+/// Write the concatenation of `parts` to `path` atomically; when `durable`, the data, the
+/// rename and the directory entry are synced in that order before returning.
+fn write_atomic_parts_with(path: &Path, parts: &[&[u8]], durable: bool) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    let done = tmpfile::write(path, parts, durable)?;
+    #[cfg(not(target_os = "linux"))]
+    let done = false;
+    if !done {
+        write_named_tmp(path, parts, durable)?;
+    }
+    if durable {
+        sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
+}
+
+/// The portable way: a named temporary file in the same directory, renamed into place.
+fn write_named_tmp(path: &Path, parts: &[&[u8]], durable: bool) -> Result<()> {
+    let tmp = tmp_path(path);
+    let mut file = match std::fs::File::create(&tmp) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            make_dirs(path.parent().unwrap_or(Path::new(".")), durable)?;
+            std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?
+        }
+        Err(e) => return Err(Error::io(&tmp, e)),
+    };
+    let res = write_all_vectored(&mut file, parts).and_then(|_| {
+        if durable {
+            file.sync_data()?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, path)
+    });
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
 }
 
 /// A finished file for the store: its parts, written atomically, or None to remove it.
@@ -144,50 +485,13 @@ impl Put {
     }
 }
 
-/// Write `bytes` to `path` atomically, creating parent directories as needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_parts(path, &[bytes])
-}
-
-/// Write the concatenation of `parts` to `path` atomically.
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    if tmpfile::write(path, parts)? {
-        return Ok(());
-    }
-    write_named_tmp(path, parts)
-}
-
-/// The portable way: a named temporary file in the same directory, renamed into place.
-fn write_named_tmp(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    let tmp = tmp_path(path);
-    let mut file = match std::fs::File::create(&tmp) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let parent = path.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?
-        }
-        Err(e) => return Err(Error::io(&tmp, e)),
-    };
-    let res = write_all_vectored(&mut file, parts).and_then(|_| {
-        drop(file);
-        std::fs::rename(&tmp, path)
-    });
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
 /// Linux: an unnamed `O_TMPFILE` inode, written and then linked in under its name. Like a
 /// named temporary plus rename it never shows a partial file, but it modifies the directory
 /// once instead of twice per chunk, which is what writing many chunk files costs (the
 /// directory's lock and entries).
 #[cfg(target_os = "linux")]
 mod tmpfile {
-    use super::{tmp_path, write_all_vectored};
+    use super::{make_dirs, tmp_path, write_all_vectored};
     use crate::error::{Error, Result};
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -202,12 +506,17 @@ mod tmpfile {
     static EMPTY_PATH: AtomicBool = AtomicBool::new(true);
 
     /// Write `parts` as `path`; false when this way is not available (nothing was written).
-    pub fn write(path: &Path, parts: &[&[u8]]) -> Result<bool> {
-        write_with(path, parts, EMPTY_PATH.load(Ordering::Relaxed))
+    pub fn write(path: &Path, parts: &[&[u8]], durable: bool) -> Result<bool> {
+        write_with(path, parts, EMPTY_PATH.load(Ordering::Relaxed), durable)
     }
 
     /// `write`, linking the file by its descriptor (`empty_path`) or through /proc.
-    pub(super) fn write_with(path: &Path, parts: &[&[u8]], empty_path: bool) -> Result<bool> {
+    pub(super) fn write_with(
+        path: &Path,
+        parts: &[&[u8]],
+        empty_path: bool,
+        durable: bool,
+    ) -> Result<bool> {
         if !USABLE.load(Ordering::Relaxed) {
             return Ok(false);
         }
@@ -225,7 +534,7 @@ mod tmpfile {
         let mut file = match open() {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                make_dirs(dir, durable)?;
                 open().map_err(|e| Error::io(dir, e))?
             }
             Err(e) if unsupported(&e) => {
@@ -235,6 +544,9 @@ mod tmpfile {
             Err(e) => return Err(Error::io(dir, e)),
         };
         write_all_vectored(&mut file, parts).map_err(|e| Error::io(path, e))?;
+        if durable {
+            file.sync_data().map_err(|e| Error::io(path, e))?;
+        }
         let proc_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
             .expect("no NUL in a number");
         let link = |to: &Path| -> std::io::Result<()> {
@@ -333,7 +645,7 @@ fn write_all_vectored(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Res
 pub fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if missing(&e) => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
 }
@@ -343,7 +655,7 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
     use std::io::Read;
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if missing(&e) => return Ok(false),
         Err(e) => return Err(Error::io(path, e)),
     };
     buf.clear();
@@ -352,6 +664,20 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
     }
     f.read_to_end(buf).map_err(|e| Error::io(path, e))?;
     Ok(true)
+}
+
+/// Remove a file if it exists.
+pub fn remove_opt(path: &Path) -> Result<()> {
+    remove_opt_with(path, durable_from_env())
+}
+
+fn remove_opt_with(path: &Path, durable: bool) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) if durable => sync_dir(path.parent().unwrap_or(Path::new("."))),
+        Ok(()) => Ok(()),
+        Err(e) if missing(&e) => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// What `read_part_into` found.
@@ -389,19 +715,10 @@ pub fn read_part_into(
             return Ok(Part::Unexpected);
         }
     }
-    set_len(buf, (range.end - range.start) as usize)?;
+    super::set_len(buf, (range.end - range.start) as usize)?;
     f.read_exact_at(buf, at + range.start)
         .map_err(|e| Error::io(path, e))?;
     Ok(Part::Read)
-}
-
-/// Remove a file if it exists.
-pub fn remove_opt(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(path, e)),
-    }
 }
 
 /// Relative paths ('/'-joined) of the files exactly `depth` levels below `dir`, skipping
@@ -445,6 +762,119 @@ fn walk(dir: &Path, depth: usize, prefix: String, out: &mut Vec<String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("z5py-fsstore-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn conformance_plain_and_durable() {
+        for durable in [false, true] {
+            let dir = scratch(&format!("conf-{durable}"));
+            let store = FsStore::new(&dir).with_durable(durable);
+            assert!(store.is_durable() || !durable);
+            conformance::check_store(&store);
+            // Nothing of the store's own is left behind: no temporaries, no lock files.
+            let mut left = Vec::new();
+            let mut todo = vec![dir.clone()];
+            while let Some(d) = todo.pop() {
+                for e in std::fs::read_dir(&d).unwrap() {
+                    let e = e.unwrap();
+                    if e.file_type().unwrap().is_dir() {
+                        todo.push(e.path());
+                    } else {
+                        left.push(e.path());
+                    }
+                }
+            }
+            assert!(
+                left.iter()
+                    .all(|p| !is_internal(&p.file_name().unwrap().to_string_lossy())),
+                "{left:?}"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn listings_skip_temporaries_and_lock_files_and_keys_stay_inside() {
+        let dir = scratch("hidden");
+        let store = FsStore::new(&dir);
+        store.put("a/0", b"x").unwrap();
+        std::fs::write(dir.join("a/.z5tmp.0.123.4"), b"junk").unwrap();
+        std::fs::write(dir.join("a/.z5lock.0"), b"").unwrap();
+        std::fs::create_dir_all(dir.join("a/.z5tmp.dir")).unwrap();
+        assert_eq!(store.list_dir("a").unwrap().keys, ["a/0"]);
+        assert!(store.list_dir("a").unwrap().prefixes.is_empty());
+        assert_eq!(store.list_prefix("").unwrap(), ["a/0"]);
+        // An update of a key whose lock file a killed process left behind takes it over
+        // and removes it.
+        conformance::increment(&store, "a/0n").unwrap();
+        store.update("a/0", &mut |_| Ok(Update::Keep)).unwrap();
+        assert!(!dir.join("a/.z5lock.0").exists());
+        for bad in ["../x", "a/../../x", "/abs", "a//b", "a/./b", "a/"] {
+            let err = store.put(bad, b"x").unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err}");
+        }
+        assert!(store.location("a/0").ends_with("a/0"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The child side of `processes_updating_one_key_lose_nothing` (runs only when that test
+    /// starts it, with the directory in the environment).
+    #[test]
+    #[ignore]
+    fn update_child() {
+        let Some(dir) = std::env::var_os("Z5PY_TEST_UPDATE_DIR") else {
+            return;
+        };
+        let store = FsStore::new(PathBuf::from(dir));
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..40 {
+                        conformance::increment(&store, "shared/counter").unwrap();
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn processes_updating_one_key_lose_nothing() {
+        let dir = scratch("procs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "store::fs::tests::update_child",
+                        "--ignored",
+                        "--test-threads=1",
+                    ])
+                    .env("Z5PY_TEST_UPDATE_DIR", &dir)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let store = FsStore::new(&dir);
+        assert_eq!(store.get("shared/counter").unwrap().unwrap(), b"240");
+        let names: Vec<String> = std::fs::read_dir(dir.join("shared"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["counter"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -465,10 +895,10 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"new file");
         write_atomic_parts(&target, &[b"replaced"]).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"replaced");
-        write_named_tmp(&target, &[b"named ", b"temporary"]).unwrap();
+        write_named_tmp(&target, &[b"named ", b"temporary"], false).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"named temporary");
         let other = dir.join("c/chunk");
-        write_named_tmp(&other, &[b"x"]).unwrap();
+        write_named_tmp(&other, &[b"x"], false).unwrap();
         assert_eq!(std::fs::read(&other).unwrap(), b"x");
         assert_eq!(names(&dir.join("a/b")), ["chunk"]);
         assert_eq!(names(&dir.join("c")), ["chunk"]);
@@ -477,7 +907,7 @@ mod tests {
         for (i, empty_path) in [true, false].into_iter().enumerate() {
             let file = dir.join(format!("e/{i}"));
             for content in [&b"first"[..], b"second"] {
-                assert!(tmpfile::write_with(&file, &[content], empty_path).unwrap());
+                assert!(tmpfile::write_with(&file, &[content], empty_path, false).unwrap());
                 assert_eq!(std::fs::read(&file).unwrap(), content);
             }
         }

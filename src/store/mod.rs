@@ -6,11 +6,24 @@
 //! the root itself, `"raw/0/1/2"` a chunk, `"raw/.zarray"` metadata). Errors name the
 //! key's full location (path or URL, see [`ReadableStore::location`]), never a bare key.
 //!
-//! Every backend passes the one conformance suite in `store::conformance` (tests).
+//! Listings show values and sub-prefixes. Dot-named values (`.zarray`, `.zattrs`) are
+//! values like any other; what a store keeps for itself (the filesystem store's
+//! `.z5tmp.*` temporaries and `.z5lock.*` lock files) is never listed, read or deleted as
+//! a value. A prefix is a key path: `list_prefix("a")` lists keys below `a/`, never `ab`.
+//!
+//! Backends: [`FsStore`] (a directory), [`MemoryStore`] (a map, also by name for
+//! `memory://NAME`); object stores implement the same traits. Every backend passes the one
+//! conformance suite in `store::conformance` (tests).
 
+pub mod buf;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod fs;
+pub mod memory;
 
+pub use buf::*;
 pub use fs::*;
+pub use memory::MemoryStore;
 
 use crate::error::Result;
 use std::ops::Range;
@@ -22,6 +35,37 @@ pub enum ByteRange {
     Span(Range<u64>),
     /// The last `n` bytes (a shard's index at its end), without knowing the size first.
     Suffix(u64),
+}
+
+impl ByteRange {
+    /// The span this range covers in a value of `size` bytes, or None when it reaches past
+    /// the end (or starts after it ends).
+    pub fn resolve(&self, size: u64) -> Option<Range<u64>> {
+        match self {
+            ByteRange::Span(r) if r.start <= r.end && r.end <= size => Some(r.clone()),
+            ByteRange::Suffix(n) if *n <= size => Some(size - n..size),
+            _ => None,
+        }
+    }
+}
+
+/// Resolve every range against a value of `size` bytes at `location`; a range out of it is
+/// an error naming the location, the range and the size (the same words for every store).
+pub fn resolve_ranges(ranges: &[ByteRange], size: u64, location: &str) -> Result<Vec<Range<u64>>> {
+    ranges
+        .iter()
+        .map(|r| {
+            r.resolve(size).ok_or_else(|| {
+                crate::error::Error::io(
+                    location,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("byte range {r:?} is out of the value's {size} bytes"),
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// What an update (a read-modify-write) decides to do with the value it was shown.
@@ -59,7 +103,8 @@ pub trait ReadableStore: Send + Sync + std::fmt::Debug {
     }
 
     /// The given byte ranges of the value at `key`, in order; None when it is missing. A
-    /// range past the value's end is an error naming the key.
+    /// range reaching past the value's end (a `Suffix` longer than the value too) is an
+    /// error naming the key's location (see [`resolve_ranges`]).
     fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>>;
 
     /// The size in bytes of the value at `key`, or None when it is missing.
@@ -93,8 +138,7 @@ pub trait WritableStore: ReadableStore {
     /// when missing) and decides what to store. Local stores hold an exclusive lock on the
     /// key (in-process and between processes) from the read to the write; object stores put
     /// conditionally (If-Match / create-only) and call `f` again on a conflict.
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>)
-        -> Result<()>;
+    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()>;
 }
 
 /// Listing keys.
