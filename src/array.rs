@@ -1,16 +1,19 @@
-//! An open array: region and chunk I/O over the filesystem store, one chunk per task.
+//! An open array: region and chunk I/O over a store, one chunk per task.
 
 use crate::chunk::copy::{copy_box, fill_all, fill_box, ChunkView, Layout, SharedMut};
 use crate::chunk::grid::overlap;
 use crate::error::{Error, Result};
-use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format};
+use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format, Loc};
 use crate::prefault::Prefault;
+use crate::store::{ByteRange, Store, Update};
 use crate::{shard, store, threads};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Array {
-    pub dir: PathBuf,
+    /// Where the array lives: a store and the array's key prefix in it.
+    pub store: Arc<dyn Store>,
+    pub prefix: String,
     pub meta: ArrayMeta,
     /// Store chunks that hold only the fill value (zarr-python's `write_empty_chunks`);
     /// by default they are removed instead.
@@ -20,8 +23,15 @@ pub struct Array {
 /// Per-thread buffers reused across chunks: the stored bytes and the decoded chunk.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    pub file: Vec<u8>,
     pub data: Vec<u8>,
+}
+
+/// What `read_part` found.
+enum Part {
+    Missing,
+    Read,
+    /// The value does not start or end as expected; only decoding it whole can say why.
+    Unexpected,
 }
 
 /// What the read of one chunk's file brought.
@@ -79,18 +89,24 @@ pub(crate) fn to_c_order(
 }
 
 impl Array {
-    pub fn open(dir: &Path) -> Result<Array> {
+    /// Open the array at `prefix` of `store`.
+    pub fn open(store: Arc<dyn Store>, prefix: &str) -> Result<Array> {
+        let meta = metadata::open(&Loc::new(&*store, prefix))?;
         Ok(Array {
-            dir: dir.to_path_buf(),
-            meta: metadata::open(dir)?,
+            store,
+            prefix: prefix.to_string(),
+            meta,
             write_empty_chunks: false,
         })
     }
 
-    pub fn create(dir: &Path, spec: &ArraySpec) -> Result<Array> {
+    /// Write the metadata of a new array at `prefix` of `store` and open it.
+    pub fn create(store: Arc<dyn Store>, prefix: &str, spec: &ArraySpec) -> Result<Array> {
+        let meta = metadata::create(&Loc::new(&*store, prefix), spec)?;
         Ok(Array {
-            dir: dir.to_path_buf(),
-            meta: metadata::create(dir, spec)?,
+            store,
+            prefix: prefix.to_string(),
+            meta,
             write_empty_chunks: false,
         })
     }
@@ -107,13 +123,18 @@ impl Array {
         }
     }
 
-    /// Path of the stored object (chunk or shard) at a storage-grid index.
-    pub fn chunk_path(&self, idx: &[u64]) -> PathBuf {
-        self.meta.keys.path(&self.dir, idx)
+    /// Store key of the stored object (chunk or shard) at a storage-grid index.
+    pub fn chunk_key(&self, idx: &[u64]) -> String {
+        store::join(&self.prefix, &self.meta.keys.key(idx))
     }
 
-    /// Path of the file holding the user-visible chunk `idx` (its shard when sharded).
-    pub fn chunk_file(&self, idx: &[u64]) -> PathBuf {
+    /// Where the stored object at a storage-grid index is (path or URL), for messages.
+    pub fn chunk_path(&self, idx: &[u64]) -> String {
+        self.store.location(&self.chunk_key(idx))
+    }
+
+    /// Where the value holding the user-visible chunk `idx` is (its shard when sharded).
+    pub fn chunk_file(&self, idx: &[u64]) -> String {
         match &self.meta.sharding {
             Some(s) => {
                 let shard: Vec<u64> = idx
@@ -146,15 +167,6 @@ impl Array {
         Ok(())
     }
 
-    /// Read and decode a stored chunk; None when it does not exist. The data is borrowed from
-    /// `s` (the file bytes themselves for raw chunks).
-    fn load<'s>(&self, idx: &[u64], s: &'s mut Scratch) -> Result<Option<ChunkView<'s>>> {
-        if !store::read_into(&self.chunk_path(idx), &mut s.file)? {
-            return Ok(None);
-        }
-        self.decode_stored(idx, &s.file, &mut s.data).map(Some)
-    }
-
     /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`; the data
     /// is left in stored byte order for the copy out to swap.
     fn decode_stored<'s>(
@@ -185,6 +197,37 @@ impl Array {
         })
     }
 
+    /// Read `range` of the payload of the chunk at `key`, expected to be `header` followed
+    /// by `len` payload bytes, into `buf`.
+    fn read_part(
+        &self,
+        key: &str,
+        header: &[u8],
+        len: u64,
+        range: std::ops::Range<u64>,
+        buf: &mut Vec<u8>,
+    ) -> Result<Part> {
+        let at = header.len() as u64;
+        match self.store.size(key)? {
+            None => return Ok(Part::Missing),
+            Some(n) if n != at + len => return Ok(Part::Unexpected),
+            Some(_) => {}
+        }
+        if !header.is_empty() {
+            let got = self.store.get_ranges(key, &[ByteRange::Span(0..at)])?;
+            match got {
+                None => return Ok(Part::Missing),
+                Some(h) if h[0] != header => return Ok(Part::Unexpected),
+                Some(_) => {}
+            }
+        }
+        let span = ByteRange::Span(at + range.start..at + range.end);
+        Ok(match self.store.get_range_into(key, &span, buf)? {
+            true => Part::Read,
+            false => Part::Missing,
+        })
+    }
+
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
     pub fn read_region(
         &self,
@@ -206,7 +249,7 @@ impl Array {
         // Uncompressed chunks the region covers in part are read in part: the byte range
         // from the first to the last element it needs.
         let fetch = |idx: &Vec<u64>, buf: &mut Vec<u8>| -> Result<Fetched> {
-            let path = self.chunk_path(idx);
+            let key = self.chunk_key(idx);
             let stored = self.stored_shape(idx);
             if let Some((layout, header)) = self.meta.pipeline.plain(&stored) {
                 let origin = self.meta.grid.origin(idx);
@@ -216,14 +259,14 @@ impl Array {
                 let len = stored.iter().product::<u64>() * elem as u64;
                 if ((hi - lo) as u64) < len {
                     let range = lo as u64..hi as u64;
-                    match store::read_part_into(&path, &header, len, range, buf)? {
-                        store::Part::Missing => return Ok(Fetched::Missing),
-                        store::Part::Read => return Ok(Fetched::Part(layout.strides)),
-                        store::Part::Unexpected => {}
+                    match self.read_part(&key, &header, len, range, buf)? {
+                        Part::Missing => return Ok(Fetched::Missing),
+                        Part::Read => return Ok(Fetched::Part(layout.strides)),
+                        Part::Unexpected => {}
                     }
                 }
             }
-            Ok(match store::read_into(&path, buf)? {
+            Ok(match self.store.get_into(&key, buf)? {
                 true => Fetched::Whole,
                 false => Fetched::Missing,
             })
@@ -313,6 +356,7 @@ impl Array {
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         let chunk_bytes = self.meta.grid.chunk_bytes(self.elem());
         threads::for_each_put(
+            &*self.store,
             n_threads,
             &chunks,
             chunk_bytes,
@@ -321,66 +365,73 @@ impl Array {
                 let inside = self.meta.grid.clipped(idx);
                 let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
                 let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-                // A read-modify-write holds the chunk's lock from the read to the write; a chunk
-                // the data covers whole is locked only while it is written (by the sink).
-                let rmw_guard = (!covers).then(|| store::lock(&self.chunk_path(idx)));
                 let stored = self.stored_shape(idx);
-                let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
-                let layout = Layout::c_order(&ustored, self.elem());
-                let mut buf = store::PooledBuf::with_len(
-                    layout.shape.iter().product::<usize>() * self.elem(),
-                )?;
-                let existing = if covers {
-                    None
-                } else {
-                    self.load(idx, scratch)?
-                };
-                let zero = vec![0; ustored.len()];
-                // Padding (Zarr edge chunks) and untouched parts need the fill value (`buf`
-                // holds stale bytes); a chunk the data covers whole needs nothing.
-                let needs_fill = !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
-                // SAFETY: `buf` is local to this task.
-                unsafe {
-                    match existing {
-                        Some(old) => {
-                            let common: Vec<usize> = old
-                                .layout
-                                .shape
-                                .iter()
-                                .zip(&ustored)
-                                .map(|(a, b)| *a.min(b))
-                                .collect();
-                            if common != ustored {
-                                fill_all(&mut buf, &self.meta.fill);
-                            }
-                            old.copy_to(
-                                &zero,
-                                SharedMut::new(&mut buf),
-                                &layout,
-                                &zero,
-                                &common,
-                                self.elem(),
-                            )?;
-                        }
-                        None if needs_fill => fill_all(&mut buf, &self.meta.fill),
-                        None => {}
-                    }
-                    copy_box(
-                        data,
-                        &src_layout,
-                        &in_region,
-                        SharedMut::new(&mut buf),
-                        &layout,
-                        &in_chunk,
-                        &extent,
-                        self.elem(),
+                // The new chunk from the old one's bytes (None: missing, or not needed).
+                let merge = |old: Option<&[u8]>, scratch: &mut Scratch| -> Result<store::Put> {
+                    let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
+                    let layout = Layout::c_order(&ustored, self.elem());
+                    let mut buf = store::PooledBuf::with_len(
+                        layout.shape.iter().product::<usize>() * self.elem(),
                     )?;
+                    let existing = match old {
+                        Some(bytes) => Some(self.decode_stored(idx, bytes, &mut scratch.data)?),
+                        None => None,
+                    };
+                    let zero = vec![0; ustored.len()];
+                    // Padding (Zarr edge chunks) and untouched parts need the fill value (`buf`
+                    // holds stale bytes); a chunk the data covers whole needs nothing.
+                    let needs_fill = !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
+                    // SAFETY: `buf` is local to this task.
+                    unsafe {
+                        match existing {
+                            Some(old) => {
+                                let common: Vec<usize> = old
+                                    .layout
+                                    .shape
+                                    .iter()
+                                    .zip(&ustored)
+                                    .map(|(a, b)| *a.min(b))
+                                    .collect();
+                                if common != ustored {
+                                    fill_all(&mut buf, &self.meta.fill);
+                                }
+                                old.copy_to(
+                                    &zero,
+                                    SharedMut::new(&mut buf),
+                                    &layout,
+                                    &zero,
+                                    &common,
+                                    self.elem(),
+                                )?;
+                            }
+                            None if needs_fill => fill_all(&mut buf, &self.meta.fill),
+                            None => {}
+                        }
+                        copy_box(
+                            data,
+                            &src_layout,
+                            &in_region,
+                            SharedMut::new(&mut buf),
+                            &layout,
+                            &in_chunk,
+                            &extent,
+                            self.elem(),
+                        )?;
+                    }
+                    self.chunk_put(idx, buf, &stored)
+                };
+                if covers {
+                    // Nothing of the old chunk survives: no read, no lock.
+                    return sink.put(merge(None, scratch)?);
                 }
-                let put = self.chunk_put(idx, buf, &stored)?;
-                match rmw_guard {
-                    Some(_guard) => put.apply(),
-                    None => sink.put(put),
-                }
+                // A read-modify-write, with no lost update (see `WritableStore::update`).
+                self.store.update(&self.chunk_key(idx), &mut |old| {
+                    Ok(match merge(old, scratch)?.parts {
+                        Some(parts) => Update::Put(parts),
+                        None if old.is_none() => Update::Keep,
+                        None => Update::Delete,
+                    })
+                })
             },
         )
     }
@@ -388,13 +439,13 @@ impl Array {
     /// Encode one chunk for the store (None, to remove it, when it holds only the fill
     /// value). A raw native-order chunk is stored from `buf` itself.
     fn chunk_put(&self, idx: &[u64], buf: store::PooledBuf, shape: &[u64]) -> Result<store::Put> {
-        let path = self.chunk_path(idx);
+        let key = self.chunk_key(idx);
         if !self.write_empty_chunks && fill::all_fill(&buf, &self.meta.fill) {
-            return Ok(store::Put { path, parts: None });
+            return Ok(store::Put { key, parts: None });
         }
         let (header, body) = self.meta.pipeline.encode_owned(buf, shape)?;
         Ok(store::Put {
-            path,
+            key,
             parts: Some(vec![header.into(), body]),
         })
     }
@@ -405,10 +456,10 @@ impl Array {
         if self.meta.sharding.is_some() {
             return shard::read_chunk(self, idx);
         }
-        let path = self.chunk_path(idx);
-        let Some(bytes) = store::read_opt(&path)? else {
+        let Some(bytes) = self.store.get(&self.chunk_key(idx))? else {
             return Ok(None);
         };
+        let path = self.chunk_path(idx);
         let mut scratch = Vec::new();
         let nominal = self.stored_shape(idx);
         let d = self
@@ -452,9 +503,7 @@ impl Array {
             s
         };
         let bytes = self.meta.pipeline.encode(data, &shape, varlen)?;
-        let path = self.chunk_path(idx);
-        let _guard = store::lock(&path);
-        store::write_atomic(&path, &bytes)
+        self.store.put(&self.chunk_key(idx), &bytes)
     }
 
     fn check_chunk_index(&self, idx: &[u64]) -> Result<()> {
@@ -484,18 +533,27 @@ impl Array {
         if self.meta.sharding.is_some() {
             return shard::chunk_exists(self, idx);
         }
-        Ok(self.chunk_path(idx).is_file())
+        Ok(self.store.size(&self.chunk_key(idx))?.is_some())
     }
 
     /// Indices of all stored chunks (of stored shards for a sharded array's storage grid).
     pub fn existing_storage_keys(&self) -> Result<Vec<Vec<u64>>> {
         let ndim = self.meta.grid.ndim();
         let keys = &self.meta.keys;
-        let files = store::list_files(&self.dir, keys.depth(ndim))?;
+        let depth = keys.depth(ndim);
+        let skip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        let listed = self.store.list_prefix(&self.prefix)?;
         let per = self.meta.grid.chunks_per_dim();
-        let mut out: Vec<Vec<u64>> = files
+        let sep = keys.separator().to_string();
+        let mut out: Vec<Vec<u64>> = listed
             .iter()
-            .filter_map(|f| keys.parse(&f.replace('/', &keys.separator().to_string()), ndim))
+            .map(|k| &k[skip..])
+            .filter(|rel| rel.split('/').count() == depth)
+            .filter_map(|rel| keys.parse(&rel.replace('/', &sep), ndim))
             .filter(|idx| idx.iter().zip(&per).all(|(i, n)| i < n))
             .collect();
         out.sort();

@@ -10,12 +10,9 @@ use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
 use crate::prefault::Prefault;
-use crate::store::PooledBuf;
+use crate::store::{ByteRange, PooledBuf, Update};
 use crate::threads::Sink;
 use crate::{store, threads};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
 
 const EMPTY: u64 = u64::MAX;
 
@@ -57,7 +54,9 @@ fn linear(local: &[u64], per: &[u64]) -> usize {
     local.iter().zip(per).fold(0u64, |acc, (i, n)| acc * n + i) as usize
 }
 
-fn decode_index(a: &Array, bytes: &[u8], file_len: u64, path: &Path) -> Result<Index> {
+/// Decode a shard's index. With the shard's length known (`file_len`) every entry must lie
+/// in it; without (an index read as a suffix) entries are checked when their bytes are read.
+fn decode_index(a: &Array, bytes: &[u8], file_len: Option<u64>, path: &str) -> Result<Index> {
     let s = sharding(a);
     let shape = index_shape(a);
     let mut scratch = Vec::new();
@@ -65,10 +64,11 @@ fn decode_index(a: &Array, bytes: &[u8], file_len: u64, path: &Path) -> Result<I
         .decode(bytes, &shape, &shape, &mut scratch)
         .map_err(|e| Error::corrupt(path, format!("shard index: {}", e.in_chunk(path))))?;
     let ilen = index_len(a) as u64;
-    let (lo, hi) = if s.index_at_start {
-        (ilen, file_len)
-    } else {
-        (0, file_len - ilen)
+    let (lo, hi) = match (s.index_at_start, file_len) {
+        (true, Some(n)) => (ilen, n),
+        (true, None) => (ilen, u64::MAX),
+        (false, Some(n)) => (0, n - ilen),
+        (false, None) => (0, u64::MAX),
     };
     scratch
         .chunks_exact(16)
@@ -80,7 +80,13 @@ fn decode_index(a: &Array, bytes: &[u8], file_len: u64, path: &Path) -> Result<I
             }
             match off.checked_add(n) {
                 Some(end) if off >= lo && end <= hi => Ok(Some((off, n))),
-                _ => Err(Error::corrupt(path, format!("shard index entry ({off}, {n}) points outside the shard's {file_len} bytes"))),
+                _ => Err(Error::corrupt(
+                    path,
+                    format!(
+                        "shard index entry ({off}, {n}) points outside the shard's {} bytes",
+                        file_len.map_or("".into(), |n| n.to_string())
+                    ),
+                )),
             }
         })
         .collect()
@@ -99,76 +105,119 @@ fn encode_index(a: &Array, index: &Index) -> Result<Vec<u8>> {
         .encode(&raw, &index_shape(a), false)
 }
 
-/// Open a shard and read its index; None when the shard does not exist.
-fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<(File, Index)>> {
-    let path = a.chunk_path(sidx);
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-    let ilen = index_len(a);
-    if len < ilen as u64 {
-        return Err(Error::corrupt(
-            &path,
-            format!("shard of {len} bytes is shorter than its {ilen}-byte index"),
-        ));
+/// A byte range that reaches past a shard's end means its index is wrong: corrupt data.
+fn short_shard(e: Error, path: &str) -> Error {
+    match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::corrupt(
+                path,
+                format!("shard is shorter than its index says ({source})"),
+            )
+        }
+        e => e,
     }
-    let at = if sharding(a).index_at_start {
-        0
+}
+
+/// Read a shard's index (one request: a suffix when it is at the end); None when the
+/// shard does not exist.
+fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<Index>> {
+    let key = a.chunk_key(sidx);
+    let ilen = index_len(a) as u64;
+    let range = if sharding(a).index_at_start {
+        ByteRange::Span(0..ilen)
     } else {
-        len - ilen as u64
+        ByteRange::Suffix(ilen)
     };
-    let mut buf = vec![0u8; ilen];
-    file.read_exact_at(&mut buf, at)
-        .map_err(|e| Error::io(&path, e))?;
-    let index = decode_index(a, &buf, len, &path)?;
-    Ok(Some((file, index)))
+    let path = a.chunk_path(sidx);
+    let got = a
+        .store
+        .get_ranges(&key, &[range])
+        .map_err(|e| match short_shard(e, &path) {
+            Error::CorruptChunk { location, .. } => Error::corrupt(
+                location,
+                format!("shard is shorter than its {ilen}-byte index"),
+            ),
+            e => e,
+        })?;
+    let Some(got) = got else {
+        return Ok(None);
+    };
+    decode_index(a, &got[0], None, &path).map(Some)
 }
 
-fn read_range(file: &File, (off, n): (u64, u64), path: &Path) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; n as usize];
-    file.read_exact_at(&mut buf, off)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(buf)
-}
-
-/// When the inner chunks a read needs lie close together in the shard (as they do in shards
-/// written here), read their whole byte span with one call into `buf` and return where it
-/// starts; None when they are scattered (each is then read on its own).
-fn dense_span(
-    a: &Array,
-    opened: &Option<(File, Index)>,
-    inner: &[Vec<u64>],
-    path: &Path,
-    buf: &mut Vec<u8>,
-) -> Result<Option<u64>> {
-    let Some((file, index)) = opened else {
-        return Ok(None);
-    };
-    let per = per_shard(a);
-    let ranges: Vec<(u64, u64)> = inner
-        .iter()
-        .filter_map(|g| {
-            let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
-            index[linear(&local, &per)]
-        })
-        .collect();
-    let (Some(lo), Some(hi)) = (
-        ranges.iter().map(|r| r.0).min(),
-        ranges.iter().map(|r| r.0 + r.1).max(),
-    ) else {
-        return Ok(None);
-    };
-    let needed: u64 = ranges.iter().map(|r| r.1).sum();
-    if ranges.len() < 2 || hi - lo > 2 * needed + (64 << 10) {
-        return Ok(None);
+/// Ranges of a shard closer than this are read as one (the bytes between cost less than
+/// one more request): 64 KiB on local storage, 1 MiB over a network.
+fn merge_gap(a: &Array) -> u64 {
+    if a.store.concurrency() > 1 {
+        1 << 20
+    } else {
+        64 << 10
     }
-    store::set_len(buf, (hi - lo) as usize)?;
-    file.read_exact_at(buf, lo)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(Some(lo))
+}
+
+/// The bytes a read needs from one shard: a few spans (start offset and bytes), found by
+/// the inner chunks' offsets. The first span is in the caller's pooled buffer.
+struct Spans {
+    starts: Vec<u64>,
+    rest: Vec<Vec<u8>>,
+}
+
+impl Spans {
+    /// The bytes of the entry (off, n); `first` is the caller's buffer holding span 0.
+    fn get<'s>(&'s self, first: &'s [u8], (off, n): (u64, u64)) -> &'s [u8] {
+        let i = self.starts.partition_point(|&s| s <= off) - 1;
+        let span = if i == 0 { first } else { &self.rest[i - 1] };
+        let at = (off - self.starts[i]) as usize;
+        &span[at..at + n as usize]
+    }
+}
+
+/// Read the byte ranges of `entries` from the shard at `key` in one request, merging
+/// ranges that lie close together; the first merged span goes into `buf`.
+fn read_spans(
+    a: &Array,
+    key: &str,
+    path: &str,
+    entries: &mut [(u64, u64)],
+    buf: &mut Vec<u8>,
+) -> Result<Spans> {
+    entries.sort_unstable();
+    let gap = merge_gap(a);
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for &(off, n) in entries.iter() {
+        match merged.last_mut() {
+            Some((_, end)) if off <= *end + gap => *end = (*end).max(off + n),
+            _ => merged.push((off, off + n)),
+        }
+    }
+    let starts: Vec<u64> = merged.iter().map(|m| m.0).collect();
+    let missing = || Error::corrupt(path, "shard disappeared while being read");
+    let rest = match merged.len() {
+        0 => Vec::new(),
+        1 => {
+            let r = ByteRange::Span(merged[0].0..merged[0].1);
+            if !a
+                .store
+                .get_range_into(key, &r, buf)
+                .map_err(|e| short_shard(e, path))?
+            {
+                return Err(missing());
+            }
+            Vec::new()
+        }
+        _ => {
+            let ranges: Vec<ByteRange> = merged.iter().map(|m| ByteRange::Span(m.0..m.1)).collect();
+            let mut got = a
+                .store
+                .get_ranges(key, &ranges)
+                .map_err(|e| short_shard(e, path))?
+                .ok_or_else(missing)?;
+            *buf = std::mem::take(&mut got[0]);
+            got.remove(0);
+            got
+        }
+    };
+    Ok(Spans { starts, rest })
 }
 
 /// Decode one inner chunk: `bytes` themselves when they need no decoding, else `scratch`.
@@ -176,7 +225,7 @@ fn decode_inner<'b>(
     a: &Array,
     bytes: &'b [u8],
     scratch: &'b mut Vec<u8>,
-    path: &Path,
+    path: &str,
     local: &[u64],
 ) -> Result<ChunkView<'b>> {
     let s = sharding(a);
@@ -222,11 +271,11 @@ pub fn read_region(
     let grid = inner_grid(a);
     let per = per_shard(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    // The file side of one shard: opened with its index, the inner chunks the region
-    // touches, and the span of their bytes when dense.
+    // The store side of one shard: its index (one request), the inner chunks the region
+    // touches, and their bytes (one more request, close ranges merged).
     let fetch = |sidx: &Vec<u64>, span: &mut Vec<u8>| -> Result<_> {
         let path = a.chunk_path(sidx);
-        let opened = open_shard(a, sidx)?;
+        let index = open_shard(a, sidx)?;
         let origin = a.meta.grid.origin(sidx);
         let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
         let sub_start: Vec<u64> = start
@@ -236,8 +285,26 @@ pub fn read_region(
             .collect();
         let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
         let inner = grid.chunks_in_region(&sub_start, &sub_shape);
-        let lo = dense_span(a, &opened, &inner, &path, span)?;
-        Ok((path, opened, inner, lo))
+        let spans = match &index {
+            Some(index) => {
+                let mut entries: Vec<(u64, u64)> = inner
+                    .iter()
+                    .filter_map(|g| {
+                        let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
+                        index[linear(&local, &per)]
+                    })
+                    .collect();
+                Some(read_spans(
+                    a,
+                    &a.chunk_key(sidx),
+                    &path,
+                    &mut entries,
+                    span,
+                )?)
+            }
+            None => None,
+        };
+        Ok((path, index, inner, spans))
     };
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
     let prefault = Prefault::new(dst, &a.meta.grid, start, shape, &out_layout, elem);
@@ -248,26 +315,18 @@ pub fn read_region(
         fetch,
         |group| prefault.step_after(group),
         |_: &mut (), _, fetched, span| {
-            let (path, opened, inner, lo) = fetched;
+            let (path, index, inner, spans) = fetched;
             threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {
                 let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
                 let (in_chunk, in_reg, ext) =
                     overlap(&grid.origin(gidx), &grid.chunk, start, shape);
-                let entry = opened
-                    .as_ref()
-                    .and_then(|(_, idx)| idx[linear(&local, &per)]);
+                let entry = index.as_ref().and_then(|idx| idx[linear(&local, &per)]);
                 // SAFETY: inner chunks are disjoint boxes of the output.
                 unsafe {
-                    match (entry, &opened) {
-                        (Some((off, n)), Some((file, _))) => {
-                            let bytes = match lo {
-                                Some(lo) => {
-                                    let at = (off - lo) as usize;
-                                    std::borrow::Cow::Borrowed(&span[at..at + n as usize])
-                                }
-                                None => std::borrow::Cow::Owned(read_range(file, (off, n), &path)?),
-                            };
-                            decode_inner(a, &bytes, scratch, &path, &local)?.copy_to(
+                    match (entry, &spans) {
+                        (Some(e), Some(spans)) => {
+                            let bytes = spans.get(span, e);
+                            decode_inner(a, bytes, scratch, &path, &local)?.copy_to(
                                 &in_chunk,
                                 dst,
                                 &out_layout,
@@ -302,32 +361,49 @@ fn rewrite_shard(
     f: &InnerFn,
     sink: &Sink,
 ) -> Result<()> {
-    let path = a.chunk_path(sidx);
-    // A read-modify-write holds the shard's lock throughout and so must not wait on the
-    // thread pool (a pool worker may be blocked on the same lock): its inner chunks are
-    // encoded on this thread. A whole-shard overwrite encodes in parallel first and takes
-    // the lock only to write.
-    let early_guard = read_old.then(|| store::lock(&path));
-    let n_threads = if read_old { 1 } else { n_threads };
-    let old: Option<(Vec<u8>, Index)> = if read_old {
-        match store::read_opt(&path)? {
-            None => None,
-            Some(bytes) => {
-                let ilen = index_len(a);
-                if bytes.len() < ilen {
-                    return Err(Error::corrupt(&path, "shard is shorter than its index"));
-                }
-                let ib = if sharding(a).index_at_start {
-                    &bytes[..ilen]
-                } else {
-                    &bytes[bytes.len() - ilen..]
-                };
-                let index = decode_index(a, ib, bytes.len() as u64, &path)?;
-                Some((bytes, index))
+    let key = a.chunk_key(sidx);
+    if !read_old {
+        // A whole-shard overwrite encodes in parallel, and takes no lock.
+        let parts = build_shard(a, sidx, None, n_threads, f)?;
+        return sink.put(store::Put { key, parts });
+    }
+    // A read-modify-write holds the shard's lock throughout (see `WritableStore::update`)
+    // and so must not wait on the thread pool (a pool worker may be blocked on the same
+    // lock): its inner chunks are encoded on this thread.
+    a.store.update(&key, &mut |old| {
+        Ok(match build_shard(a, sidx, old, 1, f)? {
+            Some(parts) => Update::Put(parts),
+            None if old.is_none() => Update::Keep,
+            None => Update::Delete,
+        })
+    })
+}
+
+/// The parts of the new shard built from the old one's bytes (if any) by `f`, or None
+/// when it holds no inner chunk.
+fn build_shard(
+    a: &Array,
+    sidx: &[u64],
+    old: Option<&[u8]>,
+    n_threads: usize,
+    f: &InnerFn,
+) -> Result<Option<Vec<PooledBuf>>> {
+    let old: Option<(&[u8], Index)> = match old {
+        None => None,
+        Some(bytes) => {
+            let path = a.chunk_path(sidx);
+            let ilen = index_len(a);
+            if bytes.len() < ilen {
+                return Err(Error::corrupt(&path, "shard is shorter than its index"));
             }
+            let ib = if sharding(a).index_at_start {
+                &bytes[..ilen]
+            } else {
+                &bytes[bytes.len() - ilen..]
+            };
+            let index = decode_index(a, ib, Some(bytes.len() as u64), &path)?;
+            Some((bytes, index))
         }
-    } else {
-        None
     };
     let per = per_shard(a);
     let locals = ChunkGrid {
@@ -345,39 +421,31 @@ fn rewrite_shard(
                 Inner::Set(v) => v,
             })
         })?;
-    let put = if parts.iter().all(Option::is_none) {
-        store::Put { path, parts: None }
-    } else {
-        let ilen = index_len(a) as u64;
-        let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
-        let mut index: Index = Vec::with_capacity(parts.len());
-        for p in &parts {
-            index.push(p.as_ref().map(|b| {
-                let e = (offset, b.len() as u64);
-                offset += b.len() as u64;
-                e
-            }));
-        }
-        let index_bytes = encode_index(a, &index)?;
-        // The parts go to the file as they are (writev), without one more copy into a shard
-        // buffer.
-        let mut out: Vec<PooledBuf> = Vec::with_capacity(parts.len() + 1);
-        let at_start = sharding(a).index_at_start;
-        let mut index_bytes = Some(PooledBuf::from(index_bytes));
-        if at_start {
-            out.extend(index_bytes.take());
-        }
-        out.extend(parts.into_iter().flatten());
-        out.extend(index_bytes);
-        store::Put {
-            path,
-            parts: Some(out),
-        }
-    };
-    match early_guard {
-        Some(_guard) => put.apply(),
-        None => sink.put(put),
+    if parts.iter().all(Option::is_none) {
+        return Ok(None);
     }
+    let ilen = index_len(a) as u64;
+    let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
+    let mut index: Index = Vec::with_capacity(parts.len());
+    for p in &parts {
+        index.push(p.as_ref().map(|b| {
+            let e = (offset, b.len() as u64);
+            offset += b.len() as u64;
+            e
+        }));
+    }
+    let index_bytes = encode_index(a, &index)?;
+    // The parts go to the store as they are (writev), without one more copy into a shard
+    // buffer.
+    let mut out: Vec<PooledBuf> = Vec::with_capacity(parts.len() + 1);
+    let at_start = sharding(a).index_at_start;
+    let mut index_bytes = Some(PooledBuf::from(index_bytes));
+    if at_start {
+        out.extend(index_bytes.take());
+    }
+    out.extend(parts.into_iter().flatten());
+    out.extend(index_bytes);
+    Ok(Some(out))
 }
 
 /// Encode an inner chunk buffer, or None when it holds only the fill value. A raw inner
@@ -408,89 +476,96 @@ pub fn write_region(
     let inner_bytes = inner_u.iter().product::<usize>() * elem;
     let shards = a.meta.grid.chunks_in_region(start, shape);
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
-    threads::for_each_put(n_threads, &shards, shard_bytes, |_: &mut (), sidx, sink| {
-        let path = a.chunk_path(sidx);
-        let inside = a.meta.grid.clipped(sidx);
-        let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
-        let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-        // Several shards already keep the threads busy; one shard parallelises its chunks.
-        let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
-        rewrite_shard(
-            a,
-            sidx,
-            !covers,
-            inner_threads,
-            &|scratch, local, old| {
-                let gidx: Vec<u64> = sidx
-                    .iter()
-                    .zip(local)
-                    .zip(&per)
-                    .map(|((s, l), n)| s * n + l)
-                    .collect();
-                if gidx
-                    .iter()
-                    .zip(&grid.shape)
-                    .zip(&grid.chunk)
-                    .any(|((g, s), c)| g * c >= *s)
-                {
-                    return Ok(Inner::Set(None)); // entirely beyond the array edge
-                }
-                let in_bounds = grid.clipped(&gidx);
-                let (in_chunk, in_reg, ext) =
-                    overlap(&grid.origin(&gidx), &in_bounds, start, shape);
-                if ext.contains(&0) {
-                    return Ok(Inner::Keep);
-                }
-                let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-                let interior = in_bounds == sharding(a).inner;
-                // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
-                // padding of edge chunks included) gets the fill value.
-                let mut buf = PooledBuf::with_len(inner_bytes)?;
-                let zero = vec![0; inner_u.len()];
-                // SAFETY: `buf` is local to this task.
-                unsafe {
-                    match old.filter(|_| !full) {
-                        Some(bytes) => {
-                            decode_inner(a, bytes, scratch, &path, local)?.copy_to(
-                                &zero,
-                                SharedMut::new(&mut buf),
-                                &inner_layout,
-                                &zero,
-                                &inner_u,
-                                elem,
-                            )?;
-                        }
-                        None if full && interior => {}
-                        None => fill_all(&mut buf, &a.meta.fill),
+    threads::for_each_put(
+        &*a.store,
+        n_threads,
+        &shards,
+        shard_bytes,
+        |_: &mut (), sidx, sink| {
+            let path = a.chunk_path(sidx);
+            let inside = a.meta.grid.clipped(sidx);
+            let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
+            let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+            // Several shards already keep the threads busy; one shard parallelises its chunks.
+            let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
+            rewrite_shard(
+                a,
+                sidx,
+                !covers,
+                inner_threads,
+                &|scratch, local, old| {
+                    let gidx: Vec<u64> = sidx
+                        .iter()
+                        .zip(local)
+                        .zip(&per)
+                        .map(|((s, l), n)| s * n + l)
+                        .collect();
+                    if gidx
+                        .iter()
+                        .zip(&grid.shape)
+                        .zip(&grid.chunk)
+                        .any(|((g, s), c)| g * c >= *s)
+                    {
+                        return Ok(Inner::Set(None)); // entirely beyond the array edge
                     }
-                    copy_box(
-                        data,
-                        &src_layout,
-                        &in_reg,
-                        SharedMut::new(&mut buf),
-                        &inner_layout,
-                        &in_chunk,
-                        &ext,
-                        elem,
-                    )?;
-                }
-                Ok(Inner::Set(encode_inner(a, buf)?))
-            },
-            sink,
-        )
-    })
+                    let in_bounds = grid.clipped(&gidx);
+                    let (in_chunk, in_reg, ext) =
+                        overlap(&grid.origin(&gidx), &in_bounds, start, shape);
+                    if ext.contains(&0) {
+                        return Ok(Inner::Keep);
+                    }
+                    let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
+                    let interior = in_bounds == sharding(a).inner;
+                    // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
+                    // padding of edge chunks included) gets the fill value.
+                    let mut buf = PooledBuf::with_len(inner_bytes)?;
+                    let zero = vec![0; inner_u.len()];
+                    // SAFETY: `buf` is local to this task.
+                    unsafe {
+                        match old.filter(|_| !full) {
+                            Some(bytes) => {
+                                decode_inner(a, bytes, scratch, &path, local)?.copy_to(
+                                    &zero,
+                                    SharedMut::new(&mut buf),
+                                    &inner_layout,
+                                    &zero,
+                                    &inner_u,
+                                    elem,
+                                )?;
+                            }
+                            None if full && interior => {}
+                            None => fill_all(&mut buf, &a.meta.fill),
+                        }
+                        copy_box(
+                            data,
+                            &src_layout,
+                            &in_reg,
+                            SharedMut::new(&mut buf),
+                            &inner_layout,
+                            &in_chunk,
+                            &ext,
+                            elem,
+                        )?;
+                    }
+                    Ok(Inner::Set(encode_inner(a, buf)?))
+                },
+                sink,
+            )
+        },
+    )
 }
 
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     let (sidx, local) = split(a, idx);
     let path = a.chunk_path(&sidx);
-    let Some((file, index)) = open_shard(a, &sidx)? else {
+    let Some(index) = open_shard(a, &sidx)? else {
         return Ok(None);
     };
     let Some(range) = index[linear(&local, &per_shard(a))] else {
         return Ok(None);
     };
-    let bytes = read_range(&file, range, &path)?;
+    let mut bytes = Vec::new();
+    read_spans(a, &a.chunk_key(&sidx), &path, &mut [range], &mut bytes)?;
     let mut scratch = Vec::new();
     let view = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
     let layout = view.layout;
@@ -525,14 +600,14 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
                 Ok(Inner::Keep)
             }
         },
-        &Sink::Inline,
+        &Sink::Inline(&*a.store),
     )
 }
 
 pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
     let (sidx, local) = split(a, idx);
     Ok(match open_shard(a, &sidx)? {
-        Some((_, index)) => index[linear(&local, &per_shard(a))].is_some(),
+        Some(index) => index[linear(&local, &per_shard(a))].is_some(),
         None => false,
     })
 }
@@ -546,7 +621,7 @@ pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
     .chunks_in_region(&vec![0; per.len()], &per);
     let mut out = Vec::new();
     for sidx in a.existing_storage_keys()? {
-        if let Some((_, index)) = open_shard(a, &sidx)? {
+        if let Some(index) = open_shard(a, &sidx)? {
             for (local, e) in locals.iter().zip(&index) {
                 if e.is_some() {
                     out.push(
@@ -571,10 +646,11 @@ mod tests {
     use crate::dtype::{DataType, Endian};
     use crate::metadata::{ArraySpec, Format};
 
-    fn spec(at_start: bool) -> (tempdir::Dir, Array) {
-        let dir = tempdir::Dir::new(if at_start { "start" } else { "end" });
+    fn spec(_at_start: bool) -> ((), Array) {
+        let store = std::sync::Arc::new(crate::store::MemoryStore::new());
         let a = Array::create(
-            &dir.0,
+            store,
+            "arr",
             &ArraySpec {
                 format: Format::ZarrV3,
                 shape: vec![10, 7],
@@ -589,24 +665,7 @@ mod tests {
             },
         )
         .unwrap();
-        (dir, a)
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Dir {
-            pub fn new(tag: &str) -> Dir {
-                let p =
-                    std::env::temp_dir().join(format!("z5py-shard-{tag}-{}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&p);
-                Dir(p)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
+        ((), a)
     }
 
     #[test]
@@ -618,7 +677,7 @@ mod tests {
         a.read_region(&[0, 0], &[10, 7], &mut out, 2).unwrap();
         assert_eq!(out, data);
         // Shard (0, 0) holds 2x2 inner chunks of 2x3 u16 raw = 12 bytes each, index 4*16+4.
-        let bytes = std::fs::read(a.chunk_path(&[0, 0])).unwrap();
+        let bytes = a.store.get(&a.chunk_key(&[0, 0])).unwrap().unwrap();
         assert_eq!(bytes.len(), 4 * 12 + 4 * 16 + 4);
         let index = &bytes[48..];
         let crc = u32::from_le_bytes(index[64..].try_into().unwrap());
@@ -629,7 +688,7 @@ mod tests {
         // Corrupting the index checksum is detected and names the shard.
         let mut bad = bytes.clone();
         *bad.last_mut().unwrap() ^= 1;
-        std::fs::write(a.chunk_path(&[0, 0]), &bad).unwrap();
+        a.store.put(&a.chunk_key(&[0, 0]), &bad).unwrap();
         let err = a
             .read_region(&[0, 0], &[2, 2], &mut [0u8; 8], 1)
             .unwrap_err();
@@ -655,6 +714,6 @@ mod tests {
         // Writing fill over everything removes the shards.
         a.write_region(&[0, 0], &[10, 7], &[0u8; 140], 2).unwrap();
         assert!(a.existing_chunks().unwrap().is_empty());
-        assert!(!a.chunk_path(&[0, 0]).exists());
+        assert!(a.store.list_prefix("arr/c").unwrap().is_empty());
     }
 }

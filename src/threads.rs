@@ -1,7 +1,7 @@
 //! One rayon pool per thread count, built once and reused across calls.
 
 use crate::error::{Error, Result};
-use crate::store::{self, PooledBuf, Put};
+use crate::store::{PooledBuf, Put, WritableStore};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,9 +66,10 @@ pub fn map<T: Sync, R: Send>(
 
 /// Where a task hands the files it has finished: applied on the spot, or queued in batches
 /// to the I/O thread of `for_each_put`.
-pub enum Sink {
-    Inline,
+pub enum Sink<'a> {
+    Inline(&'a dyn WritableStore),
     Queue {
+        store: &'a dyn WritableStore,
         tx: SyncSender<Vec<Put>>,
         failed: Arc<AtomicBool>,
         pending: Mutex<Vec<Put>>,
@@ -76,22 +77,17 @@ pub enum Sink {
     },
 }
 
-fn apply_locked(put: &Put) -> Result<()> {
-    let _guard = store::lock(&put.path);
-    put.apply()
-}
-
-impl Sink {
-    /// Store `put` under its file's lock (taken on whichever thread writes).
+impl Sink<'_> {
+    /// Store `put` (on whichever thread writes).
     pub fn put(&self, put: Put) -> Result<()> {
-        let Sink::Queue {
-            failed,
-            pending,
-            batch,
-            ..
-        } = self
-        else {
-            return apply_locked(&put);
+        let (failed, pending, batch) = match self {
+            Sink::Inline(store) => return put.apply(*store),
+            Sink::Queue {
+                failed,
+                pending,
+                batch,
+                ..
+            } => (failed, pending, batch),
         };
         // After a failed write the remaining work is pointless; the caller reports the I/O
         // thread's own error.
@@ -112,8 +108,9 @@ impl Sink {
     /// Hand a batch to the I/O thread; when its queue is full it is behind, and the batch is
     /// written here rather than waited for (unless `wait`).
     fn send(&self, puts: Vec<Put>, wait: bool) -> Result<()> {
-        let Sink::Queue { tx, .. } = self else {
-            return puts.iter().try_for_each(apply_locked);
+        let (tx, store) = match self {
+            Sink::Inline(store) => return puts.iter().try_for_each(|p| p.apply(*store)),
+            Sink::Queue { tx, store, .. } => (tx, *store),
         };
         let gone = || Error::internal("the I/O thread has stopped");
         if wait {
@@ -121,7 +118,7 @@ impl Sink {
         }
         match tx.try_send(puts) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(puts)) => puts.iter().try_for_each(apply_locked),
+            Err(TrySendError::Full(puts)) => puts.iter().try_for_each(|p| p.apply(store)),
             Err(TrySendError::Disconnected(_)) => Err(gone()),
         }
     }
@@ -153,18 +150,20 @@ fn batch_len(item_bytes: usize) -> usize {
 /// does the file system work (creating and writing files is mostly kernel time) while the
 /// workers encode the next chunks, as tensorstore's separate I/O pool does.
 pub fn for_each_put<T: Sync, S: Default>(
+    store: &dyn WritableStore,
     n_threads: usize,
     items: &[T],
     item_bytes: usize,
     f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
 ) -> Result<()> {
     if !offload(items.len(), item_bytes) || n_threads >= cores() {
-        return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline));
+        return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline(store)));
     }
-    for_each_put_offloaded(n_threads, items, item_bytes, f)
+    for_each_put_offloaded(store, n_threads, items, item_bytes, f)
 }
 
 fn for_each_put_offloaded<T: Sync, S: Default>(
+    store: &dyn WritableStore,
     n_threads: usize,
     items: &[T],
     item_bytes: usize,
@@ -180,7 +179,7 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
                 let mut first = Ok(());
                 for puts in rx {
                     if first.is_ok() {
-                        first = puts.iter().try_for_each(apply_locked);
+                        first = puts.iter().try_for_each(|p| p.apply(store));
                         if first.is_err() {
                             flag.store(true, Ordering::Relaxed);
                         }
@@ -190,6 +189,7 @@ fn for_each_put_offloaded<T: Sync, S: Default>(
             })
             .map_err(|e| Error::exhausted(format!("cannot start the I/O thread: {e}")))?;
         let sink = Sink::Queue {
+            store,
             tx,
             failed,
             pending: Mutex::new(Vec::new()),
@@ -312,12 +312,13 @@ mod tests {
     #[test]
     fn offloaded_puts_are_all_written_and_errors_name_the_file() {
         let dir = tmp("put");
+        let store = crate::store::FsStore::new(&dir);
         let items: Vec<usize> = (0..40).collect();
         // Batches of 1, 4 and all 40 items.
         for (n, item_bytes) in [(1, 1 << 20), (1, 1 << 16), (2, 1 << 16), (1, 1 << 10)] {
-            for_each_put_offloaded(n, &items, item_bytes, |_: &mut (), i, sink| {
+            for_each_put_offloaded(&store, n, &items, item_bytes, |_: &mut (), i, sink| {
                 sink.put(Put {
-                    path: dir.join(format!("c{i}")),
+                    key: format!("c{i}"),
                     parts: Some(vec![vec![*i as u8; 3].into(), Vec::new().into()]),
                 })
             })
@@ -331,14 +332,14 @@ mod tests {
         }
         // A file where a directory must be: that write fails, and the call says which.
         std::fs::write(dir.join("blocker"), b"x").unwrap();
-        let err = for_each_put_offloaded(1, &items, 1 << 16, |_: &mut (), i, sink| {
+        let err = for_each_put_offloaded(&store, 1, &items, 1 << 16, |_: &mut (), i, sink| {
             let name = if *i == 5 {
                 "blocker/c5".into()
             } else {
                 format!("d{i}")
             };
             sink.put(Put {
-                path: dir.join(name),
+                key: name,
                 parts: Some(vec![vec![1].into()]),
             })
         })

@@ -166,8 +166,12 @@ fn spec(format: Format, shards: Option<Vec<u64>>) -> ArraySpec {
     }
 }
 
+fn fs(dir: &Path) -> std::sync::Arc<dyn z5py::store::Store> {
+    std::sync::Arc::new(z5py::store::FsStore::new(dir))
+}
+
 fn read_all(dir: &Path) {
-    if let Ok(a) = Array::open(dir) {
+    if let Ok(a) = Array::open(fs(dir), "") {
         let n: u64 = a.meta.grid.shape.iter().product();
         if n <= 1 << 20 {
             let mut out = vec![0u8; n as usize * a.elem()];
@@ -194,13 +198,14 @@ fn metadata_documents_survive_mutations() {
                 continue;
             }
             let dir = TempDir::new(&format!("meta-{}", format.name()));
-            let a = Array::create(&dir.0, &spec(format, shards.clone())).unwrap();
+            let a = Array::create(fs(&dir.0), "", &spec(format, shards.clone())).unwrap();
             let data: Vec<u8> = (0..600i32).flat_map(|v| v.to_ne_bytes()).collect();
             a.write_region(&[0, 0], &[20, 30], &data, 1).unwrap();
             let original = std::fs::read(dir.0.join(file)).unwrap();
             for _ in 0..iters() / 2 {
                 std::fs::write(dir.0.join(file), mutate(&mut rng, &original)).unwrap();
-                let _ = metadata::node_info(&dir.0);
+                let store = z5py::store::FsStore::new(&dir.0);
+                let _ = metadata::node_info(&metadata::Loc::new(&store, ""));
                 read_all(&dir.0);
             }
         }
@@ -216,7 +221,7 @@ fn chunk_and_shard_files_survive_mutations() {
         (Format::ZarrV3, Some(vec![16, 16])),
     ] {
         let dir = TempDir::new(&format!("chunk-{}", format.name()));
-        let a = Array::create(&dir.0, &spec(format, shards)).unwrap();
+        let a = Array::create(fs(&dir.0), "", &spec(format, shards)).unwrap();
         let data: Vec<u8> = (0..600i32).flat_map(|v| (v * 7).to_ne_bytes()).collect();
         a.write_region(&[0, 0], &[20, 30], &data, 1).unwrap();
         let path = a.chunk_path(&[0, 0]);

@@ -3,9 +3,9 @@
 //! Python carry bare `NaN`/`Infinity` tokens, which strict JSON parsers reject; they are
 //! carried through as marker strings.
 
+use super::Loc;
 use crate::error::{Error, Result};
 use serde_json::Value;
-use std::path::Path;
 
 const SPECIALS: [&str; 3] = ["-Infinity", "Infinity", "NaN"];
 
@@ -56,21 +56,22 @@ fn from_strict(text: String) -> String {
 }
 
 /// Parse JSON text that may contain NaN/Infinity tokens.
-pub fn parse(text: &str, path: &Path) -> Result<Value> {
+pub fn parse(text: &str, path: &str) -> Result<Value> {
     serde_json::from_str(&to_strict(text)).map_err(|e| Error::metadata(path, e.to_string()))
 }
 
-/// Read and parse a JSON file; `Ok(None)` when it does not exist.
-pub fn read(path: &Path) -> Result<Option<Value>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text =
-                String::from_utf8(bytes).map_err(|_| Error::metadata(path, "not UTF-8 text"))?;
-            parse(&text, path).map(Some)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+/// Read and parse the JSON document `name` of the node at `at`; `Ok(None)` when missing.
+pub fn read(at: &Loc, name: &str) -> Result<Option<Value>> {
+    match at.store.get(&at.key(name))? {
+        Some(bytes) => parse_bytes(bytes, &at.location(name)).map(Some),
+        None => Ok(None),
     }
+}
+
+/// Parse a stored JSON document; `location` names it in errors.
+pub fn parse_bytes(bytes: Vec<u8>, location: &str) -> Result<Value> {
+    let text = String::from_utf8(bytes).map_err(|_| Error::metadata(location, "not UTF-8 text"))?;
+    parse(&text, location)
 }
 
 /// z5's layout: 4-space indent, `": "`, sorted keys, trailing newline.
@@ -90,9 +91,9 @@ pub fn compact(v: &Value) -> String {
     from_strict(v.to_string())
 }
 
-/// Write pretty JSON atomically.
-pub fn write(path: &Path, v: &Value) -> Result<()> {
-    crate::store::write_atomic(path, pretty(v).as_bytes())
+/// Write pretty JSON atomically as the document `name` of the node at `at`.
+pub fn write(at: &Loc, name: &str, v: &Value) -> Result<()> {
+    at.store.put(&at.key(name), pretty(v).as_bytes())
 }
 
 /// Parse a JSON object given by the caller (attributes, options).
@@ -112,7 +113,7 @@ mod tests {
     fn nan_tokens_survive() {
         let v = parse(
             r#"{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN in a string"}"#,
-            Path::new("x"),
+            "x",
         )
         .unwrap();
         let s = compact(&v);

@@ -13,8 +13,8 @@ use crate::codec::Compressor;
 use crate::dtype::{DataType, Endian};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
+use crate::store::Store;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -69,9 +69,10 @@ pub struct ArrayMeta {
     /// The compressor users asked for (for `compression_options`).
     pub compressor: Compressor,
     pub sharding: Option<Sharding>,
-    /// The metadata document as on disk.
+    /// The metadata document as stored.
     pub doc: Value,
-    pub meta_path: PathBuf,
+    /// Where the metadata document is (path or URL), for messages.
+    pub meta_path: String,
 }
 
 /// What a caller asks for when creating an array.
@@ -105,24 +106,49 @@ pub const ZGROUP: &str = ".zgroup";
 pub const ZATTRS: &str = ".zattrs";
 pub const ZARR_JSON: &str = "zarr.json";
 
-pub fn node_info(path: &Path) -> Result<(NodeKind, Option<Format>)> {
-    if let Some(doc) = json::read(&path.join(ZARR_JSON))? {
+/// A node of a store: the store and the node's key prefix (`""`: the store's root).
+#[derive(Clone, Copy)]
+pub struct Loc<'a> {
+    pub store: &'a dyn Store,
+    pub prefix: &'a str,
+}
+
+impl<'a> Loc<'a> {
+    pub fn new(store: &'a dyn Store, prefix: &'a str) -> Loc<'a> {
+        Loc { store, prefix }
+    }
+
+    /// The key of `name` inside this node.
+    pub fn key(&self, name: &str) -> String {
+        crate::store::join(self.prefix, name)
+    }
+
+    /// Where `name` inside this node is, for messages (path or URL).
+    pub fn location(&self, name: &str) -> String {
+        self.store.location(&self.key(name))
+    }
+}
+
+/// What the node at `at` is, judged by its metadata documents. A prefix holding other keys
+/// but no metadata (an N5 group needs none) is `Dir`.
+pub fn node_info(at: &Loc) -> Result<(NodeKind, Option<Format>)> {
+    if let Some(doc) = json::read(at, ZARR_JSON)? {
         return match doc.get("node_type").and_then(Value::as_str) {
             Some("array") => Ok((NodeKind::Array, Some(Format::ZarrV3))),
             Some("group") => Ok((NodeKind::Group, Some(Format::ZarrV3))),
             _ => Err(Error::metadata(
-                path.join(ZARR_JSON),
+                at.location(ZARR_JSON),
                 "node_type must be \"array\" or \"group\"",
             )),
         };
     }
-    if path.join(ZARRAY).is_file() {
+    if at.store.size(&at.key(ZARRAY))?.is_some() {
         return Ok((NodeKind::Array, Some(Format::ZarrV2)));
     }
-    if path.join(ZGROUP).is_file() {
+    if at.store.size(&at.key(ZGROUP))?.is_some() {
         return Ok((NodeKind::Group, Some(Format::ZarrV2)));
     }
-    if let Some(doc) = json::read(&path.join(N5_ATTRS))? {
+    if let Some(doc) = json::read(at, N5_ATTRS)? {
         let kind = if n5::is_dataset(&doc) {
             NodeKind::Array
         } else {
@@ -130,31 +156,31 @@ pub fn node_info(path: &Path) -> Result<(NodeKind, Option<Format>)> {
         };
         return Ok((kind, Some(Format::N5)));
     }
-    if path.is_dir() {
+    if at.store.prefix_exists(at.prefix)? {
         return Ok((NodeKind::Dir, None));
     }
     Ok((NodeKind::Missing, None))
 }
 
-/// Read the metadata of the array at `path`, whatever its format.
-pub fn open(path: &Path) -> Result<ArrayMeta> {
-    match node_info(path)? {
-        (NodeKind::Array, Some(Format::N5)) => n5::parse(path),
-        (NodeKind::Array, Some(Format::ZarrV2)) => zarr_v2::parse(path),
-        (NodeKind::Array, Some(Format::ZarrV3)) => zarr_v3::parse(path),
+/// Read the metadata of the array at `at`, whatever its format.
+pub fn open(at: &Loc) -> Result<ArrayMeta> {
+    match node_info(at)? {
+        (NodeKind::Array, Some(Format::N5)) => n5::parse(at),
+        (NodeKind::Array, Some(Format::ZarrV2)) => zarr_v2::parse(at),
+        (NodeKind::Array, Some(Format::ZarrV3)) => zarr_v3::parse(at),
         (NodeKind::Missing, _) => Err(Error::io(
-            path,
+            at.location(""),
             std::io::Error::new(std::io::ErrorKind::NotFound, "no array here"),
         )),
         _ => Err(Error::metadata(
-            path,
+            at.location(""),
             "not an array (no .zarray, zarr.json or N5 dataset attributes)",
         )),
     }
 }
 
-/// Write the metadata of a new array and return it as parsed back from disk.
-pub fn create(path: &Path, spec: &ArraySpec) -> Result<ArrayMeta> {
+/// Write the metadata of a new array and return it as parsed back from the store.
+pub fn create(at: &Loc, spec: &ArraySpec) -> Result<ArrayMeta> {
     ChunkGrid::new(spec.shape.clone(), spec.chunks.clone())?;
     if spec.fill.len() != spec.dtype.size() {
         return Err(Error::invalid(format!(
@@ -164,30 +190,21 @@ pub fn create(path: &Path, spec: &ArraySpec) -> Result<ArrayMeta> {
             spec.dtype.size()
         )));
     }
-    let existed = path.exists();
-    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-    let written = match spec.format {
-        Format::N5 => n5::create(path, spec),
-        Format::ZarrV2 => zarr_v2::create(path, spec),
-        Format::ZarrV3 => zarr_v3::create(path, spec),
-    };
-    if let Err(e) = written {
-        if !existed {
-            // Only removes the directory if it is still empty.
-            let _ = std::fs::remove_dir(path);
-        }
-        return Err(e);
+    match spec.format {
+        Format::N5 => n5::create(at, spec)?,
+        Format::ZarrV2 => zarr_v2::create(at, spec)?,
+        Format::ZarrV3 => zarr_v3::create(at, spec)?,
     }
-    open(path)
+    open(at)
 }
 
 /// JSON helpers shared by the format parsers.
-pub(crate) fn get<'a>(doc: &'a Value, key: &str, file: &Path) -> Result<&'a Value> {
+pub(crate) fn get<'a>(doc: &'a Value, key: &str, file: &str) -> Result<&'a Value> {
     doc.get(key)
         .ok_or_else(|| Error::metadata(file, format!("missing key {key:?}")))
 }
 
-pub(crate) fn u64_list(v: &Value, key: &str, file: &Path) -> Result<Vec<u64>> {
+pub(crate) fn u64_list(v: &Value, key: &str, file: &str) -> Result<Vec<u64>> {
     v.as_array()
         .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
         .ok_or_else(|| {
@@ -198,6 +215,6 @@ pub(crate) fn u64_list(v: &Value, key: &str, file: &Path) -> Result<Vec<u64>> {
         })
 }
 
-pub(crate) fn grid(shape: Vec<u64>, chunks: Vec<u64>, file: &Path) -> Result<ChunkGrid> {
+pub(crate) fn grid(shape: Vec<u64>, chunks: Vec<u64>, file: &str) -> Result<ChunkGrid> {
     ChunkGrid::new(shape, chunks).map_err(|e| Error::metadata(file, e.to_string()))
 }

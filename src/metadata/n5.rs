@@ -1,6 +1,7 @@
 //! N5 `attributes.json`: dimensions and blockSize in N5's reversed (x-first) axis order,
 //! dataType, and the compression object.
 
+use super::Loc;
 use super::{get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, N5_ATTRS};
 use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
@@ -9,7 +10,6 @@ use crate::dtype::{DataType, Endian};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Map, Value};
-use std::path::Path;
 
 /// Keys of a dataset's `attributes.json` that belong to the format, not the user.
 pub const RESERVED: [&str; 5] = [
@@ -33,7 +33,7 @@ fn int(c: &Value, key: &str, default: i64) -> i64 {
     c.get(key).and_then(Value::as_i64).unwrap_or(default)
 }
 
-fn compressor_from_json(doc: &Value, dtype: DataType, file: &Path) -> Result<Compressor> {
+fn compressor_from_json(doc: &Value, dtype: DataType, file: &str) -> Result<Compressor> {
     let c = match (doc.get("compression"), doc.get("compressionType")) {
         (Some(c), _) => c.clone(),
         (None, Some(Value::String(t))) => json!({ "type": t }),
@@ -82,7 +82,7 @@ fn compressor_from_json(doc: &Value, dtype: DataType, file: &Path) -> Result<Com
         other => {
             return Err(Error::unsupported(format!(
                 "N5 compression type {other:?} in {}",
-                file.display()
+                file
             )))
         }
     })
@@ -108,9 +108,9 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
     })
 }
 
-pub fn parse(dir: &Path) -> Result<ArrayMeta> {
-    let file = dir.join(N5_ATTRS);
-    let doc = json::read(&file)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
+pub fn parse(at: &Loc) -> Result<ArrayMeta> {
+    let file = at.location(N5_ATTRS);
+    let doc = json::read(at, N5_ATTRS)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
     let mut shape = u64_list(get(&doc, "dimensions", &file)?, "dimensions", &file)?;
     let mut chunks = u64_list(get(&doc, "blockSize", &file)?, "blockSize", &file)?;
     shape.reverse();
@@ -120,7 +120,7 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         .ok_or_else(|| Error::metadata(&file, "\"dataType\" must be a string"))?;
     let dtype = DataType::from_name(name)
         .filter(|d| d.in_n5())
-        .ok_or_else(|| Error::unsupported(format!("N5 dataType {name:?} in {}", file.display())))?;
+        .ok_or_else(|| Error::unsupported(format!("N5 dataType {name:?} in {}", file)))?;
     let compressor = compressor_from_json(&doc, dtype, &file)?;
     Ok(ArrayMeta {
         format: Format::N5,
@@ -143,7 +143,7 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
     })
 }
 
-pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
+pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     if !spec.dtype.in_n5() {
         return Err(Error::unsupported(format!(
             "data type {} in N5",
@@ -160,9 +160,8 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
         // Its one block would have to be the dataset directory itself.
         return Err(Error::unsupported("0-dimensional datasets in N5"));
     }
-    let file = dir.join(N5_ATTRS);
     // Keep user attributes that may already be there.
-    let mut doc: Map<String, Value> = match json::read(&file)? {
+    let mut doc: Map<String, Value> = match json::read(at, N5_ATTRS)? {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
@@ -172,5 +171,5 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
     doc.insert("dataType".into(), json!(spec.dtype.name()));
     doc.insert("compression".into(), compressor_to_json(&spec.compressor)?);
     doc.remove("compressionType");
-    json::write(&file, &Value::Object(doc))
+    json::write(at, N5_ATTRS, &Value::Object(doc))
 }

@@ -1,5 +1,6 @@
 //! Zarr v2 `.zarray` (numcodecs compressor ids) and `.zgroup`.
 
+use super::Loc;
 use super::{fill, get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, ZARRAY};
 use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
@@ -9,13 +10,12 @@ use crate::dtype::DataType;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Value};
-use std::path::Path;
 
 fn int(c: &Value, key: &str, default: i64) -> i64 {
     c.get(key).and_then(Value::as_i64).unwrap_or(default)
 }
 
-fn compressor_from_json(c: &Value, dtype: DataType, file: &Path) -> Result<Compressor> {
+fn compressor_from_json(c: &Value, dtype: DataType, file: &str) -> Result<Compressor> {
     if c.is_null() {
         return Ok(Compressor::Raw);
     }
@@ -41,7 +41,7 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &Path) -> Result<Compr
             if !(format == 1 || format == 0) || !filters.is_null() {
                 return Err(Error::unsupported(format!(
                     "lzma format {format} with filters {filters} in {}",
-                    file.display()
+                    file
                 )));
             }
             Compressor::Xz {
@@ -72,7 +72,7 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &Path) -> Result<Compr
         other => {
             return Err(Error::unsupported(format!(
                 "Zarr compressor {other:?} in {}",
-                file.display()
+                file
             )))
         }
     })
@@ -106,31 +106,26 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
     })
 }
 
-pub fn parse(dir: &Path) -> Result<ArrayMeta> {
-    let file = dir.join(ZARRAY);
-    let doc = json::read(&file)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
+pub fn parse(at: &Loc) -> Result<ArrayMeta> {
+    let file = at.location(ZARRAY);
+    let doc = json::read(at, ZARRAY)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
     if get(&doc, "zarr_format", &file)?.as_u64() != Some(2) {
         return Err(Error::metadata(&file, "zarr_format must be 2"));
     }
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let chunks = u64_list(get(&doc, "chunks", &file)?, "chunks", &file)?;
     let dt = get(&doc, "dtype", &file)?;
-    let typestr = dt.as_str().ok_or_else(|| {
-        Error::unsupported(format!("structured dtype {dt} in {}", file.display()))
-    })?;
+    let typestr = dt
+        .as_str()
+        .ok_or_else(|| Error::unsupported(format!("structured dtype {dt} in {}", file)))?;
     let (dtype, endian) = DataType::from_typestr(typestr)
-        .map_err(|_| Error::unsupported(format!("dtype {typestr:?} in {}", file.display())))?;
+        .map_err(|_| Error::unsupported(format!("dtype {typestr:?} in {}", file)))?;
     let compressor =
         compressor_from_json(doc.get("compressor").unwrap_or(&Value::Null), dtype, &file)?;
     match doc.get("filters") {
         None | Some(Value::Null) => {}
         Some(Value::Array(a)) if a.is_empty() => {}
-        Some(f) => {
-            return Err(Error::unsupported(format!(
-                "Zarr filters {f} in {}",
-                file.display()
-            )))
-        }
+        Some(f) => return Err(Error::unsupported(format!("Zarr filters {f} in {}", file))),
     }
     let fill = fill::from_json(dtype, doc.get("fill_value").unwrap_or(&Value::Null))
         .map_err(|e| Error::metadata(&file, e.to_string()))?;
@@ -171,7 +166,7 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
     })
 }
 
-pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
+pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     if spec.shards.is_some() {
         return Err(Error::invalid("sharding needs Zarr v3"));
     }
@@ -192,5 +187,5 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
         "filters": null,
         "dimension_separator": sep.to_string(),
     });
-    json::write(&dir.join(ZARRAY), &doc)
+    json::write(at, ZARRAY, &doc)
 }

@@ -1,6 +1,7 @@
 //! Zarr v3 `zarr.json` for arrays: data types, the regular chunk grid, chunk key encodings,
 //! fill values and the codec chain, including `sharding_indexed`.
 
+use super::Loc;
 use super::{fill, get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, Sharding, ZARR_JSON};
 use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
@@ -10,7 +11,6 @@ use crate::dtype::{DataType, Endian};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Map, Value};
-use std::path::Path;
 
 const KNOWN_KEYS: [&str; 11] = [
     "zarr_format",
@@ -27,7 +27,7 @@ const KNOWN_KEYS: [&str; 11] = [
 ];
 
 /// `{"name": ..., "configuration": {...}}`, or a bare name string.
-fn name_and_config(v: &Value, file: &Path) -> Result<(String, Map<String, Value>)> {
+fn name_and_config(v: &Value, file: &str) -> Result<(String, Map<String, Value>)> {
     match v {
         Value::String(s) => Ok((s.clone(), Map::new())),
         Value::Object(o) => {
@@ -64,7 +64,7 @@ struct Chain {
     compressor: Compressor,
 }
 
-fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Result<Chain> {
+fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Result<Chain> {
     let list = list
         .as_array()
         .ok_or_else(|| Error::metadata(file, "\"codecs\" must be a list"))?;
@@ -115,7 +115,7 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
                 if permutation.is_some() {
                     return Err(Error::unsupported(format!(
                         "transpose before sharding_indexed in {}",
-                        file.display()
+                        file
                     )));
                 }
                 let inner = u64_list(
@@ -136,10 +136,7 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
                     file,
                 )?;
                 if inner_chain.sharding.is_some() {
-                    return Err(Error::unsupported(format!(
-                        "nested sharding in {}",
-                        file.display()
-                    )));
+                    return Err(Error::unsupported(format!("nested sharding in {}", file)));
                 }
                 let index_chain = parse_codecs(
                     c.get("index_codecs").unwrap_or(&json!([{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}])),
@@ -156,7 +153,7 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
                 {
                     return Err(Error::unsupported(format!(
                         "shard index codecs other than bytes and crc32c in {}",
-                        file.display()
+                        file
                     )));
                 }
                 let index_at_start = match c.get("index_location").and_then(Value::as_str) {
@@ -176,13 +173,13 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
             _ if !after_bytes => {
                 return Err(Error::unsupported(format!(
                     "Zarr v3 codec {name:?} before the array-to-bytes codec in {}",
-                    file.display()
+                    file
                 )));
             }
             _ if sharding.is_some() => {
                 return Err(Error::unsupported(format!(
                     "codec {name:?} after sharding_indexed in {}",
-                    file.display()
+                    file
                 )));
             }
             "gzip" => compressors.push(Compressor::Gzip {
@@ -209,7 +206,7 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
             other => {
                 return Err(Error::unsupported(format!(
                     "Zarr v3 codec {other:?} in {}",
-                    file.display()
+                    file
                 )))
             }
         }
@@ -246,9 +243,9 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &Path) -> Resu
     })
 }
 
-pub fn parse(dir: &Path) -> Result<ArrayMeta> {
-    let file = dir.join(ZARR_JSON);
-    let doc = json::read(&file)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
+pub fn parse(at: &Loc) -> Result<ArrayMeta> {
+    let file = at.location(ZARR_JSON);
+    let doc = json::read(at, ZARR_JSON)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
     if get(&doc, "zarr_format", &file)?.as_u64() != Some(3) {
         return Err(Error::metadata(&file, "zarr_format must be 3"));
     }
@@ -261,7 +258,7 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
             if !KNOWN_KEYS.contains(&k.as_str()) && !optional {
                 return Err(Error::unsupported(format!(
                     "Zarr v3 extension {k:?} in {}",
-                    file.display()
+                    file
                 )));
             }
         }
@@ -272,20 +269,21 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         Some(t) => {
             return Err(Error::unsupported(format!(
                 "storage transformers {t} in {}",
-                file.display()
+                file
             )))
         }
     }
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let dt = get(&doc, "data_type", &file)?;
-    let dtype = dt.as_str().and_then(DataType::from_name).ok_or_else(|| {
-        Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file.display()))
-    })?;
+    let dtype = dt
+        .as_str()
+        .and_then(DataType::from_name)
+        .ok_or_else(|| Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file)))?;
     let (grid_name, grid_cfg) = name_and_config(get(&doc, "chunk_grid", &file)?, &file)?;
     if grid_name != "regular" {
         return Err(Error::unsupported(format!(
             "chunk grid {grid_name:?} in {}",
-            file.display()
+            file
         )));
     }
     let chunks = u64_list(
@@ -318,7 +316,7 @@ pub fn parse(dir: &Path) -> Result<ArrayMeta> {
         other => {
             return Err(Error::unsupported(format!(
                 "chunk key encoding {other:?} in {}",
-                file.display()
+                file
             )))
         }
     };
@@ -386,7 +384,7 @@ fn codec_json(c: &Compressor) -> Result<Option<Value>> {
     }))
 }
 
-pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
+pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     let endian = if spec.endian == Endian::Big {
         "big"
     } else {
@@ -437,9 +435,8 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
         )));
     }
     let key_encoding = json!({"name": name, "configuration": {"separator": sep.to_string()}});
-    let file = dir.join(ZARR_JSON);
     // Keep the attributes of an array being re-created in place.
-    let attributes = json::read(&file)?
+    let attributes = json::read(at, ZARR_JSON)?
         .and_then(|d| d.get("attributes").cloned())
         .unwrap_or(json!({}));
     let doc = json!({
@@ -454,5 +451,5 @@ pub fn create(dir: &Path, spec: &ArraySpec) -> Result<()> {
         "attributes": attributes,
         "storage_transformers": [],
     });
-    json::write(&file, &doc)
+    json::write(at, ZARR_JSON, &doc)
 }

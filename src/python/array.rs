@@ -2,6 +2,7 @@
 //! or fills directly, with the GIL released.
 
 use super::errors::guard;
+use super::store::Target;
 use crate::array::Array;
 use crate::codec::options;
 use crate::dtype::{DataType, Endian};
@@ -13,7 +14,6 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use std::path::PathBuf;
 
 /// A numpy buffer's memory, movable into a GIL-free closure. The caller keeps the array
 /// alive (it holds a reference) for the duration of the call.
@@ -105,19 +105,21 @@ impl ArrayHandle {
 impl ArrayHandle {
     /// Open the array at `path` (N5, Zarr v2 or Zarr v3, detected from its metadata).
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| guard(|| Array::open(&path)))?;
+    #[pyo3(signature = (target, key=""))]
+    fn open(py: Python<'_>, target: Target, key: &str) -> PyResult<Self> {
+        let store = target.resolve(py)?;
+        let inner = py.detach(|| guard(|| Array::open(store, key)))?;
         Ok(ArrayHandle { inner })
     }
 
     /// Write the metadata of a new array and open it.
     #[staticmethod]
-    #[pyo3(signature = (path, fmt, shape, chunks, dtype, compressor, options_json, fill_value,
-                        dimension_separator=None, shards=None, chunk_key_encoding=None))]
+    #[pyo3(signature = (target, fmt, shape, chunks, dtype, compressor, options_json, fill_value,
+                        dimension_separator=None, shards=None, chunk_key_encoding=None, key=""))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
-        path: PathBuf,
+        target: Target,
         fmt: &str,
         shape: Vec<u64>,
         chunks: Vec<u64>,
@@ -128,6 +130,7 @@ impl ArrayHandle {
         dimension_separator: Option<&str>,
         shards: Option<Vec<u64>>,
         chunk_key_encoding: Option<String>,
+        key: &str,
     ) -> PyResult<Self> {
         let format = Format::from_name(fmt)?;
         let (dt, endian) = DataType::from_typestr(dtype)?;
@@ -154,7 +157,8 @@ impl ArrayHandle {
             shards,
             key_encoding: chunk_key_encoding,
         };
-        let inner = py.detach(|| guard(|| Array::create(&path, &spec)))?;
+        let store = target.resolve(py)?;
+        let inner = py.detach(|| guard(|| Array::create(store, key, &spec)))?;
         Ok(ArrayHandle { inner })
     }
 
@@ -173,7 +177,7 @@ impl ArrayHandle {
 
     #[getter]
     fn path(&self) -> String {
-        self.inner.dir.to_string_lossy().into_owned()
+        self.inner.store.location(&self.inner.prefix)
     }
     #[getter]
     fn format(&self) -> &'static str {
@@ -384,10 +388,7 @@ impl ArrayHandle {
 
     /// The file holding chunk `chunk_index` (its shard for sharded arrays).
     fn chunk_path(&self, chunk_index: Vec<u64>) -> String {
-        self.inner
-            .chunk_file(&chunk_index)
-            .to_string_lossy()
-            .into_owned()
+        self.inner.chunk_file(&chunk_index)
     }
 
     /// The bytes this array would store for `data` as one chunk.
@@ -407,7 +408,7 @@ impl ArrayHandle {
     fn __repr__(&self) -> String {
         format!(
             "ArrayHandle({:?}, format={}, shape={:?}, dtype={})",
-            self.inner.dir,
+            self.inner.store.location(&self.inner.prefix),
             self.inner.meta.format.name(),
             self.inner.meta.grid.shape,
             self.dtype()

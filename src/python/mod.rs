@@ -3,21 +3,29 @@
 
 mod array;
 mod errors;
+mod store;
 
-use crate::metadata::{self, json, Format, NodeKind};
+use crate::metadata::{self, json, Format, Loc, NodeKind};
 use crate::node;
 use errors::guard;
 use pyo3::prelude::*;
-use std::path::PathBuf;
+use store::Target;
 
 fn format(name: &str) -> PyResult<Format> {
     Ok(Format::from_name(name)?)
 }
 
-/// What lives at `path`: ("array" | "group" | "dir" | "none", format name or None).
+/// What lives at `key` of `target`: ("array" | "group" | "dir" | "none", format name or
+/// None).
 #[pyfunction]
-fn node_info(py: Python<'_>, path: PathBuf) -> PyResult<(&'static str, Option<&'static str>)> {
-    let (kind, fmt) = py.detach(|| guard(|| metadata::node_info(&path)))?;
+#[pyo3(signature = (target, key=""))]
+fn node_info(
+    py: Python<'_>,
+    target: Target,
+    key: &str,
+) -> PyResult<(&'static str, Option<&'static str>)> {
+    let store = target.resolve(py)?;
+    let (kind, fmt) = py.detach(|| guard(|| metadata::node_info(&Loc::new(&*store, key))))?;
     let kind = match kind {
         NodeKind::Array => "array",
         NodeKind::Group => "group",
@@ -27,27 +35,63 @@ fn node_info(py: Python<'_>, path: PathBuf) -> PyResult<(&'static str, Option<&'
     Ok((kind, fmt.map(Format::name)))
 }
 
-/// Create a group (directory and metadata); idempotent.
+/// Create a group (metadata, and its directory on disk); idempotent.
 #[pyfunction]
-fn create_group(py: Python<'_>, path: PathBuf, fmt: &str, is_root: bool) -> PyResult<()> {
+#[pyo3(signature = (target, fmt, is_root, key=""))]
+fn create_group(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    is_root: bool,
+    key: &str,
+) -> PyResult<()> {
     let fmt = format(fmt)?;
-    py.detach(|| guard(|| node::create_group(&path, fmt, is_root)))
+    let store = target.resolve(py)?;
+    py.detach(|| guard(|| node::create_group(&Loc::new(&*store, key), fmt, is_root)))
 }
 
 /// User attributes as a JSON object string.
 #[pyfunction]
-fn read_attrs(py: Python<'_>, path: PathBuf, fmt: &str) -> PyResult<String> {
+#[pyo3(signature = (target, fmt, key=""))]
+fn read_attrs(py: Python<'_>, target: Target, fmt: &str, key: &str) -> PyResult<String> {
     let fmt = format(fmt)?;
-    let m = py.detach(|| guard(|| node::read_attrs(&path, fmt)))?;
+    let store = target.resolve(py)?;
+    let m = py.detach(|| guard(|| node::read_attrs(&Loc::new(&*store, key), fmt)))?;
     Ok(json::compact(&serde_json::Value::Object(m)))
 }
 
 /// Replace the user attributes with a JSON object string.
 #[pyfunction]
-fn write_attrs(py: Python<'_>, path: PathBuf, fmt: &str, attrs_json: &str) -> PyResult<()> {
+#[pyo3(signature = (target, fmt, attrs_json, key=""))]
+fn write_attrs(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    attrs_json: &str,
+    key: &str,
+) -> PyResult<()> {
     let fmt = format(fmt)?;
     let m = json::parse_object(attrs_json, "attributes")?;
-    py.detach(|| guard(|| node::write_attrs(&path, fmt, m)))
+    let store = target.resolve(py)?;
+    py.detach(|| guard(|| node::write_attrs(&Loc::new(&*store, key), fmt, m)))
+}
+
+/// Set the attributes of a JSON object string and remove those named in `delete`, keeping
+/// every other attribute as stored at that moment (no lost update between writers).
+#[pyfunction]
+#[pyo3(signature = (target, fmt, set_json, delete=Vec::new(), key=""))]
+fn update_attrs(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    set_json: &str,
+    delete: Vec<String>,
+    key: &str,
+) -> PyResult<()> {
+    let fmt = format(fmt)?;
+    let set = json::parse_object(set_json, "attributes")?;
+    let store = target.resolve(py)?;
+    py.detach(|| guard(|| node::update_attrs(&Loc::new(&*store, key), fmt, set, &delete)))
 }
 
 /// Compressor names (z5py spelling) available for a format.
@@ -60,6 +104,8 @@ fn compressors(fmt: &str) -> PyResult<Vec<&'static str>> {
 fn _z5py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<array::ArrayHandle>()?;
+    m.add_class::<store::PyStore>()?;
+    m.add_function(wrap_pyfunction!(update_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(node_info, m)?)?;
     m.add_function(wrap_pyfunction!(create_group, m)?)?;
     m.add_function(wrap_pyfunction!(read_attrs, m)?)?;

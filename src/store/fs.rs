@@ -71,6 +71,37 @@ impl FsStore {
     }
 }
 
+impl FsStore {
+    /// Open the file of `key` once and read each range into the buffer `dest` gives for it
+    /// (pread); false when the value is missing.
+    fn pread<'b>(
+        &self,
+        key: &str,
+        ranges: &[ByteRange],
+        bufs: &mut dyn Iterator<Item = &'b mut Vec<u8>>,
+    ) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path(key)?;
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if missing(&e) => return Ok(false),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let meta = f.metadata().map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            return Ok(false);
+        }
+        let spans = resolve_ranges(ranges, meta.len(), &path.to_string_lossy())?;
+        for (r, buf) in spans.into_iter().zip(bufs) {
+            let len = (r.end - r.start) as usize;
+            super::set_len(buf, len)?;
+            f.read_exact_at(buf, r.start)
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(true)
+    }
+}
+
 /// A missing file, or a path through a file: the value is not there.
 fn missing(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
@@ -78,7 +109,10 @@ fn missing(e: &std::io::Error) -> bool {
 
 impl ReadableStore for FsStore {
     fn location(&self, key: &str) -> String {
-        self.root.join(key).to_string_lossy().into_owned()
+        match key {
+            "" => self.root.to_string_lossy().into_owned(),
+            k => self.root.join(k).to_string_lossy().into_owned(),
+        }
     }
 
     fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool> {
@@ -92,27 +126,13 @@ impl ReadableStore for FsStore {
     }
 
     fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>> {
-        use std::os::unix::fs::FileExt;
-        let path = self.path(key)?;
-        let f = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if missing(&e) => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        let meta = f.metadata().map_err(|e| Error::io(&path, e))?;
-        if meta.is_dir() {
-            return Ok(None);
-        }
-        let spans = resolve_ranges(ranges, meta.len(), &path.to_string_lossy())?;
-        let mut out = Vec::with_capacity(spans.len());
-        for r in spans {
-            let mut buf = Vec::new();
-            super::resize(&mut buf, (r.end - r.start) as usize)?;
-            f.read_exact_at(&mut buf, r.start)
-                .map_err(|e| Error::io(&path, e))?;
-            out.push(buf);
-        }
-        Ok(Some(out))
+        let mut out = vec![Vec::new(); ranges.len()];
+        let found = self.pread(key, ranges, &mut out.iter_mut())?;
+        Ok(found.then_some(out))
+    }
+
+    fn get_range_into(&self, key: &str, range: &ByteRange, buf: &mut Vec<u8>) -> Result<bool> {
+        self.pread(key, std::slice::from_ref(range), &mut std::iter::once(buf))
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
@@ -133,6 +153,10 @@ impl WritableStore for FsStore {
 
     fn delete(&self, key: &str) -> Result<()> {
         remove_opt_with(&self.path(key)?, self.durable)
+    }
+
+    fn create_prefix(&self, prefix: &str) -> Result<()> {
+        make_dirs(&self.path(prefix)?, self.durable)
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<()> {
@@ -207,6 +231,10 @@ impl ListableStore for FsStore {
         out.keys.sort();
         out.prefixes.sort();
         Ok(out)
+    }
+
+    fn prefix_exists(&self, prefix: &str) -> Result<bool> {
+        Ok(self.path(prefix)?.is_dir())
     }
 
     fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
@@ -415,13 +443,9 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()))
 }
 
-/// Write `bytes` to `path` atomically, creating parent directories as needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_parts(path, &[bytes])
-}
-
 /// Write the concatenation of `parts` to `path` atomically.
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
+#[cfg(test)]
+fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
     write_atomic_parts_with(path, parts, durable_from_env())
 }
 
@@ -464,25 +488,6 @@ fn write_named_tmp(path: &Path, parts: &[&[u8]], durable: bool) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
-}
-
-/// A finished file for the store: its parts, written atomically, or None to remove it.
-pub struct Put {
-    pub path: PathBuf,
-    pub parts: Option<Vec<PooledBuf>>,
-}
-
-impl Put {
-    /// Write or remove the file; the caller holds the file's lock when others may touch it.
-    pub fn apply(&self) -> Result<()> {
-        match &self.parts {
-            None => remove_opt(&self.path),
-            Some(parts) => {
-                let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-                write_atomic_parts(&self.path, &refs)
-            }
-        }
-    }
 }
 
 /// Linux: an unnamed `O_TMPFILE` inode, written and then linked in under its name. Like a
@@ -641,17 +646,8 @@ fn write_all_vectored(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Res
     Ok(())
 }
 
-/// The file's bytes, or None when it does not exist.
-pub fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if missing(&e) => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
 /// Read the file into `buf` (reusing its allocation); false when it does not exist.
-pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
     use std::io::Read;
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -666,11 +662,6 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
     Ok(true)
 }
 
-/// Remove a file if it exists.
-pub fn remove_opt(path: &Path) -> Result<()> {
-    remove_opt_with(path, durable_from_env())
-}
-
 fn remove_opt_with(path: &Path, durable: bool) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) if durable => sync_dir(path.parent().unwrap_or(Path::new("."))),
@@ -678,85 +669,6 @@ fn remove_opt_with(path: &Path, durable: bool) -> Result<()> {
         Err(e) if missing(&e) => Ok(()),
         Err(e) => Err(Error::io(path, e)),
     }
-}
-
-/// What `read_part_into` found.
-pub enum Part {
-    Missing,
-    Read,
-    /// The file does not start or end as expected; only decoding it whole can say why.
-    Unexpected,
-}
-
-/// Read `range` of the payload of a file expected to be `header` followed by `len` payload
-/// bytes into `buf`.
-pub fn read_part_into(
-    path: &Path,
-    header: &[u8],
-    len: u64,
-    range: std::ops::Range<u64>,
-    buf: &mut Vec<u8>,
-) -> Result<Part> {
-    use std::os::unix::fs::FileExt;
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Part::Missing),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let at = header.len() as u64;
-    if f.metadata().map_err(|e| Error::io(path, e))?.len() != at + len {
-        return Ok(Part::Unexpected);
-    }
-    if !header.is_empty() {
-        let mut got = vec![0u8; header.len()];
-        f.read_exact_at(&mut got, 0)
-            .map_err(|e| Error::io(path, e))?;
-        if got != header {
-            return Ok(Part::Unexpected);
-        }
-    }
-    super::set_len(buf, (range.end - range.start) as usize)?;
-    f.read_exact_at(buf, at + range.start)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(Part::Read)
-}
-
-/// Relative paths ('/'-joined) of the files exactly `depth` levels below `dir`, skipping
-/// hidden entries (metadata, temporary files).
-pub fn list_files(dir: &Path, depth: usize) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    walk(dir, depth, String::new(), &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(dir: &Path, depth: usize, prefix: String, out: &mut Vec<String>) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if depth <= 1 {
-            if ft.is_file() {
-                out.push(rel);
-            }
-        } else if ft.is_dir() {
-            walk(&entry.path(), depth - 1, rel, out)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -78,6 +78,25 @@ pub enum Update {
     Keep,
 }
 
+/// A finished value for the store: its parts, stored atomically, or None to remove it.
+pub struct Put {
+    pub key: String,
+    pub parts: Option<Vec<PooledBuf>>,
+}
+
+impl Put {
+    /// Store or remove the value.
+    pub fn apply(&self, store: &dyn WritableStore) -> Result<()> {
+        match &self.parts {
+            None => store.delete(&self.key),
+            Some(parts) => {
+                let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+                store.put_parts(&self.key, &refs)
+            }
+        }
+    }
+}
+
 /// One level of a listing: the values directly under a prefix and the sub-prefixes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
@@ -107,6 +126,19 @@ pub trait ReadableStore: Send + Sync + std::fmt::Debug {
     /// error naming the key's location (see [`resolve_ranges`]).
     fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>>;
 
+    /// One byte range of the value at `key` into `buf` (reusing its allocation, as
+    /// `get_into`: the engine reads shards and chunk parts into pooled buffers); false when
+    /// the value is missing. The errors of `get_ranges`.
+    fn get_range_into(&self, key: &str, range: &ByteRange, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.get_ranges(key, std::slice::from_ref(range))? {
+            Some(mut got) => {
+                *buf = got.pop().unwrap_or_default();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// The size in bytes of the value at `key`, or None when it is missing.
     fn size(&self, key: &str) -> Result<Option<u64>>;
 
@@ -134,6 +166,12 @@ pub trait WritableStore: ReadableStore {
     /// Remove every value whose key starts with `prefix/` (and `prefix` itself).
     fn delete_prefix(&self, prefix: &str) -> Result<()>;
 
+    /// Make `prefix` exist as an empty "directory" where the store has such a thing (the
+    /// filesystem; an N5 group is a directory without metadata); a no-op elsewhere.
+    fn create_prefix(&self, _prefix: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// Read-modify-write of one value with no lost update: `f` sees the current value (None
     /// when missing) and decides what to store. Local stores hold an exclusive lock on the
     /// key (in-process and between processes) from the read to the write; object stores put
@@ -148,6 +186,13 @@ pub trait ListableStore: ReadableStore {
 
     /// Every key below `prefix`, at any depth, sorted.
     fn list_prefix(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Whether anything is stored below `prefix` (or, on the filesystem, its directory
+    /// exists, empty or not: see `create_prefix`).
+    fn prefix_exists(&self, prefix: &str) -> Result<bool> {
+        let l = self.list_dir(prefix)?;
+        Ok(!l.keys.is_empty() || !l.prefixes.is_empty())
+    }
 }
 
 /// A store the engine can read, write and list.
