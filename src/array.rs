@@ -577,3 +577,275 @@ impl Array {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Compressor;
+    use crate::dtype::{DataType, Endian};
+    use crate::store::{ListableStore, MemoryStore, ReadableStore};
+
+    /// Every layout: (format, shards, compressor), u16 data.
+    fn layouts() -> Vec<(Format, Option<Vec<u64>>, Compressor)> {
+        let gzip = Compressor::Gzip {
+            level: 1,
+            zlib: false,
+        };
+        vec![
+            (Format::N5, None, Compressor::Raw),
+            (Format::N5, None, gzip.clone()),
+            (Format::ZarrV2, None, Compressor::Raw),
+            (Format::ZarrV2, None, gzip.clone()),
+            (Format::ZarrV3, None, Compressor::Raw),
+            (Format::ZarrV3, Some(vec![6, 8, 4]), Compressor::Raw),
+            (Format::ZarrV3, Some(vec![6, 8, 4]), gzip),
+        ]
+    }
+
+    fn create(store: &Arc<MemoryStore>, prefix: &str, layout: &(Format, Option<Vec<u64>>, Compressor)) -> Array {
+        let spec = ArraySpec {
+            format: layout.0,
+            shape: vec![13, 17, 9],
+            chunks: vec![3, 4, 2],
+            dtype: DataType::UInt16,
+            endian: Endian::Little,
+            compressor: layout.2.clone(),
+            fill: vec![0, 0],
+            separator: None,
+            shards: layout.1.clone(),
+            key_encoding: None,
+        };
+        Array::create(store.clone(), prefix, &spec).unwrap()
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Random regions written and read back on every layout equal a model array, with one
+    /// and two threads; the array reopens from the store alike.
+    #[test]
+    fn regions_match_a_model_on_every_layout() {
+        let shape = [13usize, 17, 9];
+        for (n, layout) in layouts().into_iter().enumerate() {
+            let store = Arc::new(MemoryStore::new());
+            let a = create(&store, "g/arr", &layout);
+            let mut model = vec![0u16; shape.iter().product()];
+            let mut rng = Rng(0x9e37_79b9 + n as u64);
+            for round in 0..30 {
+                let start: Vec<u64> = shape.iter().map(|&s| rng.below(s as u64)).collect();
+                let size: Vec<u64> = start
+                    .iter()
+                    .zip(&shape)
+                    .map(|(&b, &s)| 1 + rng.below(s as u64 - b))
+                    .collect();
+                let count: usize = size.iter().product::<u64>() as usize;
+                let vals: Vec<u16> = (0..count).map(|i| (round * 1000 + i + 1) as u16).collect();
+                let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_ne_bytes()).collect();
+                a.write_region(&start, &size, &bytes, 1 + round % 2).unwrap();
+                let mut i = 0;
+                for x in 0..size[0] as usize {
+                    for y in 0..size[1] as usize {
+                        for z in 0..size[2] as usize {
+                            let (gx, gy, gz) = (
+                                start[0] as usize + x,
+                                start[1] as usize + y,
+                                start[2] as usize + z,
+                            );
+                            model[(gx * shape[1] + gy) * shape[2] + gz] = vals[i];
+                            i += 1;
+                        }
+                    }
+                }
+                // read back a random region
+                let rs: Vec<u64> = shape.iter().map(|&s| rng.below(s as u64)).collect();
+                let rz: Vec<u64> = rs
+                    .iter()
+                    .zip(&shape)
+                    .map(|(&b, &s)| 1 + rng.below(s as u64 - b))
+                    .collect();
+                let mut out = vec![0u8; rz.iter().product::<u64>() as usize * 2];
+                a.read_region(&rs, &rz, &mut out, 1 + round % 2).unwrap();
+                let mut j = 0;
+                for x in 0..rz[0] as usize {
+                    for y in 0..rz[1] as usize {
+                        for z in 0..rz[2] as usize {
+                            let g = ((rs[0] as usize + x) * shape[1] + rs[1] as usize + y)
+                                * shape[2]
+                                + rs[2] as usize
+                                + z;
+                            let got = u16::from_ne_bytes([out[2 * j], out[2 * j + 1]]);
+                            assert_eq!(got, model[g], "{layout:?} round {round}");
+                            j += 1;
+                        }
+                    }
+                }
+            }
+            let b = Array::open(store.clone() as Arc<dyn Store>, "g/arr").unwrap();
+            let mut all = vec![0u8; model.len() * 2];
+            b.read_region(&[0, 0, 0], &[13, 17, 9], &mut all, 2).unwrap();
+            let want: Vec<u8> = model.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            assert_eq!(all, want, "{layout:?}");
+            // Chunks are listed from the store; nothing but the array lives under its prefix.
+            assert!(!b.existing_chunks().unwrap().is_empty());
+            assert!(store.list_prefix("g").unwrap().iter().all(|k| k.starts_with("g/arr/")));
+        }
+    }
+
+    /// Threads writing overlapping unaligned regions of shared chunks (disjoint elements)
+    /// lose nothing: each partial chunk is a read-modify-write through `update`.
+    #[test]
+    fn threads_writing_parts_of_shared_chunks_lose_nothing() {
+        for layout in layouts() {
+            let store = Arc::new(MemoryStore::new());
+            let a = create(&store, "", &layout);
+            // Thread t writes the planes z == t (every chunk is shared by two threads).
+            std::thread::scope(|s| {
+                for t in 0..9u64 {
+                    let a = &a;
+                    s.spawn(move || {
+                        let bytes: Vec<u8> = (0..13 * 17).flat_map(|_| (t as u16 + 1).to_ne_bytes()).collect();
+                        a.write_region(&[0, 0, t], &[13, 17, 1], &bytes, 1).unwrap();
+                    });
+                }
+            });
+            let mut out = vec![0u8; 13 * 17 * 9 * 2];
+            a.read_region(&[0, 0, 0], &[13, 17, 9], &mut out, 1).unwrap();
+            for (i, v) in out.chunks(2).enumerate() {
+                assert_eq!(u16::from_ne_bytes([v[0], v[1]]) as usize, i % 9 + 1, "{layout:?}");
+            }
+        }
+    }
+
+    /// Groups, arrays and attributes are found from keys alone (no directories).
+    #[test]
+    fn nodes_and_attributes_from_keys() {
+        use crate::metadata::{node_info, NodeKind};
+        use crate::node;
+        for (format, layout) in [
+            (Format::N5, layouts()[0].clone()),
+            (Format::ZarrV2, layouts()[2].clone()),
+            (Format::ZarrV3, layouts()[5].clone()),
+        ] {
+            let store = Arc::new(MemoryStore::new());
+            let root = Loc::new(&*store, "");
+            node::create_group(&root, format, true).unwrap();
+            node::create_group(&Loc::new(&*store, "g"), format, false).unwrap();
+            create(&store, "g/arr", &layout);
+            let kind = |k: &str| node_info(&Loc::new(&*store, k)).unwrap().0;
+            assert_eq!(kind("g/arr"), NodeKind::Array);
+            assert_eq!(kind("nothing"), NodeKind::Missing);
+            if format == Format::N5 {
+                // an N5 group without attributes is just a prefix with something below
+                assert_eq!(kind("g"), NodeKind::Dir);
+            } else {
+                assert_eq!(kind("g"), NodeKind::Group);
+            }
+            assert_eq!(store.list_dir("g").unwrap().prefixes, ["g/arr"]);
+            // attribute updates from many threads keep every key
+            let arr = Loc::new(&*store, "g/arr");
+            std::thread::scope(|s| {
+                for t in 0..8 {
+                    let arr = &arr;
+                    s.spawn(move || {
+                        for i in 0..5 {
+                            let mut set = serde_json::Map::new();
+                            set.insert(format!("k{t}_{i}"), serde_json::json!(i));
+                            node::update_attrs(arr, format, set, &[]).unwrap();
+                        }
+                    });
+                }
+            });
+            let attrs = node::read_attrs(&arr, format).unwrap();
+            assert_eq!(attrs.len(), 40, "{format:?}");
+            // the array still opens (its metadata kept) and user keys can be removed
+            node::update_attrs(&arr, format, Default::default(), &["k0_0".into()]).unwrap();
+            assert_eq!(node::read_attrs(&arr, format).unwrap().len(), 39);
+            Array::open(store.clone() as Arc<dyn Store>, "g/arr").unwrap();
+            assert!(store.location("g/arr").starts_with("memory://"));
+        }
+    }
+
+    /// A partial read of one shard costs at most two store requests.
+    #[test]
+    fn a_partial_shard_read_is_two_requests() {
+        #[derive(Debug)]
+        struct Counting(MemoryStore, std::sync::atomic::AtomicUsize);
+        impl ReadableStore for Counting {
+            fn location(&self, key: &str) -> String {
+                self.0.location(key)
+            }
+            fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool> {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.0.get_into(key, buf)
+            }
+            fn get_ranges(
+                &self,
+                key: &str,
+                ranges: &[crate::store::ByteRange],
+            ) -> Result<Option<Vec<Vec<u8>>>> {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.0.get_ranges(key, ranges)
+            }
+            fn size(&self, key: &str) -> Result<Option<u64>> {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.0.size(key)
+            }
+        }
+        impl crate::store::WritableStore for Counting {
+            fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()> {
+                self.0.put_parts(key, parts)
+            }
+            fn delete(&self, key: &str) -> Result<()> {
+                self.0.delete(key)
+            }
+            fn delete_prefix(&self, prefix: &str) -> Result<()> {
+                self.0.delete_prefix(prefix)
+            }
+            fn update(
+                &self,
+                key: &str,
+                f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+            ) -> Result<()> {
+                self.0.update(key, f)
+            }
+        }
+        impl ListableStore for Counting {
+            fn list_dir(&self, prefix: &str) -> Result<crate::store::Listing> {
+                self.0.list_dir(prefix)
+            }
+            fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+                self.0.list_prefix(prefix)
+            }
+        }
+        let store = Arc::new(Counting(MemoryStore::new(), Default::default()));
+        let spec = ArraySpec {
+            format: Format::ZarrV3,
+            shape: vec![16, 16],
+            chunks: vec![4, 4],
+            dtype: DataType::UInt8,
+            endian: Endian::Little,
+            compressor: Compressor::Raw,
+            fill: vec![0],
+            separator: None,
+            shards: Some(vec![16, 16]),
+            key_encoding: None,
+        };
+        let a = Array::create(store.clone(), "s", &spec).unwrap();
+        let data: Vec<u8> = (0..=255).collect();
+        a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
+        store.1.store(0, std::sync::atomic::Ordering::SeqCst);
+        let mut out = vec![0u8; 7 * 9];
+        a.read_region(&[3, 2], &[7, 9], &mut out, 1).unwrap();
+        assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(out[0], 3 * 16 + 2);
+        assert_eq!(out[7 * 9 - 1], 9 * 16 + 10);
+    }
+}

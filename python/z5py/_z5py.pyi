@@ -5,27 +5,61 @@ named ``"n5"``, ``"zarr2"`` and ``"zarr3"``.  Arrays cross the boundary as numpy
 the dataset's native-endian dtype (``ArrayHandle.dtype``), C-contiguous.
 """
 
+import os
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 
 __version__: str
 
-def node_info(path: str) -> tuple[str, str | None]:
+class Store:
+    """A storage backend: a local directory (path or ``file://``; ``durable=True`` or
+    ``Z5PY_DURABLE=1`` syncs every write before it returns) or ``memory://NAME`` (a store
+    living in this process under NAME).  Keys are ``/``-separated, relative to the root;
+    listings return full keys, sorted.  Every method releases the GIL."""
+
+    def __init__(self, url: str | os.PathLike[str], durable: bool = False) -> None: ...
+    @property
+    def url(self) -> str: ...
+    def location(self, key: str) -> str: ...
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, value: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def size(self, key: str) -> int | None: ...
+    def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
+        """(keys, sub-prefixes) directly below ``prefix``."""
+    def list_prefix(self, prefix: str = "") -> list[str]:
+        """Every key below ``prefix``."""
+    def prefix_exists(self, prefix: str = "") -> bool: ...
+
+Target: TypeAlias = str | os.PathLike[str] | Store
+"""Where a node is: a ``Store``, or a local path (read as ``Store(path)``); every function
+takes the node's ``key`` inside it too (default ``""``: the target itself)."""
+
+def node_info(path: Target, key: str = "") -> tuple[str, str | None]:
     """What lives at ``path``: ``("array", fmt)``, ``("group", fmt)``, or ``("none", None)``
     (``("dir", None)`` for a plain directory without metadata, which N5 treats as a group)."""
 
-def create_group(path: str, fmt: str, is_root: bool) -> None:
+def create_group(path: Target, fmt: str, is_root: bool, key: str = "") -> None:
     """Create the directory and write group metadata (``.zgroup``, v3 ``zarr.json``, or for an
     N5 root ``attributes.json`` with the ``"n5"`` version key).  Idempotent."""
 
-def read_attrs(path: str, fmt: str) -> str:
+def read_attrs(path: Target, fmt: str, key: str = "") -> str:
     """User attributes of the node at ``path`` as a JSON object string (``{}`` when none).
     N5 dataset keys and the root ``"n5"`` key are not included."""
 
-def write_attrs(path: str, fmt: str, attrs_json: str) -> None:
+def write_attrs(path: Target, fmt: str, attrs_json: str, key: str = "") -> None:
     """Replace the user attributes with ``attrs_json`` (a JSON object; NaN/Infinity allowed),
     atomically.  Reserved N5 keys raise ``InvalidArgumentError``."""
+
+def update_attrs(
+    path: Target, fmt: str, set_json: str, delete: Sequence[str] = (), key: str = ""
+) -> None:
+    """Set the attributes of ``set_json`` and remove those in ``delete`` in one
+    read-modify-write that other threads and processes cannot interleave (locked on disk)."""
 
 def compressors(fmt: str) -> list[str]:
     """Compressor names (z5py spelling) compiled in for a format."""
@@ -34,10 +68,10 @@ class ArrayHandle:
     """An open dataset: metadata plus the chunk engine."""
 
     @staticmethod
-    def open(path: str) -> ArrayHandle: ...
+    def open(path: Target, key: str = "") -> ArrayHandle: ...
     @staticmethod
     def create(
-        path: str,
+        path: Target,
         fmt: str,
         shape: Sequence[int],
         chunks: Sequence[int],
@@ -48,6 +82,7 @@ class ArrayHandle:
         dimension_separator: str | None = None,
         shards: Sequence[int] | None = None,
         chunk_key_encoding: str | None = None,
+        key: str = "",
     ) -> ArrayHandle:
         """Write the metadata of a new array at ``path`` (directory created) and open it.
 

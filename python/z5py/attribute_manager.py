@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -28,11 +27,6 @@ MAXSHAPE_KEY = "_z5py_maxshape"
 HIDDEN_KEYS = frozenset({MAXSHAPE_KEY})
 
 _FORMATS = ("n5", "zarr2", "zarr3")
-
-#: Serialises the read-modify-write of attribute updates within the process, so that
-#: threads setting different keys do not lose each other's updates.  (Across processes
-#: such updates are still not atomic.)
-_UPDATE_LOCK = threading.Lock()
 
 
 class AttributeManager(MutableMapping):
@@ -113,6 +107,12 @@ class AttributeManager(MutableMapping):
         payload = json.dumps({**dict(attrs), **hidden}, allow_nan=True, default=json_default)
         _z5py.write_attrs(self._path, self._fmt, payload)
 
+    def _update(self, new: Mapping[str, Any], delete: tuple[str, ...] = ()) -> None:
+        """Set ``new`` and remove ``delete`` in one read-modify-write of the stored document,
+        which other threads and processes cannot interleave (nothing of theirs is lost)."""
+        payload = json.dumps(dict(new), allow_nan=True, default=json_default)
+        _z5py.update_attrs(self._path, self._fmt, payload, list(delete))
+
     def _check_key(self, key: Any, action: str) -> None:
         """Refuse modifications in read-only mode, non-string keys and reserved N5 keys."""
         if self._read_only:
@@ -136,30 +136,21 @@ class AttributeManager(MutableMapping):
     def __setitem__(self, key: str, value: Any) -> None:
         """Set attribute ``key`` to the JSON-serializable ``value``."""
         self._check_key(key, "set")
-        with _UPDATE_LOCK:
-            attrs = self._read()
-            attrs[key] = value
-            self._write(attrs)
+        self._update({key: value})
 
     def __delitem__(self, key: str) -> None:
         """Remove attribute ``key`` (``KeyError`` if it does not exist)."""
         self._check_key(key, "delete")
-        with _UPDATE_LOCK:
-            attrs = self._read()
-            if key not in attrs:
-                raise KeyError(key)
-            del attrs[key]
-            self._write(attrs)
+        if key not in self._read():
+            raise KeyError(key)
+        self._update({}, (key,))
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set several attributes at once, with a single write to disk (like ``dict.update``)."""
         new = dict(other, **kwargs)
         for key in new:
             self._check_key(key, "set")
-        with _UPDATE_LOCK:
-            attrs = self._read()
-            attrs.update(new)
-            self._write(attrs)
+        self._update(new)
 
     def clear(self) -> None:
         """Remove all user attributes (reserved N5 keys are kept), with a single write."""

@@ -176,6 +176,8 @@ fn check_listings(store: &dyn Store) {
         ]
     );
     assert!(store.list_prefix("l/nothing").unwrap().is_empty());
+    assert!(store.prefix_exists("l").unwrap() && store.prefix_exists("l/c/0").unwrap());
+    assert!(!store.prefix_exists("l/nothing").unwrap());
     let root = store.list_dir("").unwrap();
     assert!(root.prefixes.contains(&"l".to_string()) && root.prefixes.contains(&"m".into()));
     let all = store.list_prefix("").unwrap();
