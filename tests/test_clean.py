@@ -74,3 +74,42 @@ def test_clean_removes_only_stale_temporary_files(tmp_path, capsys):
     np.testing.assert_array_equal(ds[...], np.arange(16).reshape(4, 4))
     with pytest.raises(FileNotFoundError):
         z5py.clean(tmp_path / "missing")
+
+
+def test_clean_removes_stale_lock_files_but_never_a_held_one(tmp_path, capsys):
+    ds = z5py.File(tmp_path / "l.n5").create_dataset("x", shape=(4,), chunks=(2,), dtype="u1")
+    stale = os.path.join(ds.path, ".z5lock.0")
+    held = os.path.join(ds.path, ".z5lock.1")
+    hour = time.time() - 7200
+    for path in (stale, held):
+        with open(path, "wb"):
+            pass
+        os.utime(path, (hour, hour))
+    # another process holds the lock on `held`
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys\n"
+                f"fd = os.open({held!r}, os.O_RDWR)\n"
+                "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+                "print('locked', flush=True)\n"
+                "sys.stdin.read()\n"
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["verify", str(tmp_path / "l.n5")]) == 0
+        out = capsys.readouterr().out
+        assert f"LOCK: {stale}" in out and f"LOCK: {held}" in out
+        assert z5py.clean(tmp_path / "l.n5") == [stale]
+        assert not os.path.exists(stale) and os.path.exists(held)
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert z5py.clean(tmp_path / "l.n5") == [held]

@@ -1,4 +1,5 @@
-"""Temporary files left behind by killed writers: finding them and removing the stale ones.
+"""Temporary and lock files left behind by killed writers: finding them and removing the
+stale ones.
 
 Every write of a chunk, shard or metadata document goes to a temporary file in the same
 directory, named ``.z5tmp.<name>.<pid>.<n>``, that is renamed into place when complete
@@ -6,10 +7,17 @@ directory, named ``.z5tmp.<name>.<pid>.<n>``, that is renamed into place when co
 leaves its temporary file behind.  No write takes anywhere near an hour, so a temporary
 file older than that cannot belong to a live writer; younger ones of a process that still
 runs on this machine are never touched.
+
+A read-modify-write (a partial chunk or shard write, an attribute update) holds an advisory
+lock on ``.z5lock.<name>`` next to the value and removes that file when done.  A killed
+writer leaves the file (its lock goes with the process).  Such a file is removed only while
+this process holds its lock, after checking that it is still the file under that name, the
+same protocol writers follow, so a lock a live writer holds is never broken.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import time
@@ -18,7 +26,17 @@ from dataclasses import dataclass
 
 from .array_metadata import TMP_PREFIX
 
-__all__ = ["DEFAULT_OLDER_THAN", "TempFile", "clean", "find_temp_files"]
+__all__ = [
+    "DEFAULT_OLDER_THAN",
+    "LOCK_PREFIX",
+    "TempFile",
+    "clean",
+    "find_lock_files",
+    "find_temp_files",
+]
+
+#: Prefix of lock files (as in ``src/store/fs.rs``).
+LOCK_PREFIX = ".z5lock."
 
 #: Age in seconds after which a temporary file is taken as abandoned (one hour).
 DEFAULT_OLDER_THAN = 3600.0
@@ -76,6 +94,46 @@ def find_temp_files(path: str | os.PathLike[str]) -> Iterator[TempFile]:
             )
 
 
+def find_lock_files(path: str | os.PathLike[str]) -> Iterator[tuple[str, float]]:
+    """Every lock file below ``path`` with its age in seconds (a lock file exists while a
+    read-modify-write holds it, and after a writer was killed during one)."""
+    now = time.time()
+    for directory, subdirs, files in os.walk(os.fspath(path)):
+        subdirs.sort()
+        for name in sorted(files):
+            if name.startswith(LOCK_PREFIX):
+                full = os.path.join(directory, name)
+                try:
+                    yield full, max(0.0, now - os.lstat(full).st_mtime)
+                except FileNotFoundError:
+                    continue
+
+
+def _remove_unheld_lock(path: str) -> bool:
+    """Remove the lock file ``path`` if no process holds its lock (taking the lock first and
+    checking that the file is still the one under that name, as writers do)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # held by a live writer
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        if (now.st_ino, now.st_dev) != (held.st_ino, held.st_dev):
+            return False
+        os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
+
+
 def clean(
     path: str | os.PathLike[str], older_than: float = DEFAULT_OLDER_THAN, *, dry_run: bool = False
 ) -> list[str]:
@@ -83,6 +141,9 @@ def clean(
     than ``older_than`` seconds (default an hour).  Nothing else is touched.  A lower
     ``older_than`` (down to 0) is for a container only this machine writes to: a file
     younger than an hour whose process still runs here is kept whatever ``older_than``.
+
+    Lock files (``.z5lock.*``) older than ``older_than`` go too, unless a writer holds
+    their lock.
 
     Returns the paths removed (or, with ``dry_run``, that would be).
     """
@@ -102,4 +163,9 @@ def clean(
             except FileNotFoundError:
                 continue
         removed.append(temp.path)
+    for lock, age in find_lock_files(path):
+        if age < older_than:
+            continue
+        if dry_run or _remove_unheld_lock(lock):
+            removed.append(lock)
     return removed

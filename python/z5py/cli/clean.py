@@ -1,4 +1,5 @@
-"""``z5py clean``: remove the temporary files of interrupted writes (:func:`z5py.clean`)."""
+"""``z5py clean``: remove the temporary and lock files of interrupted writes
+(:func:`z5py.clean`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ def add_parser(sub, wrap) -> None:
         "clean",
         help="remove temporary files left by killed writers",
         description=wrap(
-            "Remove the temporary files (.z5tmp.*) that writers killed mid-write left below "
-            "PATH, once they are older than --older-than seconds (default an hour: no write "
-            "takes that long, so no live writer can own them).  Nothing else is touched."
+            "Remove the temporary files (.z5tmp.*) and lock files (.z5lock.*) that writers "
+            "killed mid-write left below PATH, once they are older than --older-than seconds "
+            "(default an hour: no write takes that long, so no live writer can own them; a "
+            "lock file some process holds is kept).  Nothing else is touched."
         ),
     )
     p.add_argument("path", metavar="PATH")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clean import find_temp_files
+from ..clean import find_lock_files, find_temp_files
 from ..verify import iter_datasets, verify_dataset
 from .common import CliError, default_threads, existing_container, open_node, tuple_str
 
@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
             f"{temp.pid}): left by an interrupted write of {temp.target}; readers ignore it, "
             "'z5py clean' removes it once it is older than an hour"
         )
-    if temps and not args.quiet:
-        print(f"{len(temps)} temporary file(s) of interrupted writes")
+    locks = list(find_lock_files(below))
+    for lock, age in locks:
+        print(
+            f"LOCK: {lock} ({age:.0f} s old): held by a running update, or left by a killed "
+            "one; 'z5py clean' removes it once it is older than an hour and not held"
+        )
+    if (temps or locks) and not args.quiet:
+        print(f"{len(temps)} temporary file(s) and {len(locks)} lock file(s) of interrupted writes")
     return 0 if total_bad == 0 else 1
