@@ -110,7 +110,7 @@ class Dataset(Node):
     and drop the axis), slices (any non-zero step; out-of-range bounds are clipped),
     ``Ellipsis``, ``None``, integer arrays or lists and boolean masks per axis.  Array
     indices are orthogonal, as in h5py and zarr-python (each applies to its own axis, like
-    ``np.ix_``; with a single array index this is numpy's result); :attr:`vindex` gives
+    ``np.ix_``; with a single array index and no integers this is numpy's result); :attr:`vindex` gives
     numpy's vectorised (point) selection, and a boolean mask of the dataset's shape reads or
     writes the elements where it is true.  Reads return numpy arrays (a numpy scalar when
     every axis is indexed by an integer); writes accept anything numpy can broadcast to the

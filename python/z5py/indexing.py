@@ -7,10 +7,10 @@ Two kinds of selection, as zarr-python has them:
   non-zero step), an array or list of integers (any order, repeats allowed, negative ones
   count from the end; a multi-dimensional integer array puts its shape in place of the
   axis, as numpy does for a single array index) or a 1-d boolean mask of the axis' length.
-  ``Ellipsis`` and ``None`` work as in numpy.  With one array index the result equals
-  numpy's; with several, numpy broadcasts them together while an orthogonal selection
-  combines every index of one with every index of the others, as h5py and zarr-python's
-  ``oindex`` do.
+  ``Ellipsis`` and ``None`` work as in numpy.  With one array index (and no integer index,
+  which numpy would treat as an array index too) the result equals numpy's; with several,
+  numpy broadcasts them together while an orthogonal selection combines every index of one
+  with every index of the others, as h5py and zarr-python's ``oindex`` do.
 * **vectorised** (``ds.vindex[...]``): integer arrays (broadcast together) give points,
   numpy's advanced indexing; a boolean mask of the dataset's full shape selects the points
   where it is true (also accepted by ``ds[mask]``).
