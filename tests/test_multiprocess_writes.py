@@ -1,0 +1,96 @@
+"""Several processes writing one dataset at once, as block-wise cluster jobs do: random,
+unaligned regions that share chunks (and shards) but are each owned by one process, and
+random attribute keys on the same nodes.  Nothing may be lost: the result equals a numpy
+model and every key is present, and no lock file is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import z5py
+
+SHAPE = (61, 53)
+CHUNKS = (7, 6)
+WORKERS = 3
+ROUNDS = 3
+KEYS_PER_WORKER = 12
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import numpy as np
+    import z5py
+
+    path, key, worker, plan_file, go = sys.argv[1:6]
+    worker = int(worker)
+    with open(plan_file) as f:
+        plan = json.load(f)
+    ds = z5py.File(path)[key]
+    root = z5py.File(path)
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    for round_ in range(plan["rounds"]):
+        for n, (block, owner) in enumerate(zip(plan["blocks"], plan["owners"])):
+            if owner != worker:
+                continue
+            (y0, y1), (x0, x1) = block
+            ds[y0:y1, x0:x1] = np.full((y1 - y0, x1 - x0), 1000 * round_ + n, dtype="i4")
+            if n % 3 == 0 and round_ < plan["keys"]:
+                ds.attrs[f"w{worker}_r{round_}_b{n}"] = n
+                root.attrs[f"w{worker}_r{round_}_b{n}"] = [worker, n]
+    """
+)
+
+
+def _cuts(rng, extent, n):
+    inner = sorted(rng.choice(np.arange(1, extent), size=n - 1, replace=False).tolist())
+    return list(zip([0] + inner, inner + [extent]))
+
+
+@pytest.mark.parametrize("fmt", ["n5", "zarr2", "zarr3", "zarr3-sharded"])
+def test_processes_writing_unaligned_blocks_and_attributes_lose_nothing(tmp_path, fmt):
+    rng = np.random.default_rng(sum(map(ord, fmt)))
+    if fmt == "n5":
+        f = z5py.File(tmp_path / "s.n5")
+    else:
+        f = z5py.File(tmp_path / "s.zarr", zarr_format=int(fmt[4]))
+    shards = {"shards": (14, 12)} if fmt == "zarr3-sharded" else {}
+    ds = f.create_dataset("x", shape=SHAPE, chunks=CHUNKS, dtype="i4", compression="raw", **shards)
+    # unaligned blocks: cut points at random, so most chunks are shared by several blocks
+    blocks = [(ys, xs) for ys in _cuts(rng, SHAPE[0], 9) for xs in _cuts(rng, SHAPE[1], 8)]
+    owners = rng.integers(0, WORKERS, len(blocks)).tolist()
+    plan = {"blocks": blocks, "owners": owners, "rounds": ROUNDS, "keys": ROUNDS}
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(f.path), "x", str(w), str(plan_file), str(go)]
+        )
+        for w in range(WORKERS)
+    ]
+    go.write_text("")
+    for w in workers:
+        assert w.wait(timeout=300) == 0
+    expected = np.zeros(SHAPE, dtype="i4")
+    keys = {}
+    for n, ((y0, y1), (x0, x1)) in enumerate(blocks):
+        expected[y0:y1, x0:x1] = 1000 * (ROUNDS - 1) + n
+        if n % 3 == 0:
+            for round_ in range(ROUNDS):
+                keys[f"w{owners[n]}_r{round_}_b{n}"] = n
+    ds = z5py.File(f.path, mode="r")["x"]
+    np.testing.assert_array_equal(ds[...], expected)
+    assert dict(ds.attrs) == keys
+    root_attrs = dict(z5py.File(f.path, mode="r").attrs)
+    assert set(root_attrs) == set(keys)
+    leftovers = [
+        name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock.")
+    ]
+    assert leftovers == []
