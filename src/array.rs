@@ -517,6 +517,21 @@ impl Array {
     }
 
     /// Chunks per dimension of the user-visible chunk grid.
+    /// The shape an N5 chunk declares in its header (C order), or `None` when it is not
+    /// stored; an error for other formats, which have no chunk header.
+    pub fn chunk_header_shape(&self, idx: &[u64]) -> Result<Option<Vec<u64>>> {
+        self.check_chunk_index(idx)?;
+        if self.meta.format != Format::N5 {
+            return Err(Error::invalid("only N5 chunks have a header"));
+        }
+        let Some(bytes) = self.store.get(&self.chunk_key(idx))? else {
+            return Ok(None);
+        };
+        let (header, _) = crate::chunk::n5_header::N5Header::decode(&bytes)
+            .map_err(|e| e.in_chunk(self.chunk_path(idx)))?;
+        Ok(Some(header.shape))
+    }
+
     pub fn chunks_per_dimension(&self) -> Vec<u64> {
         let chunk = self.chunk_shape();
         self.meta

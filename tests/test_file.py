@@ -169,7 +169,8 @@ def test_arguments_in_the_documented_and_in_the_3x_order(tmp_path):
         ((True,), {"use_zarr_format": True}),
         (("a", "r"), {}),
         ((True, False), {}),
-        (("a", True, "x"), {}),
+        (("a", True, ".", 2, "extra"), {}),
+        (("a", None, "/"), {"dimension_separator": "."}),
     ]:
         with pytest.raises(TypeError):
             z5py.File(tmp_path / "a", *args, **kwargs)

@@ -104,7 +104,7 @@ def test_contains(f):
     assert "a" in f and "a/b" in f and "a/x" in f
     assert "b" in f["a"]
     assert "nope" not in f and "a/nope" not in f
-    for invalid in ("..", "/a", "a//b", "", 3, None, "a\0"):
+    for invalid in ("..", "/../a", "a//b", "", 3, None, "a\0"):
         assert invalid not in f
 
 
@@ -149,7 +149,8 @@ def test_zarr_implicit_groups(f, fmt):
 
 
 @pytest.mark.parametrize(
-    "name", ["..", "../escape", "a/../b", "/abs", "a//b", "a/", "", ".", "a\0b", ".zarray"]
+    "name",
+    ["..", "../escape", "a/../b", "/../escape", "/a//b", "a//b", "a/", "", ".", "a\0b", ".zarray"],
 )
 def test_invalid_names_are_refused(f, tmp_path, name):
     f.create_dataset("x", shape=(2,), dtype="u1")

@@ -7,19 +7,23 @@ datasets with numpy indexing.  The chunk engine is written in Rust (``z5py._z5py
 
 from . import converter, errors, shape_utils, util
 from ._z5py import __version__
-from .attribute_manager import AttributeManager
+from .attribute_manager import AttributeManager, set_json_decoder, set_json_encoder
 from .clean import clean
 from .dataset import Dataset
 from .errors import (
+    ChunkArgumentError,
     ChunkSizeError,
+    CompressionOptionsError,
     CorruptChunkError,
     DtypeMismatchError,
+    FormatMismatchError,
     InternalError,
     InvalidArgumentError,
     MetadataError,
     NodeExistsError,
     NodeNotFoundError,
     ReadOnlyError,
+    ReservedAttributeError,
     ResourceExhaustedError,
     UnsupportedError,
     Z5ConnectionError,
@@ -35,11 +39,14 @@ from .group import Group
 
 __all__ = [
     "AttributeManager",
+    "ChunkArgumentError",
     "ChunkSizeError",
+    "CompressionOptionsError",
     "CorruptChunkError",
     "Dataset",
     "DtypeMismatchError",
     "File",
+    "FormatMismatchError",
     "Group",
     "InternalError",
     "InvalidArgumentError",
@@ -48,6 +55,7 @@ __all__ = [
     "NodeExistsError",
     "NodeNotFoundError",
     "ReadOnlyError",
+    "ReservedAttributeError",
     "ResourceExhaustedError",
     "UnsupportedError",
     "Z5ConnectionError",
@@ -62,6 +70,8 @@ __all__ = [
     "clean",
     "converter",
     "errors",
+    "set_json_decoder",
+    "set_json_encoder",
     "shape_utils",
     "util",
 ]

@@ -60,13 +60,27 @@ class Node:
     _fmt: str
     _mode: str
     _file: File | None
+    #: The group this node was obtained from, if known (``None``: derived from the name).
+    _parent: Group | None
+    #: Default ``dimension_separator`` of new Zarr v2 datasets created below this node.
+    _separator: str
     #: ``"group"`` or ``"dataset"``; nodes of the same kind at the same path are equal.
     _kind: str
 
     def _init_node(
-        self, path: str, fmt: str, mode: str, root: str, name: str, file: File | None
+        self,
+        path: str,
+        fmt: str,
+        mode: str,
+        root: str,
+        name: str,
+        file: File | None,
+        *,
+        separator: str = ".",
+        parent: Group | None = None,
     ) -> None:
-        """Set the location, format and mode of this node."""
+        """Set the location, format and mode of this node, and optionally the group it was
+        obtained from and the default Zarr v2 ``dimension_separator`` below it."""
         if mode not in REOPEN_MODES:
             raise InvalidArgumentError(
                 f"invalid mode {mode!r}; expected one of {sorted(REOPEN_MODES)}"
@@ -77,6 +91,8 @@ class Node:
         self._root = root
         self._name = name
         self._file = file
+        self._parent = parent
+        self._separator = separator
 
     def _child_location(self, name: str) -> tuple[str, str]:
         """Filesystem path and container name of the member ``name`` (validated)."""
@@ -129,12 +145,19 @@ class Node:
                 use_zarr_format=self.is_zarr,
                 mode=REOPEN_MODES[self._mode],
                 zarr_format=self.zarr_format,
+                dimension_separator=self._separator,
             )
         return self._file
 
     @property
     def parent(self) -> Group:
-        """The group containing this node (the root's parent is the root itself)."""
+        """The group containing this node (the root's parent is the root itself).
+
+        A member obtained as ``group[name]`` (or created through ``group``) with a
+        single-component name has ``group`` itself as its parent.
+        """
+        if self._parent is not None:
+            return self._parent
         if self._name == "/":
             return self.file
         parent_name = posixpath.dirname(self._name)
@@ -142,9 +165,16 @@ class Node:
             return self.file
         from .group import Group
 
-        return Group._from_location(
-            os.path.dirname(self._path), self._fmt, self._mode, self._root, parent_name, self._file
+        self._parent = Group._from_location(
+            os.path.dirname(self._path),
+            self._fmt,
+            self._mode,
+            self._root,
+            parent_name,
+            self._file,
+            separator=self._separator,
         )
+        return self._parent
 
     def __eq__(self, other: object) -> bool:
         """Nodes are equal when they are of the same kind and live in the same directory."""

@@ -64,6 +64,10 @@ def update_attrs(
 def compressors(fmt: str) -> list[str]:
     """Compressor names (z5py spelling) compiled in for a format."""
 
+def check_compression(fmt: str, compressor: str, options_json: str, dtype: str) -> None:
+    """Raise what creating an array of ``dtype`` (numpy typestr) with this compressor and
+    these options (z5py spelling, a JSON object) would raise for them."""
+
 class ArrayHandle:
     """An open dataset: metadata plus the chunk engine."""
 
@@ -146,6 +150,8 @@ class ArrayHandle:
         """Encode and store one chunk.  ``data`` must have the chunk's stored shape (N5: the
         clipped shape at edges; Zarr: the full chunk shape).  ``varlen`` writes N5 varlength
         mode with ``data`` 1-d of any length."""
+    def chunk_header_shape(self, chunk_index: Sequence[int]) -> list[int] | None:
+        """N5 only: the shape (C order) the stored chunk's header declares; None if absent."""
     def chunk_exists(self, chunk_index: Sequence[int]) -> bool: ...
     def existing_chunks(self) -> list[tuple[int, ...]]:
         """Indices of all chunks present on disk (sorted); inner-chunk indices when sharded."""

@@ -9,9 +9,18 @@ from typing import Any
 
 from . import _z5py
 from .attrs_json import json_default
-from .errors import InvalidArgumentError, ReadOnlyError
+from .errors import InvalidArgumentError, ReadOnlyError, ReservedAttributeError
 
-__all__ = ["HIDDEN_KEYS", "MAXSHAPE_KEY", "N5_RESERVED_KEYS", "AttributeManager"]
+__all__ = [
+    "HIDDEN_KEYS",
+    "MAXSHAPE_KEY",
+    "N5_RESERVED_KEYS",
+    "AttributeManager",
+    "get_json_decoder",
+    "get_json_encoder",
+    "set_json_decoder",
+    "set_json_encoder",
+]
 
 #: Keys that N5 keeps in ``attributes.json`` for itself: the dataset metadata and the
 #: container version.  They are hidden from and protected against the AttributeManager.
@@ -27,6 +36,70 @@ MAXSHAPE_KEY = "_z5py_maxshape"
 HIDDEN_KEYS = frozenset({MAXSHAPE_KEY})
 
 _FORMATS = ("n5", "zarr2", "zarr3")
+
+
+#: The process-wide encoder and decoder classes of attributes (``None``: json's own).
+_json_encoder: type[json.JSONEncoder] | None = None
+_json_decoder: type[json.JSONDecoder] | None = None
+
+
+def _check_json_class(cls: Any, base: type, setter: str) -> None:
+    """Refuse anything but ``None`` or a subclass of ``base``."""
+    if cls is not None and not (isinstance(cls, type) and issubclass(cls, base)):
+        raise TypeError(f"{setter} needs a subclass of json.{base.__name__} or None, got {cls!r}")
+
+
+def set_json_encoder(encoder: type[json.JSONEncoder] | None) -> None:
+    """Serialize attribute values with ``encoder`` (a ``json.JSONEncoder`` subclass) from now
+    on, in the whole process; ``None`` restores the default.
+
+    Values the encoder's ``default`` refuses still fall back to the built-in conversion of
+    numpy scalars and arrays.  Anything else than such a class or ``None`` raises
+    ``TypeError``.
+    """
+    global _json_encoder
+    _check_json_class(encoder, json.JSONEncoder, "set_json_encoder")
+    _json_encoder = encoder
+
+
+def set_json_decoder(decoder: type[json.JSONDecoder] | None) -> None:
+    """Deserialize the attribute values handed to callers with ``decoder`` (a
+    ``json.JSONDecoder`` subclass) from now on, in the whole process; ``None`` restores the
+    default.
+
+    Updates (``attrs[key] = value``, ``del``, ``update``) rewrite the other keys exactly as
+    stored, never passing them through the decoder.  Anything else than such a class or
+    ``None`` raises ``TypeError``.
+    """
+    global _json_decoder
+    _check_json_class(decoder, json.JSONDecoder, "set_json_decoder")
+    _json_decoder = decoder
+
+
+def get_json_encoder() -> type[json.JSONEncoder] | None:
+    """The encoder class set with :func:`set_json_encoder` (``None``: the default)."""
+    return _json_encoder
+
+
+def get_json_decoder() -> type[json.JSONDecoder] | None:
+    """The decoder class set with :func:`set_json_decoder` (``None``: the default)."""
+    return _json_decoder
+
+
+def _dumps(attrs: dict[str, Any]) -> str:
+    """JSON text of ``attrs`` with the configured encoder (numpy values always work)."""
+    encoder = _json_encoder
+    if encoder is None:
+        return json.dumps(attrs, allow_nan=True, default=json_default)
+
+    class _WithNumpy(encoder):  # type: ignore[misc, valid-type]
+        def default(self, o: Any) -> Any:
+            try:
+                return super().default(o)
+            except TypeError:
+                return json_default(o)
+
+    return json.dumps(attrs, allow_nan=True, cls=_WithNumpy)
 
 
 class AttributeManager(MutableMapping):
@@ -94,18 +167,30 @@ class AttributeManager(MutableMapping):
         return self._read_only
 
     def _read_all(self) -> dict[str, Any]:
-        """All attributes (z5py's hidden ones too), freshly read from disk."""
+        """All attributes as stored (z5py's hidden ones too), freshly read from disk."""
         return json.loads(_z5py.read_attrs(self._path, self._fmt))
 
     def _read(self) -> dict[str, Any]:
-        """All user attributes, freshly read from disk."""
+        """All user attributes as stored, freshly read from disk (for updates)."""
         return {k: v for k, v in self._read_all().items() if k not in HIDDEN_KEYS}
+
+    def _read_decoded(self) -> dict[str, Any]:
+        """All user attributes as handed to callers: decoded with the configured decoder."""
+        decoder = _json_decoder
+        if decoder is None:
+            return self._read()
+        attrs = json.loads(_z5py.read_attrs(self._path, self._fmt), cls=decoder)
+        if not isinstance(attrs, Mapping):
+            raise TypeError(
+                f"the JSON decoder {decoder.__name__} turned the attributes of {self._path!r} "
+                f"into {type(attrs).__name__}; it must return a mapping for a JSON object"
+            )
+        return {k: v for k, v in attrs.items() if k not in HIDDEN_KEYS}
 
     def _write(self, attrs: Mapping[str, Any]) -> None:
         """Replace all user attributes with ``attrs`` (z5py's hidden ones are kept)."""
         hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
-        payload = json.dumps({**dict(attrs), **hidden}, allow_nan=True, default=json_default)
-        _z5py.write_attrs(self._path, self._fmt, payload)
+        _z5py.write_attrs(self._path, self._fmt, _dumps({**dict(attrs), **hidden}))
 
     def _update(self, new: Mapping[str, Any], delete: tuple[str, ...] = ()) -> None:
         """Set ``new`` and remove ``delete`` in one read-modify-write of the stored document,
@@ -122,13 +207,13 @@ class AttributeManager(MutableMapping):
         if key in HIDDEN_KEYS:
             raise InvalidArgumentError(f"cannot {action} attribute {key!r}: it is reserved by z5py")
         if self._fmt == "n5" and key in N5_RESERVED_KEYS:
-            raise InvalidArgumentError(
+            raise ReservedAttributeError(
                 f"cannot {action} attribute {key!r}: it is reserved for N5 metadata"
             )
 
     def __getitem__(self, key: str) -> Any:
         """The value of attribute ``key`` (``KeyError`` if it does not exist)."""
-        attrs = self._read()
+        attrs = self._read_decoded()
         if key not in attrs:
             raise KeyError(key)
         return attrs[key]
@@ -160,16 +245,16 @@ class AttributeManager(MutableMapping):
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the attribute names."""
-        return iter(list(self._read()))
+        return iter(list(self._read_decoded()))
 
     def __len__(self) -> int:
         """Number of user attributes."""
-        return len(self._read())
+        return len(self._read_decoded())
 
     def __contains__(self, key: object) -> bool:
         """Whether attribute ``key`` exists."""
-        return key in self._read()
+        return key in self._read_decoded()
 
     def __repr__(self) -> str:
         """Path, format and current attributes."""
-        return f"<z5py AttributeManager of {self._path!r} ({self._fmt}): {self._read()!r}>"
+        return f"<z5py AttributeManager of {self._path!r} ({self._fmt}): {self._read_decoded()!r}>"

@@ -13,6 +13,8 @@ from . import _z5py, array_metadata
 from ._node import Node
 from .attribute_manager import MAXSHAPE_KEY
 from .errors import (
+    ChunkArgumentError,
+    CompressionOptionsError,
     DtypeMismatchError,
     InvalidArgumentError,
     UnsupportedError,
@@ -243,6 +245,10 @@ class Dataset(Node):
             raise UnsupportedError(f"data type {dtype} is not supported: z5py stores numbers only")
         chunks = normalize_chunks(chunks, shape)
         compression, options = _compression_arguments(fmt, compression, compression_options or {})
+        try:
+            _z5py.check_compression(fmt, compression, json.dumps(options), dtype.str)
+        except InvalidArgumentError as error:
+            raise CompressionOptionsError(str(error)) from None
         fill = _fill_bytes(fmt, fillvalue, dtype)
         if fmt != "zarr3":
             for option, value in (("shards", shards), ("chunk_key_encoding", chunk_key_encoding)):
@@ -776,13 +782,50 @@ class Dataset(Node):
     def write_chunk(self, chunk_indices: Sequence[int], data: Any, varlen: bool = False) -> None:
         """Encode and store ``data`` as the chunk at ``chunk_indices``.
 
-        ``data`` must have the chunk's stored shape (see :meth:`read_chunk`).  With
-        ``varlen=True`` (N5 only) ``data`` is a 1-d array of any length, stored in N5's
-        varlength mode.
+        ``data`` must have the chunk's stored shape (see :meth:`read_chunk`) and the
+        dataset's dtype (byte order aside): it is never cast, a numpy array or scalar of
+        another dtype raises :class:`~z5py.errors.DtypeMismatchError`; lists are converted
+        to the dataset's dtype.  With ``varlen=True`` (N5 only) ``data`` is a 1-d array of
+        any length, stored in N5's varlength mode.  Data of the wrong size and ``varlen``
+        outside N5 raise :class:`~z5py.errors.ChunkArgumentError`.  Both errors are
+        ``ValueError`` and ``RuntimeError``.
         """
         self._check_writable("write a chunk")
-        array = _c_order(self._coerce(data))
-        self._handle.write_chunk(self._chunk_index(chunk_indices), array, varlen)
+        index = self._chunk_index(chunk_indices)
+        if varlen and self._fmt != "n5":
+            raise ChunkArgumentError(
+                f"varlen=True is only supported by N5, not {self._fmt} ({self._path!r})"
+            )
+        if isinstance(data, np.ndarray | np.generic):
+            if not same_dtype(data.dtype, self._dtype):
+                raise DtypeMismatchError(
+                    f"chunk data has dtype {data.dtype} but the dataset {self._name!r} stores "
+                    f"{self._dtype}; write_chunk does not convert data, cast it first"
+                )
+            array = _c_order(np.asarray(data).astype(self._dtype, copy=False))
+        else:
+            array = _c_order(self._coerce(data))
+        try:
+            self._handle.write_chunk(index, array, varlen)
+        except InvalidArgumentError as error:
+            raise ChunkArgumentError(str(error)) from None
+
+    def get_chunk_shape(
+        self, chunk_indices: Sequence[int], from_header: bool = False
+    ) -> tuple[int, ...]:
+        """Shape of the chunk at ``chunk_indices`` inside the dataset: :attr:`chunks`,
+        clipped at the upper border.
+
+        With ``from_header=True`` the shape of a stored N5 chunk is read from its header
+        instead (the shape it was written with, which other writers may make the full chunk
+        shape at the border); ``None`` if the chunk is not stored.  Zarr chunks have no
+        header, so ``from_header`` changes nothing for them (as in z5py 3.x).
+        """
+        index = self._chunk_index(chunk_indices)
+        if from_header and self._fmt == "n5":
+            shape = self._handle.chunk_header_shape(index)
+            return None if shape is None else tuple(int(n) for n in shape)
+        return tuple(min(c, n - i * c) for i, c, n in zip(index, self.chunks, self._shape))
 
     def chunk_path(self, chunk_indices: Sequence[int]) -> str:
         """Filesystem path at which the chunk at ``chunk_indices`` is (or would be) stored."""

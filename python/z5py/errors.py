@@ -19,8 +19,11 @@ class UnsupportedError(Z5Error, ValueError):
     """A codec, data type or extension that this build of z5py does not understand."""
 
 
-class CorruptChunkError(Z5Error, ValueError):
-    """A chunk (or shard) could not be decoded: truncated, garbage, or of the wrong size."""
+class CorruptChunkError(Z5Error, ValueError, RuntimeError):
+    """A chunk (or shard) could not be decoded: truncated, garbage, or of the wrong size.
+
+    Also a ``RuntimeError``, which is what z5py 3.x raised for it.
+    """
 
 
 class ChunkSizeError(CorruptChunkError):
@@ -52,8 +55,11 @@ class Z5ConnectionError(Z5OSError, ConnectionError):
     """A remote store could not be reached or dropped the connection."""
 
 
-class ReadOnlyError(Z5Error, PermissionError):
-    """A write was attempted on a container opened in mode 'r'."""
+class ReadOnlyError(Z5Error, PermissionError, ValueError):
+    """A write was attempted on a container opened in mode 'r'.
+
+    Also a ``ValueError``, which is what z5py 3.x raised for it.
+    """
 
 
 class ResourceExhaustedError(Z5Error, MemoryError):
@@ -75,6 +81,32 @@ class DtypeMismatchError(InvalidArgumentError, RuntimeError):
     """
 
 
+class ReservedAttributeError(InvalidArgumentError, RuntimeError):
+    """An N5 attribute that holds format metadata (a dataset's ``dataType``, ``dimensions``,
+    ``blockSize``, ``compression``, ``compressionType``, or the root's ``n5``) was set or
+    deleted through the attribute manager.  Also a ``RuntimeError`` (as in z5py 3.x)."""
+
+
+class CompressionOptionsError(InvalidArgumentError, RuntimeError):
+    """The compression options of a new dataset are invalid (unknown option, bad value).
+
+    Also a ``RuntimeError`` (as in z5py 3.x).
+    """
+
+
+class ChunkArgumentError(InvalidArgumentError, RuntimeError):
+    """``write_chunk`` got data of the wrong size, or ``varlen=True`` outside N5.
+
+    Also a ``RuntimeError`` (as in z5py 3.x).
+    """
+
+
+class FormatMismatchError(InvalidArgumentError, RuntimeError):
+    """An explicit format (``use_zarr_format``, ``zarr_format``) contradicts the container's
+    extension or the format of the container on disk.  Also a ``RuntimeError`` (as in z5py
+    3.x)."""
+
+
 class NodeExistsError(InvalidArgumentError, KeyError):
     """A group or dataset cannot be created because a node of that name already exists.
 
@@ -91,15 +123,19 @@ class NodeNotFoundError(Z5Error, KeyError):
 
 
 __all__ = [
+    "ChunkArgumentError",
     "ChunkSizeError",
+    "CompressionOptionsError",
     "CorruptChunkError",
     "DtypeMismatchError",
+    "FormatMismatchError",
     "InternalError",
     "InvalidArgumentError",
     "MetadataError",
     "NodeExistsError",
     "NodeNotFoundError",
     "ReadOnlyError",
+    "ReservedAttributeError",
     "ResourceExhaustedError",
     "UnsupportedError",
     "Z5ConnectionError",

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self
 from . import _z5py
 from ._node import REOPEN_MODES
 from .errors import (
+    FormatMismatchError,
     InvalidArgumentError,
     Z5FileExistsError,
     Z5FileNotFoundError,
@@ -23,25 +24,40 @@ __all__ = ["File", "N5File", "ZarrFile"]
 
 _UNSET: Any = object()
 
+#: ``File``'s positional arguments after ``path``: z5py 3.x's order (mode first) and the
+#: documented order (``use_zarr_format`` first); the first argument's type tells which.
+_ORDER_3X = ("mode", "use_zarr_format", "dimension_separator", "zarr_format")
+_ORDER_SEED = ("use_zarr_format", "mode", "dimension_separator", "zarr_format")
 
-def _positional(args: tuple[Any, ...], use_zarr_format: Any, mode: Any) -> tuple[Any, str]:
-    """``(use_zarr_format, mode)`` from ``File``'s positional and keyword arguments, taking
-    a string as the mode and anything else as ``use_zarr_format``, in either order."""
-    if len(args) > 2:
-        raise TypeError(f"File() takes at most 3 positional arguments ({len(args) + 1} given)")
-    for arg in args:
-        if isinstance(arg, str):
-            if mode is not _UNSET:
-                raise TypeError("File() got multiple values for argument 'mode'")
-            mode = arg
-        else:
-            if use_zarr_format is not _UNSET:
-                raise TypeError("File() got multiple values for argument 'use_zarr_format'")
-            use_zarr_format = arg
-    return (
-        None if use_zarr_format is _UNSET else use_zarr_format,
-        "a" if mode is _UNSET else mode,
-    )
+#: Separators between chunk indices in Zarr v2 chunk keys.
+DIMENSION_SEPARATORS = (".", "/")
+
+
+def _positional(args: tuple[Any, ...], given: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``File``'s positional arguments into the keyword arguments ``given``.
+
+    A string first argument is the mode (z5py 3.x: ``File(path, "r", None, "/", 2)``),
+    anything else is ``use_zarr_format`` (``File(path, True, "r")``).  Giving an argument
+    twice is a ``TypeError``.
+    """
+    order = _ORDER_3X if args and isinstance(args[0], str) else _ORDER_SEED
+    if len(args) > len(order):
+        raise TypeError(
+            f"File() takes at most {len(order) + 1} positional arguments ({len(args) + 1} given)"
+        )
+    merged = dict(given)
+    for name, value in zip(order, args):
+        if merged.get(name, _UNSET) is not _UNSET:
+            raise TypeError(f"File() got multiple values for argument {name!r}")
+        merged[name] = value
+    return merged
+
+
+def check_dimension_separator(separator: Any) -> str:
+    """Validate a Zarr v2 ``dimension_separator`` (``'.'`` or ``'/'``)."""
+    if not isinstance(separator, str) or separator not in DIMENSION_SEPARATORS:
+        raise InvalidArgumentError(f"dimension_separator must be '.' or '/', got {separator!r}")
+    return separator
 
 
 class File(Group):
@@ -54,8 +70,9 @@ class File(Group):
     metadata.  For a new container it is ``use_zarr_format`` if given, else inferred from
     the extension (``.n5`` for N5, ``.zarr``/``.zr`` for Zarr, see :meth:`infer_format`);
     ``ValueError`` if nothing tells.  New Zarr containers use ``zarr_format`` (default 2).
-    An explicit ``use_zarr_format`` or ``zarr_format`` that contradicts an existing
-    container raises ``ValueError``.
+    An explicit ``use_zarr_format`` or ``zarr_format`` that contradicts a recognised
+    extension or an existing container raises :class:`~z5py.errors.FormatMismatchError`
+    (a ``ValueError`` and ``RuntimeError``) before anything is created.
 
     **Modes** (as in h5py): ``'r'`` read only, must exist; ``'r+'`` read/write, must
     exist; ``'a'`` read/write, created if missing (default); ``'w'`` create, truncating
@@ -69,9 +86,10 @@ class File(Group):
     :class:`~z5py.errors.Z5OSError` so that a mistyped path cannot wipe unrelated data.
 
     The arguments after ``path`` may be given by keyword or by position, in the order
-    documented here (``File(path, True, "r")``) or in z5py 3.x's order, mode first
-    (``File(path, "r")``, ``File(path, "r", use_zarr_format=False)``): a string is the
-    mode, anything else ``use_zarr_format``.  Giving one of them twice is a ``TypeError``.
+    documented here (``File(path, use_zarr_format, mode, dimension_separator,
+    zarr_format)``) or in z5py 3.x's order, mode first (``File(path, mode,
+    use_zarr_format, dimension_separator, zarr_format)``): a string first argument is the
+    mode.  Giving one of them twice is a ``TypeError``.
 
     Closing is a no-op (nothing is held open); ``File`` is a context manager, and
     pickling reopens the container by path (a container opened with ``'w'``, ``'w-'``
@@ -85,6 +103,11 @@ class File(Group):
         ``True`` for Zarr, ``False`` for N5, ``None`` to infer.
     mode:
         One of :attr:`file_modes`.
+    dimension_separator:
+        ``'.'`` (default) or ``'/'``: the separator between chunk indices of new Zarr v2
+        datasets created through this object and the groups obtained from it (a
+        ``dimension_separator`` given to ``create_dataset`` wins).  It is stored in each
+        dataset's ``.zarray``, not in the container; N5 and Zarr v3 ignore it.
     zarr_format:
         Zarr version (2 or 3) of a new Zarr container; implies Zarr.
     write_empty_chunks:
@@ -97,15 +120,6 @@ class File(Group):
     n5_exts: ClassVar[frozenset[str]] = frozenset(N5_EXTS)
     #: Extensions inferred as Zarr.
     zarr_exts: ClassVar[frozenset[str]] = frozenset(ZARR_EXTS)
-    #: The h5py file modes and what they do.
-    file_modes: ClassVar[dict[str, str]] = {
-        "a": "read/write if it exists, create otherwise",
-        "r": "read only, must exist",
-        "r+": "read/write, must exist",
-        "w": "create, truncate if it exists",
-        "w-": "create, fail if it exists",
-        "x": "create, fail if it exists",
-    }
 
     def __init__(
         self,
@@ -113,24 +127,42 @@ class File(Group):
         *args: Any,
         use_zarr_format: bool | None | object = _UNSET,
         mode: str | object = _UNSET,
-        zarr_format: int | None = None,
+        dimension_separator: str | object = _UNSET,
+        zarr_format: int | None | object = _UNSET,
         write_empty_chunks: bool = False,
     ) -> None:
-        use_zarr_format, mode = _positional(args, use_zarr_format, mode)
+        merged = _positional(
+            args,
+            {
+                "use_zarr_format": use_zarr_format,
+                "mode": mode,
+                "dimension_separator": dimension_separator,
+                "zarr_format": zarr_format,
+            },
+        )
+        use_zarr_format = merged["use_zarr_format"]
+        use_zarr_format = None if use_zarr_format is _UNSET else use_zarr_format
+        mode = "a" if merged["mode"] is _UNSET else merged["mode"]
+        separator = merged["dimension_separator"]
+        separator = check_dimension_separator("." if separator is _UNSET else separator)
+        zarr_format = None if merged["zarr_format"] is _UNSET else merged["zarr_format"]
         self._write_empty_chunks = bool(write_empty_chunks)
+        if not isinstance(mode, str):
+            raise TypeError(f"mode must be a string, got {mode!r}")
         if use_zarr_format is not None and not isinstance(use_zarr_format, bool):
             raise TypeError(f"use_zarr_format must be True, False or None, not {use_zarr_format!r}")
         if mode not in self.file_modes:
             raise InvalidArgumentError(
                 f"invalid file mode {mode!r}; expected one of {sorted(self.file_modes)}"
             )
-        if zarr_format not in (None, 2, 3):
+        if isinstance(zarr_format, bool) or zarr_format not in (None, 2, 3):
             raise InvalidArgumentError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
         if zarr_format is not None and use_zarr_format is False:
             raise InvalidArgumentError("zarr_format was given together with use_zarr_format=False")
         path = os.fspath(path)
         if len(path) > 1:
             path = path.rstrip("/")
+        self._check_extension(path, use_zarr_format, zarr_format)
         if os.path.exists(path) and not os.path.isdir(path):
             raise Z5OSError(f"{path!r} exists and is not a directory")
 
@@ -157,7 +189,27 @@ class File(Group):
             raise Z5FileNotFoundError(f"no {_describe(fmt)} container at {path!r} (mode {mode!r})")
         if not exists:
             _z5py.create_group(path, fmt, True)
-        self._init_node(path, fmt, mode, path, "/", self)
+        self._init_node(path, fmt, mode, path, "/", self, separator=separator)
+
+    @classmethod
+    def _check_extension(
+        cls, path: str, use_zarr_format: bool | None, zarr_format: int | None
+    ) -> None:
+        """Refuse an explicit format that contradicts a recognised extension of ``path``."""
+        by_extension = cls.infer_format(path)
+        explicit = use_zarr_format if use_zarr_format is not None else None
+        if explicit is None and zarr_format is not None:
+            explicit = True
+        if by_extension is not None and explicit is not None and explicit != by_extension:
+            given = (
+                f"use_zarr_format={use_zarr_format}"
+                if use_zarr_format is not None
+                else f"zarr_format={zarr_format}"
+            )
+            raise FormatMismatchError(
+                f"{path!r} has the {'Zarr' if by_extension else 'N5'} extension "
+                f"{os.path.splitext(path)[1]!r} but {given} was given"
+            )
 
     @staticmethod
     def _truncate(path: str, kind: str) -> None:
@@ -181,12 +233,12 @@ class File(Group):
         """Format of an existing (``disk_fmt``) or new container; refuses contradictions."""
         if disk_fmt is not None:
             if use_zarr_format is not None and use_zarr_format != (disk_fmt != "n5"):
-                raise InvalidArgumentError(
+                raise FormatMismatchError(
                     f"{path!r} is an existing {_describe(disk_fmt)} container but "
                     f"use_zarr_format={use_zarr_format} was given"
                 )
             if zarr_format is not None and disk_fmt != f"zarr{zarr_format}":
-                raise InvalidArgumentError(
+                raise FormatMismatchError(
                     f"{path!r} is an existing {_describe(disk_fmt)} container but "
                     f"zarr_format={zarr_format} was given"
                 )
@@ -253,7 +305,16 @@ class File(Group):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
-        return (_reopen, (self._path, self.is_zarr, REOPEN_MODES[self._mode], self.zarr_format))
+        return (
+            _reopen,
+            (
+                self._path,
+                self.is_zarr,
+                REOPEN_MODES[self._mode],
+                self.zarr_format,
+                self._separator,
+            ),
+        )
 
     def __repr__(self) -> str:
         """Path, format and mode."""
@@ -288,24 +349,51 @@ class ZarrFile(File):
         Directory of the container.
     mode:
         One of :attr:`File.file_modes` (default ``'a'``).
+    dimension_separator:
+        Default separator of new Zarr v2 datasets (see :class:`File`).
     zarr_format:
         Zarr version (2 or 3) of a new container (default 2); an existing container's
         version is read from disk.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], mode: str = "a", zarr_format: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        mode: str = "a",
+        dimension_separator: str = ".",
+        zarr_format: int | None = None,
     ) -> None:
-        super().__init__(path, use_zarr_format=True, mode=mode, zarr_format=zarr_format)
+        super().__init__(
+            path,
+            use_zarr_format=True,
+            mode=mode,
+            dimension_separator=dimension_separator,
+            zarr_format=zarr_format,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
-        return (ZarrFile, (self._path, REOPEN_MODES[self._mode], self.zarr_format))
+        return (
+            ZarrFile,
+            (self._path, REOPEN_MODES[self._mode], self._separator, self.zarr_format),
+        )
 
 
-def _reopen(path: str, use_zarr_format: bool, mode: str, zarr_format: int | None) -> File:
+def _reopen(
+    path: str,
+    use_zarr_format: bool,
+    mode: str,
+    zarr_format: int | None,
+    dimension_separator: str = ".",
+) -> File:
     """Unpickle a ``File``."""
-    return File(path, use_zarr_format=use_zarr_format, mode=mode, zarr_format=zarr_format)
+    return File(
+        path,
+        use_zarr_format=use_zarr_format,
+        mode=mode,
+        zarr_format=zarr_format,
+        dimension_separator=dimension_separator,
+    )
 
 
 def _describe(fmt: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class Group(Node, Mapping):
     group``, iteration over the sorted member names, ``keys``/``values``/``items``); names
     may be paths such as ``"a/b/c"``.  Members are created with :meth:`create_group`,
     :meth:`create_dataset` and their ``require_*`` variants and removed with ``del``.
+    As in h5py, a name with a leading ``/`` (``"/a/b"``) starts from the container's root,
+    on every group, and ``"/"`` is the root itself.
 
     Obtain groups from a :class:`~z5py.File` rather than constructing them directly.
 
@@ -57,6 +60,16 @@ class Group(Node, Mapping):
 
     _kind = "group"
 
+    #: The h5py file modes and what they do.
+    file_modes: ClassVar[dict[str, str]] = {
+        "a": "read/write if it exists, create otherwise",
+        "r": "read only, must exist",
+        "r+": "read/write, must exist",
+        "w": "create, truncate if it exists",
+        "w-": "create, fail if it exists",
+        "x": "create, fail if it exists",
+    }
+
     def __init__(self, path: str | os.PathLike[str], is_zarr: bool = True, mode: str = "a") -> None:
         path = os.fspath(path)
         kind, fmt = _z5py.node_info(path)
@@ -70,12 +83,56 @@ class Group(Node, Mapping):
 
     @classmethod
     def _from_location(
-        cls, path: str, fmt: str, mode: str, root: str, name: str, file: Any
+        cls,
+        path: str,
+        fmt: str,
+        mode: str,
+        root: str,
+        name: str,
+        file: Any,
+        separator: str = ".",
+        parent: Group | None = None,
     ) -> Group:
         """A group object for an existing group, without checking the disk."""
         group = cls.__new__(cls)
-        group._init_node(path, fmt, mode, root, name, file)
+        group._init_node(path, fmt, mode, root, name, file, separator=separator, parent=parent)
         return group
+
+    # ----------------------------------------------------------------------------------
+    # names from the root
+
+    def _root_group(self) -> Group:
+        """The container's root group (this group if it is the root)."""
+        return self if self._name == "/" else self.file
+
+    @staticmethod
+    def _from_root(name: Any) -> bool:
+        """Whether ``name`` starts at the container's root (a leading ``/``, as in h5py)."""
+        return isinstance(name, str) and name.startswith("/")
+
+    @staticmethod
+    def _below_root(name: str) -> str:
+        """``name`` (with a leading ``/``) relative to the root; ``//...`` is refused."""
+        if name.startswith("//"):
+            raise InvalidArgumentError(f"member name {name!r} has an empty component")
+        return name[1:]
+
+    def _parent_for(self, parts: list[str]) -> Group:
+        """The group holding the member ``parts`` (relative to this group): this group for a
+        single component, else the group object of the components before the last, whose
+        chain of parents leads back to this group."""
+        if len(parts) == 1:
+            return self
+        return Group._from_location(
+            os.path.join(self._path, *parts[:-1]),
+            self._fmt,
+            self._mode,
+            self._root,
+            posixpath.join(self._name, *parts[:-1]),
+            self._file,
+            separator=self._separator,
+            parent=self._parent_for(parts[:-1]),
+        )
 
     # ----------------------------------------------------------------------------------
     # members
@@ -98,33 +155,65 @@ class Group(Node, Mapping):
         """Kind of the node at ``path``; see :meth:`_lookup`."""
         return self._lookup(path)[0]
 
-    def _member(self, path: str, name: str) -> Group | Dataset | None:
-        """Open the member at ``path`` named ``name``, or ``None`` if there is none."""
+    def _member(self, name: str) -> Group | Dataset | None:
+        """Open the member ``name`` (relative, validated here), or ``None`` if there is none."""
+        path, full = self._child_location(name)
         kind, fmt = self._lookup(path)
+        if kind is None:
+            return None
+        parent = self._parent_for(name.split("/"))
         if kind == "array":
-            return Dataset._open(path, self._mode, self._root, name, self._file)
-        if kind == "group":
-            return Group._from_location(path, fmt, self._mode, self._root, name, self._file)
-        return None
+            dataset = Dataset._open(path, self._mode, self._root, full, self._file)
+            dataset._parent = parent
+            dataset._separator = self._separator
+            return dataset
+        return Group._from_location(
+            path,
+            fmt,
+            self._mode,
+            self._root,
+            full,
+            self._file,
+            separator=self._separator,
+            parent=parent,
+        )
 
     def __getitem__(self, name: str) -> Group | Dataset:
-        """The group or dataset ``name`` (a relative path such as ``"a/b"``).
+        """The group or dataset ``name`` (a relative path such as ``"a/b"``, or a path from
+        the root such as ``"/a/b"``).
 
         Raises :class:`~z5py.errors.NodeNotFoundError` (a ``KeyError``) if it does not exist.
         """
-        path, full = self._child_location(name)
-        member = self._member(path, full)
+        if self._from_root(name):
+            root = self._root_group()
+            return root if name == "/" else root[self._below_root(name)]
+        member = self._member(name)
         if member is None:
             raise NodeNotFoundError(f"no group or dataset named {name!r} in {self._name!r}")
         return member
 
     def __contains__(self, name: object) -> bool:
         """Whether ``name`` is an existing member (invalid names are never members)."""
+        if self._from_root(name):
+            return name == "/" or (not name.startswith("//") and name[1:] in self._root_group())
         try:
             path, _ = self._child_location(name)
         except (TypeError, ValueError):
             return False
         return self._kind_at(path) is not None
+
+    def is_sub_group(self, name: str) -> bool:
+        """Whether ``name`` is an existing group below this one (``False`` for a dataset or a
+        missing member)."""
+        if self._from_root(name):
+            return name == "/" or (
+                not name.startswith("//") and self._root_group().is_sub_group(name[1:])
+            )
+        try:
+            path, _ = self._child_location(name)
+        except (TypeError, ValueError):
+            return False
+        return self._kind_at(path) == "group"
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the names of the direct members, sorted."""
@@ -166,19 +255,33 @@ class Group(Node, Mapping):
         Raises :class:`~z5py.errors.NodeExistsError` (a ``ValueError`` and ``KeyError``) if a
         member of that name already exists.
         """
+        if self._from_root(name):
+            return self._root_group().create_group(self._below_root(name))
         self._check_writable("create a group")
         path, full = self._child_location(name)
         self._check_absent(name, path, "group")
-        self._make_parents(split_name(name))
-        return Group._from_location(path, self._fmt, self._mode, self._root, full, self._file)
+        parts = split_name(name)
+        self._make_parents(parts)
+        return Group._from_location(
+            path,
+            self._fmt,
+            self._mode,
+            self._root,
+            full,
+            self._file,
+            separator=self._separator,
+            parent=self._parent_for(parts),
+        )
 
     def require_group(self, name: str) -> Group:
         """The group ``name``, created if it does not exist.
 
         Raises ``TypeError`` if ``name`` is a dataset.
         """
-        path, full = self._child_location(name)
-        member = self._member(path, full)
+        if self._from_root(name):
+            root = self._root_group()
+            return root if name == "/" else root.require_group(self._below_root(name))
+        member = self._member(name)
         if isinstance(member, Dataset):
             raise TypeError(f"cannot require group {name!r}: a dataset of that name exists")
         return member if member is not None else self.create_group(name)
@@ -233,7 +336,9 @@ class Group(Node, Mapping):
         chunk_key_encoding:
             Zarr v3 only: ``"default"`` (``c/0/1``) or ``"v2"`` (``0.1``).
         dimension_separator:
-            Zarr only: ``"."`` (Zarr v2 default) or ``"/"`` between chunk indices.
+            Zarr only: ``"."`` or ``"/"`` between chunk indices.  For Zarr v2 the default is
+            the ``dimension_separator`` the :class:`~z5py.File` was opened with (``"."``
+            unless given); Zarr v3 uses ``chunk_key_encoding`` instead.
         maxshape:
             Largest shape :meth:`Dataset.resize` may give, one entry per axis (``None``:
             unlimited); by default every axis is unlimited.  Kept across reopening in a
@@ -248,10 +353,31 @@ class Group(Node, Mapping):
             ``codec``, ``clevel``, ``shuffle``, ``blocksize`` for blosc.  h5py's
             ``compression_opts`` (a level or a dict) is accepted as well.
         """
+        if self._from_root(name):
+            return self._root_group().create_dataset(
+                self._below_root(name),
+                shape,
+                dtype,
+                data,
+                chunks,
+                compression,
+                fillvalue,
+                n_threads,
+                shards=shards,
+                chunk_key_encoding=chunk_key_encoding,
+                dimension_separator=dimension_separator,
+                maxshape=maxshape,
+                dimension_names=dimension_names,
+                write_empty_chunks=write_empty_chunks,
+                **compression_options,
+            )
         self._check_writable("create a dataset")
         path, full = self._child_location(name)
         self._check_absent(name, path, "dataset")
-        self._make_parents(split_name(name)[:-1])
+        parts = split_name(name)
+        self._make_parents(parts[:-1])
+        if dimension_separator is None and self._fmt == "zarr2":
+            dimension_separator = self._separator
         existed = os.path.lexists(path)
         if write_empty_chunks is None:
             write_empty_chunks = self._file is not None and self._file.write_empty_chunks
@@ -281,7 +407,16 @@ class Group(Node, Mapping):
             raise
         dataset = Dataset.__new__(Dataset)
         dataset._setup(handle, n_threads)
-        dataset._init_node(path, handle.format, self._mode, self._root, full, self._file)
+        dataset._init_node(
+            path,
+            handle.format,
+            self._mode,
+            self._root,
+            full,
+            self._file,
+            separator=self._separator,
+            parent=self._parent_for(parts),
+        )
         return dataset
 
     def require_dataset(
@@ -299,7 +434,11 @@ class Group(Node, Mapping):
         ``TypeError`` is raised as in h5py; ``kwargs`` (compression...) are only used for
         creation.
         """
-        path, full = self._child_location(name)
+        if self._from_root(name):
+            return self._root_group().require_dataset(
+                self._below_root(name), shape, dtype, chunks, n_threads, **kwargs
+            )
+        path, _ = self._child_location(name)
         kind = self._kind_at(path)
         if kind == "group":
             raise TypeError(f"cannot require dataset {name!r}: a group of that name exists")
@@ -307,7 +446,9 @@ class Group(Node, Mapping):
             return self.create_dataset(
                 name, shape=shape, dtype=dtype, chunks=chunks, n_threads=n_threads, **kwargs
             )
-        dataset = Dataset._open(path, self._mode, self._root, full, self._file, n_threads)
+        dataset = self._member(name)
+        assert isinstance(dataset, Dataset)
+        dataset.n_threads = n_threads
         shape = normalize_shape(shape)
         if shape != dataset.shape:
             raise TypeError(
@@ -333,6 +474,11 @@ class Group(Node, Mapping):
 
     def __delitem__(self, name: str) -> None:
         """Delete the member ``name`` from disk (a dataset with its chunks, or a group tree)."""
+        if self._from_root(name):
+            if name == "/":
+                raise InvalidArgumentError("cannot delete the root group '/'")
+            del self._root_group()[self._below_root(name)]
+            return
         self._check_writable("delete a member")
         path, _ = self._child_location(name)
         if self._kind_at(path) is None:
@@ -368,7 +514,7 @@ class Group(Node, Mapping):
         """Pickle by location: unpickling reopens the group."""
         return (
             Group._from_location,
-            (self._path, self._fmt, self._mode, self._root, self._name, None),
+            (self._path, self._fmt, self._mode, self._root, self._name, None, self._separator),
         )
 
     def __repr__(self) -> str:

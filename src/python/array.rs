@@ -374,6 +374,16 @@ impl ArrayHandle {
         py.detach(move || guard(|| a.write_chunk(&chunk_index, unsafe { buf.slice() }, varlen)))
     }
 
+    /// The shape an N5 chunk's header declares, or None when the chunk is not stored.
+    fn chunk_header_shape(
+        &self,
+        py: Python<'_>,
+        chunk_index: Vec<u64>,
+    ) -> PyResult<Option<Vec<u64>>> {
+        let a = &self.inner;
+        py.detach(|| guard(|| a.chunk_header_shape(&chunk_index)))
+    }
+
     fn chunk_exists(&self, py: Python<'_>, chunk_index: Vec<u64>) -> PyResult<bool> {
         let a = &self.inner;
         py.detach(|| guard(|| a.chunk_exists(&chunk_index)))

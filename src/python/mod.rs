@@ -94,6 +94,17 @@ fn update_attrs(
     py.detach(|| guard(|| node::update_attrs(&Loc::new(&*store, key), fmt, set, &delete)))
 }
 
+/// Check the compressor and options (z5py spelling) of a new array of `dtype` (a numpy
+/// typestr); raises what creating the array would raise for them.
+#[pyfunction]
+fn check_compression(fmt: &str, compressor: &str, options_json: &str, dtype: &str) -> PyResult<()> {
+    let fmt = format(fmt)?;
+    let (dt, _) = crate::dtype::DataType::from_typestr(dtype)?;
+    let opts = json::parse_object(options_json, "compression options")?;
+    crate::codec::options::from_z5py(compressor, &opts, fmt, dt)?;
+    Ok(())
+}
+
 /// Compressor names (z5py spelling) available for a format.
 #[pyfunction]
 fn compressors(fmt: &str) -> PyResult<Vec<&'static str>> {
@@ -111,5 +122,6 @@ fn _z5py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(write_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(compressors, m)?)?;
+    m.add_function(wrap_pyfunction!(check_compression, m)?)?;
     Ok(())
 }
