@@ -773,16 +773,16 @@ mod tests {
                         for i in 0..5 {
                             let mut set = serde_json::Map::new();
                             set.insert(format!("k{t}_{i}"), serde_json::json!(i));
-                            node::update_attrs(arr, format, set, &[]).unwrap();
+                            node::update_attrs(arr, format, set, &[], false).unwrap();
                         }
                     });
                 }
             });
-            let attrs = node::read_attrs(&arr, format).unwrap();
+            let attrs = node::read_attrs(&arr, format, false).unwrap();
             assert_eq!(attrs.len(), 40, "{format:?}");
             // the array still opens (its metadata kept) and user keys can be removed
-            node::update_attrs(&arr, format, Default::default(), &["k0_0".into()]).unwrap();
-            assert_eq!(node::read_attrs(&arr, format).unwrap().len(), 39);
+            node::update_attrs(&arr, format, Default::default(), &["k0_0".into()], false).unwrap();
+            assert_eq!(node::read_attrs(&arr, format, false).unwrap().len(), 39);
             Array::open(store.clone() as Arc<dyn Store>, "g/arr").unwrap();
             assert!(store.location("g/arr").starts_with("memory://"));
         }

@@ -83,17 +83,34 @@ fn missing_node(at: &Loc) -> Error {
     )
 }
 
-/// Keys of an N5 `attributes.json` that the user does not own.
-fn n5_reserved(key: &str) -> bool {
-    n5::RESERVED.contains(&key) || key == n5::VERSION_KEY
+/// Whether `key` of an N5 `attributes.json` belongs to the format where N5 gives it a
+/// meaning: the dataset keys in a dataset's document, the version key at the root. On
+/// other groups they are ordinary attributes (BigDataViewer puts `dataType` on groups).
+fn n5_reserved(key: &str, dataset: bool, is_root: bool) -> bool {
+    (dataset && n5::RESERVED.contains(&key)) || (is_root && key == n5::VERSION_KEY)
 }
 
-/// The user attributes at `at` as a JSON object.
-pub fn read_attrs(at: &Loc, format: Format) -> Result<Map<String, Value>> {
+/// The attribute names N5 reserves at `at` (empty for Zarr).
+pub fn reserved_attrs(at: &Loc, format: Format, is_root: bool) -> Result<Vec<&'static str>> {
+    if format != Format::N5 {
+        return Ok(Vec::new());
+    }
+    let dataset = n5::is_dataset_object(&read_object(at, N5_ATTRS)?);
+    Ok(n5::RESERVED
+        .iter()
+        .chain(std::iter::once(&n5::VERSION_KEY))
+        .copied()
+        .filter(|k| n5_reserved(k, dataset, is_root))
+        .collect())
+}
+
+/// The user attributes at `at` as a JSON object (`is_root`: `at` is a container root).
+pub fn read_attrs(at: &Loc, format: Format, is_root: bool) -> Result<Map<String, Value>> {
     match format {
         Format::N5 => {
             let mut m = read_object(at, N5_ATTRS)?;
-            m.retain(|k, _| !n5_reserved(k));
+            let dataset = n5::is_dataset_object(&m);
+            m.retain(|k, _| !n5_reserved(k, dataset, is_root));
             Ok(m)
         }
         Format::ZarrV2 => read_object(at, ZATTRS),
@@ -108,8 +125,13 @@ pub fn read_attrs(at: &Loc, format: Format) -> Result<Map<String, Value>> {
     }
 }
 
-/// Replace the user attributes at `at`.
-pub fn write_attrs(at: &Loc, format: Format, attrs: Map<String, Value>) -> Result<()> {
+/// Replace the user attributes at `at` (`is_root`: `at` is a container root).
+pub fn write_attrs(
+    at: &Loc,
+    format: Format,
+    attrs: Map<String, Value>,
+    is_root: bool,
+) -> Result<()> {
     if format == Format::ZarrV2 {
         // The whole document is replaced: no need to read (or be able to parse) the old one.
         if crate::metadata::node_info(at)?.0 == NodeKind::Missing {
@@ -118,7 +140,7 @@ pub fn write_attrs(at: &Loc, format: Format, attrs: Map<String, Value>) -> Resul
         let text = json::compact(&Value::Object(attrs));
         return at.store.put(&at.key(ZATTRS), text.as_bytes());
     }
-    edit_attrs(at, format, &mut |m| {
+    edit_attrs(at, format, is_root, &mut |m| {
         *m = attrs.clone();
         Ok(())
     })
@@ -131,8 +153,9 @@ pub fn update_attrs(
     format: Format,
     set: Map<String, Value>,
     delete: &[String],
+    is_root: bool,
 ) -> Result<()> {
-    edit_attrs(at, format, &mut |m| {
+    edit_attrs(at, format, is_root, &mut |m| {
         for k in delete {
             m.remove(k);
         }
@@ -146,6 +169,7 @@ pub fn update_attrs(
 fn edit_attrs(
     at: &Loc,
     format: Format,
+    is_root: bool,
     f: &mut dyn FnMut(&mut Map<String, Value>) -> Result<()>,
 ) -> Result<()> {
     if crate::metadata::node_info(at)?.0 == NodeKind::Missing {
@@ -153,16 +177,29 @@ fn edit_attrs(
     }
     match format {
         Format::N5 => edit_doc(at, N5_ATTRS, false, &mut |doc| {
+            let dataset = n5::is_dataset_object(doc);
             let mut user: Map<String, Value> = doc.clone();
-            user.retain(|k, _| !n5_reserved(k));
+            user.retain(|k, _| !n5_reserved(k, dataset, is_root));
             f(&mut user)?;
-            if let Some(k) = user.keys().find(|k| n5_reserved(k)) {
+            if let Some(k) = user.keys().find(|k| n5_reserved(k, dataset, is_root)) {
                 return Err(Error::invalid(format!(
-                    "attribute {k:?} is reserved by the N5 format"
+                    "attribute {k:?} is reserved by the N5 format {}",
+                    if dataset {
+                        "on a dataset"
+                    } else {
+                        "at the root"
+                    }
                 )));
             }
-            doc.retain(|k, _| n5_reserved(k));
+            doc.retain(|k, _| n5_reserved(k, dataset, is_root));
             doc.extend(user);
+            if !dataset && n5::is_dataset_object(doc) {
+                return Err(Error::invalid(format!(
+                    "attributes \"dimensions\", \"blockSize\" and \"dataType\" together would \
+                     turn the group {} into an N5 dataset (reserved there)",
+                    at.location("")
+                )));
+            }
             Ok(true)
         }),
         Format::ZarrV2 => {

@@ -126,21 +126,26 @@ def test_attributes_persist_across_reopen(f, tmp_path):
     assert r.attrs["root"] == {"x": 1}
 
 
+N5_DATASET_KEYS = ("dimensions", "blockSize", "dataType", "compression", "compressionType")
+
+
 @pytest.mark.parametrize("fmt", ["n5"])
 def test_n5_reserved_keys_are_hidden_and_protected(f):
     ds = f.create_dataset("d", shape=(4, 6), chunks=(2, 3), dtype="u2")
     with open(os.path.join(ds.path, "attributes.json")) as fh:
         metadata_before = json.load(fh)
     assert dict(ds.attrs) == {}
-    for key in ("dimensions", "blockSize", "dataType", "compression", "compressionType", "n5"):
-        assert key not in ds.attrs
-        for target in (ds.attrs, f.attrs):
-            with pytest.raises(errors.InvalidArgumentError, match="reserved"):
-                target[key] = 1
-            with pytest.raises(errors.InvalidArgumentError, match="reserved"):
-                del target[key]
-            with pytest.raises(ValueError):
-                target.update({key: 1, "fine": 2})
+    # N5 reserves the dataset keys on datasets and the version key at the root (only)
+    reserved = [(ds.attrs, key) for key in N5_DATASET_KEYS] + [(f.attrs, "n5")]
+    for target, key in reserved:
+        assert key not in target
+        with pytest.raises(errors.InvalidArgumentError, match="reserved"):
+            target[key] = 1
+        with pytest.raises(errors.InvalidArgumentError, match="reserved"):
+            del target[key]
+        with pytest.raises(ValueError):
+            target.update({key: 1, "fine": 2})
+        assert "fine" not in target
     ds.attrs["user"] = "ok"
     ds.attrs.clear()
     with open(os.path.join(ds.path, "attributes.json")) as fh:

@@ -34,7 +34,7 @@ from .errors import (
     Z5PermissionError,
     Z5TimeoutError,
 )
-from .file import File, N5File, ZarrFile
+from .file import File, N5File, ZarrFile, open
 from .group import Group
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "clean",
     "converter",
     "errors",
+    "open",
     "set_json_decoder",
     "set_json_encoder",
     "shape_utils",

@@ -132,7 +132,9 @@ class Node:
     @property
     def attrs(self) -> AttributeManager:
         """The user attributes of this node (:class:`~z5py.AttributeManager`)."""
-        return AttributeManager(self._path, fmt=self._fmt, read_only=self._mode == "r")
+        return AttributeManager(
+            self._path, fmt=self._fmt, read_only=self._mode == "r", root=self._name == "/"
+        )
 
     @property
     def file(self) -> File:

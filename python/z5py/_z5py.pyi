@@ -47,16 +47,32 @@ def create_group(path: Target, fmt: str, is_root: bool, key: str = "") -> None:
     """Create the directory and write group metadata (``.zgroup``, v3 ``zarr.json``, or for an
     N5 root ``attributes.json`` with the ``"n5"`` version key).  Idempotent."""
 
-def read_attrs(path: Target, fmt: str, key: str = "") -> str:
-    """User attributes of the node at ``path`` as a JSON object string (``{}`` when none).
-    N5 dataset keys and the root ``"n5"`` key are not included."""
+def root_info(path: Target, key: str = "") -> tuple[str, str | None]:
+    """As :func:`node_info` for the root of a container, with its metadata checked strictly:
+    a corrupt ``.zgroup`` / ``.zarray`` / ``zarr.json`` / ``attributes.json`` raises
+    ``MetadataError`` naming it, an N5 version above 4.x ``UnsupportedError``."""
 
-def write_attrs(path: Target, fmt: str, attrs_json: str, key: str = "") -> None:
+def read_attrs(path: Target, fmt: str, key: str = "", root: bool = False) -> str:
+    """User attributes of the node at ``path`` as a JSON object string (``{}`` when none).
+    An N5 dataset's metadata keys and the root's ``"n5"`` key are not included."""
+
+def write_attrs(path: Target, fmt: str, attrs_json: str, key: str = "", root: bool = False) -> None:
     """Replace the user attributes with ``attrs_json`` (a JSON object; NaN/Infinity allowed),
-    atomically.  Reserved N5 keys raise ``InvalidArgumentError``."""
+    atomically.  Keys N5 reserves at this node raise ``InvalidArgumentError``, and so do
+    attributes that would give an N5 group all of ``dimensions``, ``blockSize``,
+    ``dataType``."""
+
+def reserved_attrs(path: Target, fmt: str, key: str = "", root: bool = False) -> list[str]:
+    """The attribute names N5 reserves at this node: a dataset's metadata keys, the root's
+    ``"n5"``; empty for Zarr."""
 
 def update_attrs(
-    path: Target, fmt: str, set_json: str, delete: Sequence[str] = (), key: str = ""
+    path: Target,
+    fmt: str,
+    set_json: str,
+    delete: Sequence[str] = (),
+    key: str = "",
+    root: bool = False,
 ) -> None:
     """Set the attributes of ``set_json`` and remove those in ``delete`` in one
     read-modify-write that other threads and processes cannot interleave (locked on disk)."""

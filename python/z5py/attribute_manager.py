@@ -22,8 +22,9 @@ __all__ = [
     "set_json_encoder",
 ]
 
-#: Keys that N5 keeps in ``attributes.json`` for itself: the dataset metadata and the
-#: container version.  They are hidden from and protected against the AttributeManager.
+#: Keys that N5 keeps in ``attributes.json`` for itself: a dataset's metadata and the root's
+#: container version.  There (only) they are hidden from and protected against the
+#: AttributeManager; ``_z5py.reserved_attrs`` tells which apply at a node.
 N5_RESERVED_KEYS = frozenset(
     {"dimensions", "blockSize", "dataType", "compression", "compressionType", "n5"}
 )
@@ -112,10 +113,13 @@ class AttributeManager(MutableMapping):
     deletion rewrites the whole attribute set atomically; use :meth:`update` to change
     several keys with a single write.
 
-    In N5, ``attributes.json`` also holds the dataset metadata (``dimensions``,
-    ``blockSize``, ``dataType``, ``compression``, ``compressionType``) and the container
-    version (``n5``).  These keys are not shown and cannot be set or deleted here
-    (:class:`~z5py.errors.InvalidArgumentError`).
+    In N5, a dataset's ``attributes.json`` also holds its metadata (``dimensions``,
+    ``blockSize``, ``dataType``, ``compression``, ``compressionType``) and the root's holds
+    the container version (``n5``).  There these keys are not shown and cannot be set or
+    deleted (:class:`~z5py.errors.ReservedAttributeError`); on other groups they are
+    ordinary attributes (BigDataViewer puts ``dataType`` on its ``setupN`` groups), except
+    that a group cannot get all of ``dimensions``, ``blockSize`` and ``dataType``, which
+    would make it a dataset.
 
     Parameters
     ----------
@@ -128,6 +132,8 @@ class AttributeManager(MutableMapping):
         The exact format (``"n5"``, ``"zarr2"`` or ``"zarr3"``); overrides ``is_zarr``.
     read_only:
         Refuse every modification with :class:`~z5py.errors.ReadOnlyError`.
+    root:
+        Whether the node is the root of its container (N5 reserves ``n5`` there).
     """
 
     def __init__(
@@ -137,8 +143,10 @@ class AttributeManager(MutableMapping):
         *,
         fmt: str | None = None,
         read_only: bool = False,
+        root: bool = False,
     ) -> None:
         self._path = os.fspath(path)
+        self._root = bool(root)
         self._fmt = fmt if fmt is not None else self._detect_format(self._path, is_zarr)
         if self._fmt not in _FORMATS:
             raise InvalidArgumentError(f"unknown format {self._fmt!r}; expected one of {_FORMATS}")
@@ -168,7 +176,7 @@ class AttributeManager(MutableMapping):
 
     def _read_all(self) -> dict[str, Any]:
         """All attributes as stored (z5py's hidden ones too), freshly read from disk."""
-        return json.loads(_z5py.read_attrs(self._path, self._fmt))
+        return json.loads(_z5py.read_attrs(self._path, self._fmt, root=self._root))
 
     def _read(self) -> dict[str, Any]:
         """All user attributes as stored, freshly read from disk (for updates)."""
@@ -179,7 +187,7 @@ class AttributeManager(MutableMapping):
         decoder = _json_decoder
         if decoder is None:
             return self._read()
-        attrs = json.loads(_z5py.read_attrs(self._path, self._fmt), cls=decoder)
+        attrs = json.loads(_z5py.read_attrs(self._path, self._fmt, root=self._root), cls=decoder)
         if not isinstance(attrs, Mapping):
             raise TypeError(
                 f"the JSON decoder {decoder.__name__} turned the attributes of {self._path!r} "
@@ -190,13 +198,22 @@ class AttributeManager(MutableMapping):
     def _write(self, attrs: Mapping[str, Any]) -> None:
         """Replace all user attributes with ``attrs`` (z5py's hidden ones are kept)."""
         hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
-        _z5py.write_attrs(self._path, self._fmt, _dumps({**dict(attrs), **hidden}))
+        try:
+            _z5py.write_attrs(
+                self._path, self._fmt, _dumps({**dict(attrs), **hidden}), root=self._root
+            )
+        except InvalidArgumentError as error:  # a key N5 reserves at this node
+            raise ReservedAttributeError(str(error)) from None
 
     def _update(self, new: Mapping[str, Any], delete: tuple[str, ...] = ()) -> None:
         """Set ``new`` and remove ``delete`` in one read-modify-write of the stored document,
         which other threads and processes cannot interleave (nothing of theirs is lost)."""
-        payload = json.dumps(dict(new), allow_nan=True, default=json_default)
-        _z5py.update_attrs(self._path, self._fmt, payload, list(delete))
+        try:
+            _z5py.update_attrs(
+                self._path, self._fmt, _dumps(dict(new)), list(delete), root=self._root
+            )
+        except InvalidArgumentError as error:  # a key N5 reserves at this node
+            raise ReservedAttributeError(str(error)) from None
 
     def _check_key(self, key: Any, action: str) -> None:
         """Refuse modifications in read-only mode, non-string keys and reserved N5 keys."""
@@ -206,9 +223,14 @@ class AttributeManager(MutableMapping):
             raise TypeError(f"attribute names must be strings, got {type(key).__name__}")
         if key in HIDDEN_KEYS:
             raise InvalidArgumentError(f"cannot {action} attribute {key!r}: it is reserved by z5py")
-        if self._fmt == "n5" and key in N5_RESERVED_KEYS:
+        if (
+            self._fmt == "n5"
+            and key in N5_RESERVED_KEYS
+            and key in _z5py.reserved_attrs(self._path, self._fmt, root=self._root)
+        ):
             raise ReservedAttributeError(
-                f"cannot {action} attribute {key!r}: it is reserved for N5 metadata"
+                f"cannot {action} attribute {key!r} of {self._path!r}: it is reserved for N5 "
+                f"{'the container version' if key == 'n5' else 'dataset metadata'}"
             )
 
     def __getitem__(self, key: str) -> Any:

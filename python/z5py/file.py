@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Self
 
 from . import _z5py
 from ._node import REOPEN_MODES
+from .dataset import Dataset
 from .errors import (
     FormatMismatchError,
     InvalidArgumentError,
@@ -17,9 +18,9 @@ from .errors import (
     Z5OSError,
 )
 from .formats import N5_EXTS, ZARR_EXTS
-from .group import Group
+from .group import Group, format_below
 
-__all__ = ["File", "N5File", "ZarrFile"]
+__all__ = ["File", "N5File", "ZarrFile", "open"]
 
 
 _UNSET: Any = object()
@@ -170,7 +171,9 @@ class File(Group):
             raise Z5FileNotFoundError(f"no container at {path!r} (mode {mode!r})")
         if mode in ("w-", "x") and os.path.exists(path):
             raise Z5FileExistsError(f"{path!r} already exists (mode {mode!r})")
-        kind, disk_fmt = _z5py.node_info(path)
+        # the root's own metadata is checked strictly, except when it is about to be replaced
+        kind, disk_fmt = (_z5py.node_info if mode == "w" else _z5py.root_info)(path)
+        implicit = False
         if mode == "w":
             # the old container's format only matters if nothing else tells the new one's
             fmt = self._format_for_new(path, use_zarr_format, zarr_format, fallback=disk_fmt)
@@ -179,11 +182,17 @@ class File(Group):
             kind = "none"
         elif kind == "array":
             raise InvalidArgumentError(
-                f"{path!r} is a dataset, not a container; open the directory above it"
+                f"{path!r} holds a dataset at its root, not a group: open it with "
+                f"z5py.open({path!r}), which returns the Dataset"
             )
         else:
+            if kind == "dir":
+                # no root metadata: an implicit root if members below have theirs
+                below = format_below(path)
+                implicit = below is not None
+                disk_fmt = below if implicit else disk_fmt
             fmt = self._resolve_format(path, disk_fmt, use_zarr_format, zarr_format)
-        exists = kind == "group" or (kind == "dir" and fmt == "n5")
+        exists = kind == "group" or implicit or (kind == "dir" and fmt == "n5")
 
         if mode in ("r", "r+") and not exists:
             raise Z5FileNotFoundError(f"no {_describe(fmt)} container at {path!r} (mode {mode!r})")
@@ -377,6 +386,58 @@ class ZarrFile(File):
             ZarrFile,
             (self._path, REOPEN_MODES[self._mode], self._separator, self.zarr_format),
         )
+
+
+def open(
+    path: str | os.PathLike[str], mode: str = "r", *args: Any, **kwargs: Any
+) -> File | Dataset:
+    """Open whatever is stored at ``path``: a :class:`~z5py.Dataset` when the root of the
+    store is an array (what ``zarr.create_array(path)`` and tensorstore write), else the
+    :class:`File` ``File(path, mode, *args, **kwargs)``.
+
+    The arguments are :class:`File`'s, mode first (default ``'r'``).  For an array root,
+    ``mode`` ``'r'`` gives a read-only dataset, ``'r+'`` and ``'a'`` a writable one, ``'w'``
+    replaces it by a new container (as ``File`` does) and ``'w-'`` / ``'x'`` refuse it;
+    ``use_zarr_format`` and ``zarr_format`` must agree with it
+    (:class:`~z5py.errors.FormatMismatchError`), ``dimension_separator`` is validated and
+    ``write_empty_chunks`` applies to the dataset.
+    """
+    text = os.fspath(path)
+    if len(text) > 1:
+        text = text.rstrip("/")
+    kind = "none"
+    if mode != "w" and os.path.isdir(text):
+        kind, disk_fmt = _z5py.root_info(text)
+    if kind != "array":
+        return File(path, mode, *args, **kwargs)
+    merged = _positional(
+        (mode, *args),
+        {
+            name: kwargs.pop(name, _UNSET)
+            for name in ("use_zarr_format", "mode", "dimension_separator", "zarr_format")
+        },
+    )
+    write_empty_chunks = kwargs.pop("write_empty_chunks", False)
+    if kwargs:
+        raise TypeError(f"open() got unexpected keyword arguments {sorted(kwargs)}")
+    if merged["mode"] not in Group.file_modes:
+        raise InvalidArgumentError(
+            f"invalid file mode {merged['mode']!r}; expected one of {sorted(Group.file_modes)}"
+        )
+    if merged["mode"] in ("w-", "x"):
+        raise Z5FileExistsError(f"{text!r} already exists (mode {merged['mode']!r})")
+    if merged.get("dimension_separator", _UNSET) is not _UNSET:
+        check_dimension_separator(merged["dimension_separator"])
+    use_zarr_format = merged.get("use_zarr_format", _UNSET)
+    zarr_format = merged.get("zarr_format", _UNSET)
+    use_zarr_format = None if use_zarr_format is _UNSET else use_zarr_format
+    zarr_format = None if zarr_format is _UNSET else zarr_format
+    File._check_extension(text, use_zarr_format, zarr_format)
+    File._resolve_format(text, disk_fmt, use_zarr_format, zarr_format)
+    dataset = Dataset._open(text, merged["mode"], text, "/", None)
+    if write_empty_chunks:
+        dataset.write_empty_chunks = True
+    return dataset
 
 
 def _reopen(

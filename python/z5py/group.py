@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from ._node import Node, split_name
 from .dataset import Dataset, same_dtype
 from .errors import (
     InvalidArgumentError,
+    MetadataError,
     NodeExistsError,
     NodeNotFoundError,
     Z5FileNotFoundError,
@@ -22,6 +24,35 @@ from .errors import (
 from .shape_utils import normalize_chunks, normalize_maxshape, normalize_shape
 
 __all__ = ["Group"]
+
+
+def format_below(path: str, max_dirs: int = 10_000) -> str | None:
+    """Format of the first node found below ``path`` by its own metadata, breadth first in
+    sorted order (``None`` if none within ``max_dirs`` directories).
+
+    This is how a container without root metadata is recognised: tensorstore and
+    zarr-python write arrays under a prefix without a root ``.zgroup`` / ``zarr.json``, and
+    N5-Java writes no root ``attributes.json`` when the root has no attributes.  Members
+    whose metadata is corrupt are passed over here (opening them reports it).
+    """
+    queue = deque([path])
+    visited = 0
+    while queue and visited < max_dirs:
+        visited += 1
+        try:
+            with os.scandir(queue.popleft()) as entries:
+                subdirs = sorted(entry.path for entry in entries if entry.is_dir())
+        except OSError:
+            continue
+        for subdir in subdirs:
+            try:
+                _, fmt = _z5py.node_info(subdir)
+            except MetadataError:
+                continue
+            if fmt is not None:
+                return fmt
+            queue.append(subdir)
+    return None
 
 
 def _leads_to_zarr_node(path: str) -> bool:

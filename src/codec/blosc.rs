@@ -58,6 +58,23 @@ pub fn encode(input: &[u8], cfg: &BloscConfig) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The frame at the start of `input`, as long as its header says (`cbytes`, bytes 12..16).
+/// Bytes after it are not part of it: z5py 2.x wrote 16 elements of padding after every
+/// frame, which numcodecs ignores as well. A frame longer than `input` is truncated.
+fn frame(input: &[u8]) -> Result<&[u8]> {
+    if input.len() < OVERHEAD {
+        return Err(err("not a valid blosc frame"));
+    }
+    let cbytes = u32::from_le_bytes([input[12], input[13], input[14], input[15]]) as usize;
+    if cbytes > input.len() {
+        return Err(err(format!(
+            "frame declares {cbytes} bytes but only {} are stored",
+            input.len()
+        )));
+    }
+    Ok(&input[..cbytes])
+}
+
 /// Uncompressed size of a frame, after checking its header is safe to decode.
 fn validated_size(input: &[u8]) -> Result<usize> {
     let mut nbytes = 0usize;
@@ -72,6 +89,7 @@ fn validated_size(input: &[u8]) -> Result<usize> {
 }
 
 pub fn decode_into(input: &[u8], out: &mut [u8]) -> Result<()> {
+    let input = frame(input)?;
     let nbytes = validated_size(input)?;
     if nbytes != out.len() {
         return Err(size_mismatch("blosc", nbytes, out.len()));
@@ -95,6 +113,7 @@ pub fn decode_into(input: &[u8], out: &mut [u8]) -> Result<()> {
 }
 
 pub fn decode_bounded(input: &[u8], max: usize) -> Result<Vec<u8>> {
+    let input = frame(input)?;
     let nbytes = validated_size(input)?;
     if nbytes > max {
         return Err(err(format!(
@@ -104,4 +123,42 @@ pub fn decode_bounded(input: &[u8], max: usize) -> Result<Vec<u8>> {
     let mut out = vec![0; nbytes];
     decode_into(input, &mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BloscConfig {
+        BloscConfig {
+            cname: "lz4".into(),
+            clevel: 5,
+            shuffle: 1,
+            blocksize: 0,
+            typesize: 2,
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_frame_are_ignored() {
+        let data: Vec<u8> = (0..4000u32).map(|i| (i % 251) as u8).collect();
+        let mut stored = encode(&data, &config()).unwrap();
+        // z5py 2.x: the frame, then 16 elements (here 2 bytes each) of zeros.
+        stored.extend_from_slice(&[0u8; 32]);
+        let mut out = vec![0u8; data.len()];
+        decode_into(&stored, &mut out).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(decode_bounded(&stored, data.len()).unwrap(), data);
+    }
+
+    #[test]
+    fn a_frame_longer_than_the_input_is_an_error() {
+        let data = vec![7u8; 1000];
+        let stored = encode(&data, &config()).unwrap();
+        let mut out = vec![0u8; data.len()];
+        assert!(decode_into(&stored[..stored.len() - 1], &mut out).is_err());
+        let mut lying = stored.clone();
+        lying[12..16].copy_from_slice(&(10u32).to_le_bytes()); // shorter than a header
+        assert!(decode_into(&lying, &mut out).is_err());
+    }
 }

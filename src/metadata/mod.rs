@@ -162,6 +162,47 @@ pub fn node_info(at: &Loc) -> Result<(NodeKind, Option<Format>)> {
     Ok((NodeKind::Missing, None))
 }
 
+/// What lives at the root of a container (as `node_info`), with the root's own metadata
+/// checked strictly: a `.zgroup`, `.zarray`, `zarr.json` or `attributes.json` that is not
+/// valid JSON, not an object or of another format version is a `MetadataError` naming the
+/// document, and an N5 root of a later major version than this library implements is
+/// `Unsupported`.
+pub fn root_info(at: &Loc) -> Result<(NodeKind, Option<Format>)> {
+    let info = node_info(at)?;
+    let (name, expected) = match info.1 {
+        None => return Ok(info),
+        Some(Format::N5) => {
+            let doc = json::read(at, N5_ATTRS)?.unwrap_or(Value::Object(Default::default()));
+            if !doc.is_object() {
+                return Err(Error::metadata(
+                    at.location(N5_ATTRS),
+                    "expected a JSON object",
+                ));
+            }
+            n5::check_version(&doc, &at.location(N5_ATTRS))?;
+            return Ok(info);
+        }
+        Some(Format::ZarrV2) if info.0 == NodeKind::Group => (ZGROUP, 2),
+        Some(Format::ZarrV2) => (ZARRAY, 2),
+        Some(Format::ZarrV3) => (ZARR_JSON, 3),
+    };
+    let location = at.location(name);
+    let doc = json::read(at, name)?.ok_or_else(|| Error::metadata(&location, "missing"))?;
+    if !doc.is_object() {
+        return Err(Error::metadata(&location, "expected a JSON object"));
+    }
+    match doc.get("zarr_format") {
+        Some(v) if v.as_u64() == Some(expected) => Ok(info),
+        other => Err(Error::metadata(
+            &location,
+            format!(
+                "\"zarr_format\" must be {expected}, got {}",
+                other.unwrap_or(&Value::Null)
+            ),
+        )),
+    }
+}
+
 /// Read the metadata of the array at `at`, whatever its format.
 pub fn open(at: &Loc) -> Result<ArrayMeta> {
     match node_info(at)? {

@@ -24,9 +24,49 @@ pub const VERSION_KEY: &str = "n5";
 pub const VERSION: &str = "2.0.0";
 
 pub fn is_dataset(doc: &Value) -> bool {
+    doc.as_object().is_some_and(is_dataset_object)
+}
+
+/// Whether an `attributes.json` object describes a dataset (N5's rule: it has
+/// `dimensions`, `blockSize` and `dataType`).
+pub fn is_dataset_object(doc: &Map<String, Value>) -> bool {
     ["dimensions", "blockSize", "dataType"]
         .iter()
-        .all(|k| doc.get(k).is_some())
+        .all(|k| doc.contains_key(*k))
+}
+
+/// The major N5 version this library implements; roots declaring a later one are refused.
+pub const MAX_MAJOR_VERSION: u64 = 4;
+
+/// Check the `n5` version of a root `attributes.json` (absent is fine: N5-Java writes it,
+/// other writers do not).
+pub fn check_version(doc: &Value, file: &str) -> Result<()> {
+    let Some(version) = doc.get(VERSION_KEY) else {
+        return Ok(());
+    };
+    let text = version.as_str().ok_or_else(|| {
+        Error::metadata(
+            file,
+            format!("\"n5\" must be a version string, got {version}"),
+        )
+    })?;
+    let major = text
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            Error::metadata(
+                file,
+                format!("\"n5\" version {text:?} is not MAJOR.MINOR.PATCH"),
+            )
+        })?;
+    if major > MAX_MAJOR_VERSION {
+        return Err(Error::unsupported(format!(
+            "N5 version {text} in {file}: this library implements N5 up to version \
+             {MAX_MAJOR_VERSION}.x"
+        )));
+    }
+    Ok(())
 }
 
 fn int(c: &Value, key: &str, default: i64) -> i64 {

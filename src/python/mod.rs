@@ -26,13 +26,46 @@ fn node_info(
 ) -> PyResult<(&'static str, Option<&'static str>)> {
     let store = target.resolve(py)?;
     let (kind, fmt) = py.detach(|| guard(|| metadata::node_info(&Loc::new(&*store, key))))?;
-    let kind = match kind {
+    Ok((kind_name(kind), fmt.map(Format::name)))
+}
+
+fn kind_name(kind: NodeKind) -> &'static str {
+    match kind {
         NodeKind::Array => "array",
         NodeKind::Group => "group",
         NodeKind::Dir => "dir",
         NodeKind::Missing => "none",
-    };
-    Ok((kind, fmt.map(Format::name)))
+    }
+}
+
+/// What lives at the root of a container, as `node_info`, with its metadata checked
+/// strictly (corrupt or unsupported root metadata raises).
+#[pyfunction]
+#[pyo3(signature = (target, key=""))]
+fn root_info(
+    py: Python<'_>,
+    target: Target,
+    key: &str,
+) -> PyResult<(&'static str, Option<&'static str>)> {
+    let store = target.resolve(py)?;
+    let (kind, fmt) = py.detach(|| guard(|| metadata::root_info(&Loc::new(&*store, key))))?;
+    Ok((kind_name(kind), fmt.map(Format::name)))
+}
+
+/// The attribute names N5 reserves at this node (a dataset's metadata keys, the root's
+/// version key); empty for Zarr.
+#[pyfunction]
+#[pyo3(signature = (target, fmt, key="", root=false))]
+fn reserved_attrs(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    key: &str,
+    root: bool,
+) -> PyResult<Vec<&'static str>> {
+    let fmt = format(fmt)?;
+    let store = target.resolve(py)?;
+    py.detach(|| guard(|| node::reserved_attrs(&Loc::new(&*store, key), fmt, root)))
 }
 
 /// Create a group (metadata, and its directory on disk); idempotent.
@@ -50,36 +83,43 @@ fn create_group(
     py.detach(|| guard(|| node::create_group(&Loc::new(&*store, key), fmt, is_root)))
 }
 
-/// User attributes as a JSON object string.
+/// User attributes as a JSON object string (`root`: the node is a container root).
 #[pyfunction]
-#[pyo3(signature = (target, fmt, key=""))]
-fn read_attrs(py: Python<'_>, target: Target, fmt: &str, key: &str) -> PyResult<String> {
+#[pyo3(signature = (target, fmt, key="", root=false))]
+fn read_attrs(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    key: &str,
+    root: bool,
+) -> PyResult<String> {
     let fmt = format(fmt)?;
     let store = target.resolve(py)?;
-    let m = py.detach(|| guard(|| node::read_attrs(&Loc::new(&*store, key), fmt)))?;
+    let m = py.detach(|| guard(|| node::read_attrs(&Loc::new(&*store, key), fmt, root)))?;
     Ok(json::compact(&serde_json::Value::Object(m)))
 }
 
 /// Replace the user attributes with a JSON object string.
 #[pyfunction]
-#[pyo3(signature = (target, fmt, attrs_json, key=""))]
+#[pyo3(signature = (target, fmt, attrs_json, key="", root=false))]
 fn write_attrs(
     py: Python<'_>,
     target: Target,
     fmt: &str,
     attrs_json: &str,
     key: &str,
+    root: bool,
 ) -> PyResult<()> {
     let fmt = format(fmt)?;
     let m = json::parse_object(attrs_json, "attributes")?;
     let store = target.resolve(py)?;
-    py.detach(|| guard(|| node::write_attrs(&Loc::new(&*store, key), fmt, m)))
+    py.detach(|| guard(|| node::write_attrs(&Loc::new(&*store, key), fmt, m, root)))
 }
 
 /// Set the attributes of a JSON object string and remove those named in `delete`, keeping
 /// every other attribute as stored at that moment (no lost update between writers).
 #[pyfunction]
-#[pyo3(signature = (target, fmt, set_json, delete=Vec::new(), key=""))]
+#[pyo3(signature = (target, fmt, set_json, delete=Vec::new(), key="", root=false))]
 fn update_attrs(
     py: Python<'_>,
     target: Target,
@@ -87,11 +127,12 @@ fn update_attrs(
     set_json: &str,
     delete: Vec<String>,
     key: &str,
+    root: bool,
 ) -> PyResult<()> {
     let fmt = format(fmt)?;
     let set = json::parse_object(set_json, "attributes")?;
     let store = target.resolve(py)?;
-    py.detach(|| guard(|| node::update_attrs(&Loc::new(&*store, key), fmt, set, &delete)))
+    py.detach(|| guard(|| node::update_attrs(&Loc::new(&*store, key), fmt, set, &delete, root)))
 }
 
 /// Check the compressor and options (z5py spelling) of a new array of `dtype` (a numpy
@@ -118,6 +159,8 @@ fn _z5py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_function(wrap_pyfunction!(update_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(node_info, m)?)?;
+    m.add_function(wrap_pyfunction!(root_info, m)?)?;
+    m.add_function(wrap_pyfunction!(reserved_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(create_group, m)?)?;
     m.add_function(wrap_pyfunction!(read_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(write_attrs, m)?)?;
