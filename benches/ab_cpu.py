@@ -1,0 +1,125 @@
+"""A/B of two z5py builds by CPU time (user + sys of the process, all threads), for a
+machine shared with other work, where wall time is noise.
+
+    python benches/ab_cpu.py A_PYTHONPATH B_PYTHONPATH [--rounds 2] [--reps 3]
+
+Each round runs one worker process per build (the order alternates between rounds); a
+worker writes, reads, reads an unaligned region of and writes an unaligned region into
+(128, 256, 256) uint8 in 64^3 chunks and (64, 128, 128) in 16^3 chunks, as N5, Zarr v2,
+Zarr v3 and sharded Zarr v3 (shards of twice the chunk), raw and gzip level 1, on 1 and 2
+threads, under the system's temporary directory (or $AB_DIR); the partial write is a
+read-modify-write of every chunk it touches. It prints the median CPU and wall milliseconds
+of each cell and the geometric mean of the CPU ratios B/A.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def _cpu() -> float:
+    t = resource.getrusage(resource.RUSAGE_SELF)
+    return t.ru_utime + t.ru_stime
+
+
+def _measure(fn, reps: int) -> tuple[float, float]:
+    cs, ws = [], []
+    for _ in range(reps):
+        c0, w0 = _cpu(), time.perf_counter()
+        fn()
+        cs.append(_cpu() - c0)
+        ws.append(time.perf_counter() - w0)
+    return float(np.median(cs)), float(np.median(ws))
+
+
+def _cell(ds, data, sub, part, reps: int) -> dict:
+    return {
+        "write": _measure(lambda: ds.__setitem__(Ellipsis, data), reps),
+        "read": _measure(lambda: ds[...], reps),
+        "partial_read": _measure(lambda: ds[sub], reps),
+        "partial_write": _measure(lambda: ds.__setitem__(sub, part), reps),
+    }
+
+
+def worker(reps: int) -> dict:
+    import z5py
+
+    root = tempfile.mkdtemp(prefix="ab-", dir=os.environ.get("AB_DIR"))
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, shape, chunks in [
+        ("u8", (128, 256, 256), (64, 64, 64)),
+        ("u8c16", (64, 128, 128), (16, 16, 16)),
+    ]:
+        grid = np.add.outer(np.arange(shape[0]), np.arange(shape[1]))[:, :, None]
+        data = (grid + np.arange(shape[2])).astype("uint8")
+        data ^= rng.integers(0, 8, shape, dtype="uint8")
+        sub = tuple(slice(s // 7, s - s // 5) for s in shape)
+        part = data[sub].copy()
+        for fmt in ["n5", "zarr2", "zarr3", "zarr3s"]:
+            for codec in ["raw", "gzip"]:
+                for nt in [1, 2]:
+                    ext = ".n5" if fmt == "n5" else ".zarr"
+                    kw = {"zarr_format": 3} if fmt.startswith("zarr3") else {}
+                    path = os.path.join(root, f"{name}-{fmt}-{codec}-{nt}{ext}")
+                    f = z5py.File(path, mode="w", **kw)
+                    dkw = {"shape": shape, "chunks": chunks, "dtype": "uint8", "compression": codec}
+                    if codec == "gzip":
+                        dkw["level"] = 1
+                    if fmt == "zarr3s":
+                        dkw["shards"] = tuple(2 * c for c in chunks)
+                    ds = f.create_dataset("d", n_threads=nt, **dkw)
+                    key = f"{name}/{fmt}/{codec}/t{nt}"
+                    for op, t in _cell(ds, data, sub, part, reps).items():
+                        out[f"{key}/{op}"] = t
+                    assert np.array_equal(ds[...], data)
+                    shutil.rmtree(path)
+    shutil.rmtree(root)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        json.dump(worker(args.reps), sys.stdout)
+        return
+    builds = {"A": args.a, "B": args.b}
+    res = {k: [] for k in builds}
+    for r in range(args.rounds):
+        for k in ["A", "B"] if r % 2 == 0 else ["B", "A"]:
+            env = dict(os.environ, PYTHONPATH=builds[k])
+            cmd = [sys.executable, __file__, "-", "-", "--worker", "--reps", str(args.reps)]
+            o = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            res[k].append(json.loads(o.stdout))
+    print(
+        f"{'cell':34s} {'A cpu ms':>9s} {'B cpu ms':>9s} {'B/A':>6s} {'A wall':>8s} {'B wall':>8s}"
+    )
+    ratios = []
+    for cell in res["A"][0]:
+        ac, bc, aw, bw = (
+            float(np.median([x[cell][i] for x in res[k]]))
+            for k, i in [("A", 0), ("B", 0), ("A", 1), ("B", 1)]
+        )
+        ratios.append(bc / ac if ac > 0 else 1.0)
+        print(
+            f"{cell:34s} {ac * 1e3:9.1f} {bc * 1e3:9.1f} {ratios[-1]:6.2f} {aw * 1e3:8.1f} {bw * 1e3:8.1f}"
+        )
+    print(f"geometric mean of B/A CPU: {float(np.exp(np.mean(np.log(ratios)))):.3f}")
+
+
+if __name__ == "__main__":
+    main()
