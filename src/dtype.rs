@@ -17,7 +17,51 @@ impl Endian {
     };
 }
 
-/// The numeric element types the library handles.
+/// numpy's datetime64 / timedelta64 units, in numpy's spelling.
+pub const TIME_UNITS: [&str; 13] = [
+    "Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as",
+];
+
+/// A datetime64 / timedelta64 unit: `scale` counts of `TIME_UNITS[unit]` (numpy's
+/// `M8[10s]` is unit "s", scale 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeUnit {
+    pub unit: u8,
+    pub scale: u32,
+}
+
+impl TimeUnit {
+    pub fn name(self) -> &'static str {
+        TIME_UNITS[self.unit as usize]
+    }
+
+    pub fn new(name: &str, scale: u32) -> Option<TimeUnit> {
+        let unit = TIME_UNITS.iter().position(|u| *u == name)? as u8;
+        (scale >= 1).then_some(TimeUnit { unit, scale })
+    }
+
+    /// numpy's bracket spelling: `ns`, `10s`.
+    fn bracket(self) -> String {
+        if self.scale == 1 {
+            self.name().to_string()
+        } else {
+            format!("{}{}", self.scale, self.name())
+        }
+    }
+
+    fn parse_bracket(s: &str) -> Option<TimeUnit> {
+        let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
+        let scale = if digits == 0 {
+            1
+        } else {
+            s[..digits].parse().ok()?
+        };
+        TimeUnit::new(&s[digits..], scale)
+    }
+}
+
+/// The element types the library handles: numbers, and the fixed-size types numpy and
+/// Zarr share (fixed-length byte and UTF-32 strings, opaque records, datetimes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataType {
     Bool,
@@ -34,6 +78,17 @@ pub enum DataType {
     Float64,
     Complex64,
     Complex128,
+    /// numpy `S<n>`: `n` bytes, NUL-padded.
+    FixedBytes(u32),
+    /// numpy `U<n>`: `n` UTF-32 code points (4 bytes each).
+    FixedUtf32(u32),
+    /// numpy `V<n>`: `n` opaque bytes (also structured records, whose fields the Python
+    /// layer reads from the metadata; each field keeps its stored byte order).
+    Opaque(u32),
+    /// numpy `M8[unit]`: a signed 64-bit count of units since the epoch.
+    DateTime(TimeUnit),
+    /// numpy `m8[unit]`: a signed 64-bit count of units.
+    TimeDelta(TimeUnit),
 }
 
 use DataType::*;
@@ -50,21 +105,25 @@ impl DataType {
             Bool | UInt8 | Int8 => 1,
             UInt16 | Int16 | Float16 => 2,
             UInt32 | Int32 | Float32 => 4,
-            UInt64 | Int64 | Float64 | Complex64 => 8,
+            UInt64 | Int64 | Float64 | Complex64 | DateTime(_) | TimeDelta(_) => 8,
             Complex128 => 16,
+            FixedBytes(n) | Opaque(n) => n as usize,
+            FixedUtf32(n) => 4 * n as usize,
         }
     }
 
     /// Size of the scalar that byte order applies to (complex swaps each half).
     pub fn swap_unit(self) -> usize {
         match self {
-            Complex64 => 4,
+            Complex64 | FixedUtf32(_) => 4,
             Complex128 => 8,
+            FixedBytes(_) | Opaque(_) => 1,
             other => other.size(),
         }
     }
 
-    /// The name used by N5 `dataType` and Zarr v3 `data_type`.
+    /// The name used by N5 `dataType` and Zarr v3 `data_type` (for the types spelled by a
+    /// bare name; the others return a descriptive name, see `zarr_v3`).
     pub fn name(self) -> &'static str {
         match self {
             Bool => "bool",
@@ -81,6 +140,11 @@ impl DataType {
             Float64 => "float64",
             Complex64 => "complex64",
             Complex128 => "complex128",
+            FixedBytes(_) => "bytes",
+            FixedUtf32(_) => "str",
+            Opaque(_) => "void",
+            DateTime(_) => "datetime64",
+            TimeDelta(_) => "timedelta64",
         }
     }
 
@@ -90,7 +154,15 @@ impl DataType {
 
     /// Whether N5 can store this type.
     pub fn in_n5(self) -> bool {
-        !matches!(self, Bool | Float16 | Complex64 | Complex128)
+        matches!(
+            self,
+            UInt8 | UInt16 | UInt32 | UInt64 | Int8 | Int16 | Int32 | Int64 | Float32 | Float64
+        )
+    }
+
+    /// Whether this is one of the numeric (and bool) types.
+    pub fn is_numeric(self) -> bool {
+        ALL.contains(&self)
     }
 
     pub fn is_float(self) -> bool {
@@ -104,19 +176,34 @@ impl DataType {
             Int8 | Int16 | Int32 | Int64 => 'i',
             Float16 | Float32 | Float64 => 'f',
             Complex64 | Complex128 => 'c',
+            FixedBytes(_) => 'S',
+            FixedUtf32(_) => 'U',
+            Opaque(_) => 'V',
+            DateTime(_) => 'M',
+            TimeDelta(_) => 'm',
         }
+    }
+
+    /// The numpy kind character (`u`, `f`, `S`, `U`, `M`...).
+    pub fn kind(self) -> char {
+        self.kind_char()
     }
 
     /// numpy type string (`"<u2"`, `"|u1"`, `">f8"`), as Zarr v2 stores it.
     pub fn typestr(self, endian: Endian) -> String {
-        let order = if self.size() == 1 {
+        let order = if self.swap_unit() == 1 {
             '|'
         } else if endian == Endian::Big {
             '>'
         } else {
             '<'
         };
-        format!("{order}{}{}", self.kind_char(), self.size())
+        match self {
+            FixedUtf32(n) => format!("{order}U{n}"),
+            DateTime(u) => format!("{order}M8[{}]", u.bracket()),
+            TimeDelta(u) => format!("{order}m8[{}]", u.bracket()),
+            _ => format!("{order}{}{}", self.kind_char(), self.size()),
+        }
     }
 
     /// Parse a numpy type string; returns the type and its byte order.
@@ -131,7 +218,33 @@ impl DataType {
             _ => return Err(bad()),
         };
         let kind = chars.next().ok_or_else(bad)?;
-        let size: usize = chars.as_str().parse().map_err(|_| bad())?;
+        let rest = chars.as_str();
+        if kind == 'M' || kind == 'm' {
+            let unit = rest
+                .strip_prefix("8[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(TimeUnit::parse_bracket)
+                .ok_or_else(bad)?;
+            let dtype = if kind == 'M' {
+                DateTime(unit)
+            } else {
+                TimeDelta(unit)
+            };
+            return Ok((dtype, endian));
+        }
+        let size: usize = rest.parse().map_err(|_| bad())?;
+        if matches!(kind, 'S' | 'U' | 'V') {
+            let n = u32::try_from(size).ok().filter(|&n| n >= 1 && n <= 1 << 28);
+            let n = n.ok_or_else(bad)?;
+            return Ok((
+                match kind {
+                    'S' => FixedBytes(n),
+                    'U' => FixedUtf32(n),
+                    _ => Opaque(n),
+                },
+                endian,
+            ));
+        }
         let dtype = ALL
             .into_iter()
             .find(|d| d.kind_char() == kind && d.size() == size)
@@ -198,8 +311,18 @@ mod tests {
                 }
             }
         }
-        assert!(DataType::from_typestr("<U4").is_err());
         assert!(DataType::from_typestr("").is_err());
+        for s in [
+            "|S7", "<U4", ">U13", "|V5", "<M8[ns]", ">m8[10s]", "<M8[D]", "<m8[as]",
+        ] {
+            let (d, e) = DataType::from_typestr(s).unwrap();
+            assert_eq!(d.typestr(e), s);
+        }
+        assert_eq!(DataType::from_typestr(">U13").unwrap().0.size(), 52);
+        assert_eq!(DataType::from_typestr("<U13").unwrap().0.swap_unit(), 4);
+        for s in ["<M8[xs]", "<M8", "<m8[0s]", "|S0", "<U", "|S-1"] {
+            assert!(DataType::from_typestr(s).is_err(), "{s}");
+        }
     }
 
     #[test]

@@ -662,6 +662,8 @@ mod tests {
                 separator: None,
                 shards: Some(vec![4, 6]),
                 key_encoding: None,
+                record: None,
+                filters: vec![],
             },
         )
         .unwrap();

@@ -83,12 +83,25 @@ def _compression_arguments(
     return compression, options
 
 
+#: numpy kinds stored as fixed-size elements: numbers, bool, byte and unicode strings,
+#: opaque records / structured dtypes, datetime64 and timedelta64.
+_FIXED_KINDS = "biufcSUVMm"
+
+
 def _fill_bytes(fmt: str, fillvalue: Any, dtype: np.dtype) -> bytes:
-    """Native bytes of the fill value; N5 has no fill value and accepts only 0."""
+    """Native bytes of the fill value; N5 has no fill value and accepts only 0.
+
+    For strings, records and datetimes a fill value of ``0`` or ``None`` means all-zero
+    bytes (empty strings, the epoch), as zarr-python's default does for strings.
+    """
+    if dtype.kind in "SUVMm" and (fillvalue is None or _is_zero(fillvalue)):
+        return bytes(dtype.itemsize)
     if fillvalue is None:
         fillvalue = 0
+    # records keep their fields' byte order (the engine stores their bytes as they are)
+    native = dtype if dtype.kind == "V" else dtype.newbyteorder("=")
     try:
-        value = np.array(fillvalue, dtype=dtype.newbyteorder("="))
+        value = np.array(fillvalue, dtype=native)
     except (TypeError, ValueError, OverflowError) as error:
         raise InvalidArgumentError(
             f"fill value {fillvalue!r} cannot be represented as {dtype}: {error}"
@@ -100,6 +113,38 @@ def _fill_bytes(fmt: str, fillvalue: Any, dtype: np.dtype) -> bytes:
             f"N5 has no fill value (missing chunks always read as 0); got fillvalue={fillvalue!r}"
         )
     return value.tobytes()
+
+
+def _is_zero(value: Any) -> bool:
+    """Whether ``value`` is the integer 0 (not a string or bytes)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value == 0
+
+
+def _descr(fields: list[Any]) -> list[tuple[Any, ...]]:
+    """numpy's dtype spelling of a structured dtype read from JSON (lists to tuples)."""
+    out = []
+    for field in fields:
+        name, kind = field[0], field[1]
+        kind = _descr(kind) if isinstance(kind, list) else kind
+        out.append((name, kind, tuple(field[2])) if len(field) == 3 else (name, kind))
+    return out
+
+
+def _dtype_argument(dtype: np.dtype) -> str:
+    """The engine's spelling of a dtype: its type string, or JSON for a structured dtype."""
+    if dtype.fields is not None:
+        return json.dumps(dtype.descr)
+    return dtype.str
+
+
+def _handle_dtype(handle: Any) -> np.dtype:
+    """The numpy dtype of an open array (a structured dtype from its Zarr v2 metadata)."""
+    typestr = handle.dtype
+    if typestr.startswith("|V") and handle.format == "zarr2":
+        stored = json.loads(handle.metadata_json).get("dtype")
+        if isinstance(stored, list):
+            return np.dtype(_descr(stored))
+    return np.dtype(typestr)
 
 
 class Dataset(Node):
@@ -177,7 +222,7 @@ class Dataset(Node):
         """Attach the engine handle and cache the metadata used on every access."""
         self._handle = handle
         self._shape = tuple(handle.shape)
-        self._dtype = np.dtype(handle.dtype)
+        self._dtype = _handle_dtype(handle)
         self._n_threads = _check_n_threads(n_threads)
 
     @classmethod
@@ -241,8 +286,17 @@ class Dataset(Node):
         maxshape = normalize_maxshape(maxshape, shape)
         dimension_names = array_metadata.check_dimension_names(dimension_names, len(shape), fmt)
         dtype = np.dtype(dtype)
-        if dtype.kind not in "biufc":
-            raise UnsupportedError(f"data type {dtype} is not supported: z5py stores numbers only")
+        if dtype.subdtype is not None:
+            raise UnsupportedError(
+                f"subarray data type {dtype} is not supported: add its shape to the dataset's"
+            )
+        if dtype.kind not in _FIXED_KINDS:
+            raise UnsupportedError(
+                f"data type {dtype} is not supported: z5py stores numbers, bool, fixed-length "
+                "strings, records and datetimes"
+            )
+        if dtype.kind not in "biuf" and fmt == "n5":
+            raise UnsupportedError(f"data type {dtype} is not available in N5")
         chunks = normalize_chunks(chunks, shape)
         compression, options = _compression_arguments(fmt, compression, compression_options or {})
         try:
@@ -277,7 +331,7 @@ class Dataset(Node):
             fmt,
             shape,
             chunks,
-            dtype.str,
+            _dtype_argument(dtype),
             compression,
             json.dumps(options),
             fill,
@@ -297,7 +351,7 @@ class Dataset(Node):
         if write_empty_chunks:
             handle = handle.with_write_empty_chunks(True)
         if data is not None and data.size > 0:
-            native = _c_order(data.astype(handle.dtype, copy=False))
+            native = _c_order(data.astype(_handle_dtype(handle), copy=False))
             handle.write_from((0,) * len(shape), native, n_threads)
         return handle
 
@@ -466,11 +520,17 @@ class Dataset(Node):
                     f"cannot write {type(value).__name__} ({value!r}) into a dataset of "
                     f"dtype {self._dtype}: {error}"
                 ) from None
-        if array.dtype.kind not in "biufc":
+        numeric = "biufc"
+        if (array.dtype.kind in numeric) != (self._dtype.kind in numeric):
             raise TypeError(
                 f"cannot write data of dtype {array.dtype} into a {self._dtype} dataset"
             )
-        return array.astype(self._dtype, copy=False)
+        try:
+            return array.astype(self._dtype, copy=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"cannot write data of dtype {array.dtype} into a {self._dtype} dataset: {error}"
+            ) from None
 
     def __getitem__(self, index: Any) -> Any:
         """Read the selection ``index`` from disk: numpy basic indexing, plus integer

@@ -97,6 +97,43 @@ fn float_bytes(dtype: DataType, v: &Value) -> Option<Vec<u8>> {
     })
 }
 
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (numcodecs' and zarr-python's spelling of byte fill values).
+pub fn base64_encode(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for ch in s.bytes() {
+        let v = B64.iter().position(|&c| c == ch)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// Element bytes of a JSON fill value; `null` (undefined) gives zeros.
 pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
     use DataType::*;
@@ -130,7 +167,32 @@ pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
             <$t>::try_from(i).map_err(|_| bad())?.to_ne_bytes().to_vec()
         }};
     }
+    let padded = |mut b: Vec<u8>, n: usize| -> Result<Vec<u8>> {
+        if b.len() > n {
+            return Err(bad());
+        }
+        b.resize(n, 0);
+        Ok(b)
+    };
     Ok(match dtype {
+        // Byte strings and records are base64 (zarr-python 2 and 3 alike); 0 means zeros.
+        FixedBytes(n) | Opaque(n) => match v {
+            Value::String(s) => padded(base64_decode(s).ok_or_else(bad)?, n as usize)?,
+            _ if int(v) == Some(0) => vec![0; n as usize],
+            _ => return Err(bad()),
+        },
+        FixedUtf32(n) => match v {
+            Value::String(s) => padded(
+                s.chars().flat_map(|c| (c as u32).to_ne_bytes()).collect(),
+                4 * n as usize,
+            )?,
+            _ if int(v) == Some(0) => vec![0; 4 * n as usize],
+            _ => return Err(bad()),
+        },
+        DateTime(_) | TimeDelta(_) => match v {
+            Value::String(s) if s == "NaT" => i64::MIN.to_ne_bytes().to_vec(),
+            _ => int_bytes!(i64),
+        },
         Bool => match v {
             Value::Bool(b) => vec![*b as u8],
             _ => vec![(int(v).ok_or_else(bad)? != 0) as u8],
@@ -180,6 +242,15 @@ pub fn to_json(dtype: DataType, b: &[u8]) -> Value {
         Float64 => float_json(f64_at(0)),
         Complex64 => json!([float_json(f32_at(0)), float_json(f32_at(4))]),
         Complex128 => json!([float_json(f64_at(0)), float_json(f64_at(8))]),
+        // All n bytes, as zarr-python 2 writes them (tensorstore insists on n).
+        FixedBytes(_) | Opaque(_) => json!(base64_encode(b)),
+        FixedUtf32(_) => json!(b
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+            .take_while(|&c| c != 0)
+            .map(|c| char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect::<String>()),
+        DateTime(_) | TimeDelta(_) => json!(i64::from_ne_bytes(b[..8].try_into().unwrap())),
     }
 }
 
@@ -197,6 +268,7 @@ pub fn all_fill(data: &[u8], fill: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use DataType::*;
 
     #[test]
     fn round_trips() {
@@ -222,6 +294,28 @@ mod tests {
             from_json(DataType::Int32, &json!(0.0)).unwrap(),
             0i32.to_ne_bytes()
         );
+    }
+
+    #[test]
+    fn string_and_time_fills() {
+        use crate::dtype::TimeUnit;
+        for s in ["", "YQ==", "YWI=", "YWJj", "AwAAAD/4AAAAAAAA"] {
+            assert_eq!(base64_encode(&base64_decode(s).unwrap()), s);
+        }
+        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        assert_eq!(from_json(FixedBytes(4), &json!("YWI=")).unwrap(), b"ab\0\0");
+        assert_eq!(to_json(FixedBytes(4), b"ab\0\0"), json!("YWIAAA=="));
+        assert!(from_json(FixedBytes(1), &json!("YWI=")).is_err());
+        let u = from_json(FixedUtf32(3), &json!("xé")).unwrap();
+        assert_eq!(u.len(), 12);
+        assert_eq!(to_json(FixedUtf32(3), &u), json!("xé"));
+        let ns = DateTime(TimeUnit::new("ns", 1).unwrap());
+        assert_eq!(
+            from_json(ns, &json!("NaT")).unwrap(),
+            i64::MIN.to_ne_bytes()
+        );
+        assert_eq!(to_json(ns, &i64::MIN.to_ne_bytes()), json!(i64::MIN));
+        assert_eq!(to_json(Opaque(3), &[1, 2, 3]), json!("AQID"));
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub struct ArraySpec {
     pub separator: Option<char>,
     pub shards: Option<Vec<u64>>,
     pub key_encoding: Option<String>,
+    /// Zarr v2 structured dtype in numpy's list form (`dtype` is then `Opaque` of its size).
+    pub record: Option<Value>,
+    /// Codecs applied before the compressor (Zarr v2 `filters`, Zarr v3 `numcodecs.*`
+    /// array-to-array codecs).
+    pub filters: Vec<Compressor>,
 }
 
 /// What lives at a path.

@@ -6,7 +6,7 @@ use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
 use crate::codec::options::shuffle_from;
 use crate::codec::{Compressor, Lz4Framing};
-use crate::dtype::DataType;
+use crate::dtype::{DataType, Endian};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Value};
@@ -106,6 +106,44 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
     })
 }
 
+/// Size of a structured dtype in numpy's list form (`[["label", "<u8"], ["xy", "<f4", [2]]]`).
+fn record_size(fields: &[Value]) -> Option<usize> {
+    let mut size = 0usize;
+    for f in fields {
+        let f = f.as_array()?;
+        if f.len() < 2 || f.len() > 3 || !f[0].is_string() {
+            return None;
+        }
+        let one = match &f[1] {
+            Value::String(t) => DataType::from_typestr(t).ok()?.0.size(),
+            Value::Array(inner) => record_size(inner)?,
+            _ => return None,
+        };
+        let count = match f.get(2) {
+            None => 1,
+            Some(shape) => shape
+                .as_array()?
+                .iter()
+                .try_fold(1usize, |n, d| n.checked_mul(d.as_u64()? as usize))?,
+        };
+        size = size.checked_add(one.checked_mul(count)?)?;
+    }
+    (size > 0 && size <= 1 << 28).then_some(size)
+}
+
+/// A `.zarray` dtype: a numpy type string, or a structured dtype in list form (an opaque
+/// record of its size to the engine; the Python layer reads its fields from the metadata).
+pub fn dtype_from_json(dt: &Value) -> Result<(DataType, Endian)> {
+    match dt {
+        Value::String(t) => DataType::from_typestr(t),
+        Value::Array(fields) => match record_size(fields) {
+            Some(n) => Ok((DataType::Opaque(n as u32), Endian::Little)),
+            None => Err(Error::unsupported(format!("structured dtype {dt}"))),
+        },
+        _ => Err(Error::unsupported(format!("dtype {dt}"))),
+    }
+}
+
 pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let file = at.location(ZARRAY);
     let doc = json::read(at, ZARRAY)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
@@ -115,11 +153,8 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let chunks = u64_list(get(&doc, "chunks", &file)?, "chunks", &file)?;
     let dt = get(&doc, "dtype", &file)?;
-    let typestr = dt
-        .as_str()
-        .ok_or_else(|| Error::unsupported(format!("structured dtype {dt} in {}", file)))?;
-    let (dtype, endian) = DataType::from_typestr(typestr)
-        .map_err(|_| Error::unsupported(format!("dtype {typestr:?} in {}", file)))?;
+    let (dtype, endian) = dtype_from_json(dt)
+        .map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?;
     let compressor =
         compressor_from_json(doc.get("compressor").unwrap_or(&Value::Null), dtype, &file)?;
     match doc.get("filters") {
@@ -180,7 +215,18 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
         "zarr_format": 2,
         "shape": spec.shape,
         "chunks": spec.chunks,
-        "dtype": spec.dtype.typestr(spec.endian),
+        "dtype": match &spec.record {
+            Some(fields) => {
+                if dtype_from_json(fields)?.0 != spec.dtype {
+                    return Err(Error::invalid(format!(
+                        "structured dtype {fields} does not have {} bytes",
+                        spec.dtype.size()
+                    )));
+                }
+                fields.clone()
+            }
+            None => json!(spec.dtype.typestr(spec.endian)),
+        },
         "compressor": compressor_to_json(&spec.compressor)?,
         "fill_value": fill::to_json(spec.dtype, &spec.fill),
         "order": "C",

@@ -7,7 +7,7 @@ use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
 use crate::codec::options::shuffle_from;
 use crate::codec::Compressor;
-use crate::dtype::{DataType, Endian};
+use crate::dtype::{DataType, Endian, TimeUnit};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Map, Value};
@@ -243,6 +243,53 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
     })
 }
 
+/// A `data_type`: a bare name, or one of the parameterised types zarr-python 3 writes.
+fn dtype_from_json(dt: &Value) -> Option<DataType> {
+    if let Some(name) = dt.as_str() {
+        return DataType::from_name(name);
+    }
+    let name = dt.get("name")?.as_str()?;
+    let config = dt.get("configuration")?;
+    let length = || {
+        let n = config.get("length_bytes")?.as_u64()?;
+        (n >= 1 && n <= 1 << 28).then_some(n as u32)
+    };
+    let unit = || {
+        let scale = config.get("scale_factor").map_or(Some(1), Value::as_u64)?;
+        TimeUnit::new(config.get("unit")?.as_str()?, u32::try_from(scale).ok()?)
+    };
+    Some(match name {
+        "null_terminated_bytes" => DataType::FixedBytes(length()?),
+        "raw_bytes" => DataType::Opaque(length()?),
+        "fixed_length_utf32" => {
+            let n = length()?;
+            if n % 4 != 0 {
+                return None;
+            }
+            DataType::FixedUtf32(n / 4)
+        }
+        "numpy.datetime64" => DataType::DateTime(unit()?),
+        "numpy.timedelta64" => DataType::TimeDelta(unit()?),
+        _ => return None,
+    })
+}
+
+fn dtype_to_json(dtype: DataType) -> Value {
+    let time = |name: &str, u: TimeUnit| json!({"name": name, "configuration": {"unit": u.name(), "scale_factor": u.scale}});
+    match dtype {
+        DataType::FixedBytes(n) => {
+            json!({"name": "null_terminated_bytes", "configuration": {"length_bytes": n}})
+        }
+        DataType::Opaque(n) => json!({"name": "raw_bytes", "configuration": {"length_bytes": n}}),
+        DataType::FixedUtf32(n) => {
+            json!({"name": "fixed_length_utf32", "configuration": {"length_bytes": 4 * n}})
+        }
+        DataType::DateTime(u) => time("numpy.datetime64", u),
+        DataType::TimeDelta(u) => time("numpy.timedelta64", u),
+        other => json!(other.name()),
+    }
+}
+
 pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let file = at.location(ZARR_JSON);
     let doc = json::read(at, ZARR_JSON)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
@@ -275,10 +322,9 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     }
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let dt = get(&doc, "data_type", &file)?;
-    let dtype = dt
-        .as_str()
-        .and_then(DataType::from_name)
-        .ok_or_else(|| Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file)))?;
+    let dtype = dtype_from_json(dt).ok_or_else(|| {
+        Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file))
+    })?;
     let (grid_name, grid_cfg) = name_and_config(get(&doc, "chunk_grid", &file)?, &file)?;
     if grid_name != "regular" {
         return Err(Error::unsupported(format!(
@@ -385,6 +431,11 @@ fn codec_json(c: &Compressor) -> Result<Option<Value>> {
 }
 
 pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
+    if spec.record.is_some() {
+        return Err(Error::unsupported(
+            "structured dtypes in Zarr v3 (zarr-python's `structured` data type is not settled)",
+        ));
+    }
     let endian = if spec.endian == Endian::Big {
         "big"
     } else {
@@ -443,7 +494,7 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
         "zarr_format": 3,
         "node_type": "array",
         "shape": spec.shape,
-        "data_type": spec.dtype.name(),
+        "data_type": dtype_to_json(spec.dtype),
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid_chunks}},
         "chunk_key_encoding": key_encoding,
         "fill_value": fill::to_json(spec.dtype, &spec.fill),

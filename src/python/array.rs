@@ -69,9 +69,17 @@ impl ArrayHandle {
     ) -> PyResult<RawBuf> {
         let descr = arr.dtype();
         let dtype = self.inner.meta.dtype;
+        // Records keep their fields' stored byte order; datetimes must agree on the unit.
         let kind_ok = descr.itemsize() == dtype.size()
-            && descr.is_native_byteorder().unwrap_or(true)
-            && descr.kind() == dtype.typestr(Endian::NATIVE).as_bytes()[1];
+            && (matches!(dtype, DataType::Opaque(_))
+                || descr.is_native_byteorder().unwrap_or(true))
+            && descr.kind() as char == dtype.kind()
+            && (!matches!(dtype, DataType::DateTime(_) | DataType::TimeDelta(_))
+                || descr
+                    .getattr("str")
+                    .and_then(|s| s.extract::<String>())
+                    .ok()
+                    == Some(dtype.typestr(Endian::NATIVE)));
         if !kind_ok {
             return Err(bad(format!(
                 "{what} has dtype {}, the dataset needs {}",
@@ -133,7 +141,16 @@ impl ArrayHandle {
         key: &str,
     ) -> PyResult<Self> {
         let format = Format::from_name(fmt)?;
-        let (dt, endian) = DataType::from_typestr(dtype)?;
+        // A structured dtype comes in numpy's list form (`[["a", "<u8"], ...]`).
+        let (dt, endian, record) = if dtype.starts_with('[') {
+            let fields: serde_json::Value = serde_json::from_str(dtype)
+                .map_err(|e| bad(format!("structured dtype {dtype}: {e}")))?;
+            let (dt, endian) = crate::metadata::zarr_v2::dtype_from_json(&fields)?;
+            (dt, endian, Some(fields))
+        } else {
+            let (dt, endian) = DataType::from_typestr(dtype)?;
+            (dt, endian, None)
+        };
         let opts = json::parse_object(options_json, "compression options")?;
         let compressor = options::from_z5py(compressor, &opts, format, dt)?;
         let separator = match dimension_separator {
@@ -156,6 +173,8 @@ impl ArrayHandle {
             separator,
             shards,
             key_encoding: chunk_key_encoding,
+            record,
+            filters: vec![],
         };
         let store = target.resolve(py)?;
         let inner = py.detach(|| guard(|| Array::create(store, key, &spec)))?;
