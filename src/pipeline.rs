@@ -296,11 +296,30 @@ impl Pipeline {
             [] => Compressor::Raw.decode_into(payload, scratch)?,
             [only] => only.decode_into(payload, scratch)?,
             [first, rest @ ..] => {
-                // Outer codecs first; intermediate sizes are unknown but bounded.
-                let bound = nbytes + nbytes / 2 + (1 << 20);
+                // Outer codecs first. What each codec produced when encoding is known
+                // exactly up to the first compressor (filters and checksums depend on the
+                // size alone); beyond it sizes are unknown but bounded.
+                let mut sizes = vec![Some(nbytes)];
+                for c in &self.compressors[..self.compressors.len() - 1] {
+                    let next = sizes
+                        .last()
+                        .copied()
+                        .flatten()
+                        .and_then(|n| c.encoded_len(n));
+                    sizes.push(next);
+                }
+                let known = sizes.iter().flatten().copied().max().unwrap_or(nbytes);
+                let bound = known + known / 2 + (1 << 20);
                 let mut cur = payload.to_vec();
-                for c in rest.iter().rev() {
-                    cur = c.decode_bounded(&cur, bound)?;
+                for (i, c) in rest.iter().enumerate().rev() {
+                    cur = match sizes[i + 1] {
+                        Some(n) => {
+                            let mut out = vec![0u8; n];
+                            c.decode_into(&cur, &mut out)?;
+                            out
+                        }
+                        None => c.decode_bounded(&cur, bound)?,
+                    };
                 }
                 first.decode_into(&cur, scratch)?;
             }

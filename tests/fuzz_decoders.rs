@@ -163,6 +163,8 @@ fn spec(format: Format, shards: Option<Vec<u64>>) -> ArraySpec {
         separator: None,
         shards,
         key_encoding: None,
+        record: None,
+        filters: vec![],
     }
 }
 

@@ -147,6 +147,27 @@ def _handle_dtype(handle: Any) -> np.dtype:
     return np.dtype(typestr)
 
 
+def _filters_argument(filters: Any) -> str | None:
+    """``filters=[...]`` as numcodecs JSON: dicts with an ``"id"``, or numcodecs codec
+    objects (anything with ``get_config()``)."""
+    if filters is None:
+        return None
+    if isinstance(filters, dict) or hasattr(filters, "get_config"):
+        filters = [filters]
+    configs = []
+    for item in filters:
+        config = item.get_config() if hasattr(item, "get_config") else item
+        if not isinstance(config, dict) or not isinstance(config.get("id"), str):
+            raise InvalidArgumentError(
+                f"filters must be numcodecs codecs or their JSON ({{'id': ...}}), got {item!r}"
+            )
+        configs.append(config)
+    try:
+        return json.dumps(configs)
+    except TypeError as error:
+        raise InvalidArgumentError(f"filters {filters!r} are not JSON: {error}") from None
+
+
 class Dataset(Node):
     """A chunked N-dimensional array on disk (N5, Zarr v2 or Zarr v3).
 
@@ -298,7 +319,11 @@ class Dataset(Node):
         if dtype.kind not in "biuf" and fmt == "n5":
             raise UnsupportedError(f"data type {dtype} is not available in N5")
         chunks = normalize_chunks(chunks, shape)
-        compression, options = _compression_arguments(fmt, compression, compression_options or {})
+        compression_options = dict(compression_options or {})
+        filters = _filters_argument(compression_options.pop("filters", None))
+        if filters is not None and fmt == "n5":
+            raise InvalidArgumentError("filters need Zarr; N5 has none")
+        compression, options = _compression_arguments(fmt, compression, compression_options)
         try:
             _z5py.check_compression(fmt, compression, json.dumps(options), dtype.str)
         except InvalidArgumentError as error:
@@ -338,6 +363,7 @@ class Dataset(Node):
             dimension_separator=dimension_separator,
             shards=shards,
             chunk_key_encoding=chunk_key_encoding,
+            filters_json=filters,
         )
         if dimension_names is not None:
             array_metadata.rewrite(
@@ -444,9 +470,18 @@ class Dataset(Node):
         return json.loads(self._handle.compression_options_json)
 
     @property
+    def filters(self) -> list[dict[str, Any]]:
+        """The codecs besides the compressor (Zarr v2 ``filters``, numcodecs checksums and
+        ``numcodecs.*`` codecs of Zarr v3), in numcodecs' JSON form; empty if none."""
+        return json.loads(self._handle.filters_json)
+
+    @property
     def compression_options(self) -> dict[str, Any]:
-        """Compressor name (key ``"compression"``) together with its options."""
-        return {"compression": self.compression, **self.compression_opts}
+        """Compressor name (key ``"compression"``) together with its options, and the
+        ``"filters"`` (numcodecs JSON) when there are any."""
+        filters = self.filters
+        extra = {"filters": filters} if filters else {}
+        return {"compression": self.compression, **self.compression_opts, **extra}
 
     @property
     def fillvalue(self) -> Any:

@@ -1,12 +1,26 @@
 //! Bytes-to-bytes codecs shared by every format. Each format only decides how a codec is
 //! spelled in its JSON (see `metadata/`); the algorithms live here, one file per library.
 
+pub mod adler32;
+pub mod astype;
+pub mod bitround;
 pub mod blosc;
 pub mod bzip2;
+pub mod categorize;
+mod checksum32;
+pub mod crc32;
 pub mod crc32c;
+pub mod delta;
+pub mod filter;
+pub mod fixedscaleoffset;
+pub mod fletcher32;
 pub mod gzip;
 pub mod lz4;
+pub mod numeric;
 pub mod options;
+pub mod packbits;
+pub mod quantize;
+pub mod shuffle;
 pub mod xz;
 pub mod zstd;
 
@@ -48,6 +62,14 @@ pub enum Compressor {
     },
     /// Zarr v3 `crc32c`: a 4-byte little-endian checksum appended.
     Crc32c,
+    /// numcodecs `adler32`: a 4-byte little-endian checksum before the payload.
+    Adler32,
+    /// numcodecs `crc32`: a 4-byte little-endian checksum before the payload.
+    Crc32,
+    /// numcodecs `fletcher32`: a 4-byte little-endian checksum after the payload.
+    Fletcher32,
+    /// A numcodecs filter (Zarr v2 `filters`, Zarr v3 `numcodecs.*`).
+    Filter(filter::Filter),
 }
 
 impl Compressor {
@@ -63,7 +85,48 @@ impl Compressor {
             Compressor::Blosc(_) => "blosc",
             Compressor::Zstd { .. } => "zstd",
             Compressor::Crc32c => "crc32c",
+            Compressor::Adler32 => "adler32",
+            Compressor::Crc32 => "crc32",
+            Compressor::Fletcher32 => "fletcher32",
+            Compressor::Filter(f) => f.id(),
         }
+    }
+
+    /// Whether this is a checksum or a filter rather than a compressor.
+    pub fn is_auxiliary(&self) -> bool {
+        matches!(
+            self,
+            Compressor::Crc32c
+                | Compressor::Adler32
+                | Compressor::Crc32
+                | Compressor::Fletcher32
+                | Compressor::Filter(_)
+        )
+    }
+
+    /// Size of the encoding of `len` bytes, when it depends on `len` alone (filters and
+    /// checksums; None for compressors).
+    pub fn encoded_len(&self, len: usize) -> Option<usize> {
+        match self {
+            Compressor::Raw => Some(len),
+            Compressor::Crc32c
+            | Compressor::Adler32
+            | Compressor::Crc32
+            | Compressor::Fletcher32 => Some(len + 4),
+            Compressor::Filter(f) => f.encoded_len(len),
+            _ => None,
+        }
+    }
+
+    /// The payload inside a checksum frame, verified.
+    fn unframe<'a>(&self, input: &'a [u8]) -> Result<Option<&'a [u8]>> {
+        Ok(Some(match self {
+            Compressor::Crc32c => crc32c::decode(input)?,
+            Compressor::Adler32 => adler32::decode(input)?,
+            Compressor::Crc32 => crc32::decode(input)?,
+            Compressor::Fletcher32 => fletcher32::decode(input)?,
+            _ => return Ok(None),
+        }))
     }
 
     /// Compress `input`.
@@ -81,6 +144,10 @@ impl Compressor {
             Compressor::Blosc(cfg) => blosc::encode(input, cfg),
             Compressor::Zstd { level, checksum } => zstd::encode(input, *level, *checksum),
             Compressor::Crc32c => Ok(crc32c::encode(input)),
+            Compressor::Adler32 => Ok(adler32::encode(input)),
+            Compressor::Crc32 => Ok(crc32::encode(input)),
+            Compressor::Fletcher32 => Ok(fletcher32::encode(input)),
+            Compressor::Filter(f) => f.encode(input),
         }
     }
 
@@ -100,12 +167,23 @@ impl Compressor {
             Compressor::Lz4 { framing, .. } => lz4::decode_into(input, out, *framing),
             Compressor::Blosc(_) => blosc::decode_into(input, out),
             Compressor::Zstd { .. } => zstd::decode_into(input, out),
-            Compressor::Crc32c => {
-                let payload = crc32c::decode(input)?;
+            Compressor::Crc32c
+            | Compressor::Adler32
+            | Compressor::Crc32
+            | Compressor::Fletcher32 => {
+                let payload = self.unframe(input)?.unwrap_or(input);
                 if payload.len() != out.len() {
-                    return Err(size_mismatch("crc32c", payload.len(), out.len()));
+                    return Err(size_mismatch(self.z5py_name(), payload.len(), out.len()));
                 }
                 out.copy_from_slice(payload);
+                Ok(())
+            }
+            Compressor::Filter(f) => {
+                let dec = f.decode(input)?;
+                if dec.len() != out.len() {
+                    return Err(size_mismatch(f.id(), dec.len(), out.len()));
+                }
+                out.copy_from_slice(&dec);
                 Ok(())
             }
         }
@@ -122,7 +200,17 @@ impl Compressor {
             Compressor::Lz4 { framing, .. } => lz4::decode_bounded(input, max, *framing)?,
             Compressor::Blosc(_) => blosc::decode_bounded(input, max)?,
             Compressor::Zstd { .. } => zstd::decode_bounded(input, max)?,
-            Compressor::Crc32c => crc32c::decode(input)?.to_vec(),
+            Compressor::Crc32c
+            | Compressor::Adler32
+            | Compressor::Crc32
+            | Compressor::Fletcher32 => self.unframe(input)?.unwrap_or(input).to_vec(),
+            Compressor::Filter(f) => {
+                // A filter's output is at most 8 times its input (packbits, astype).
+                if input.len() / 8 > max {
+                    return Err(too_big());
+                }
+                f.decode(input)?
+            }
         };
         if out.len() > max {
             return Err(too_big());
@@ -234,6 +322,9 @@ pub fn samples() -> Vec<Compressor> {
             checksum: true,
         },
         Compressor::Crc32c,
+        Compressor::Adler32,
+        Compressor::Crc32,
+        Compressor::Fletcher32,
     ]
 }
 
@@ -259,7 +350,8 @@ mod tests {
             // A bound below the real size is refused, not allocated past.
             assert!(
                 c.decode_bounded(&enc, data.len() - 1).is_err()
-                    || matches!(c, Compressor::Raw | Compressor::Crc32c),
+                    || matches!(c, Compressor::Raw)
+                    || c.is_auxiliary(),
                 "{c:?}"
             );
             // A wrong expected size is an error.

@@ -13,9 +13,36 @@ pub fn names(format: Format) -> &'static [&'static str] {
     match format {
         Format::N5 => &["raw", "gzip", "zlib", "bzip2", "xz", "lz4", "blosc", "zstd"],
         Format::ZarrV2 => &[
-            "raw", "blosc", "zlib", "gzip", "bzip2", "xz", "lzma", "zstd", "lz4",
+            "raw",
+            "blosc",
+            "zlib",
+            "gzip",
+            "bzip2",
+            "xz",
+            "lzma",
+            "zstd",
+            "lz4",
+            "adler32",
+            "crc32",
+            "crc32c",
+            "fletcher32",
         ],
-        Format::ZarrV3 => &["raw", "gzip", "blosc", "zstd"],
+        // Besides the core codecs, the numcodecs ones zarr-python 3 writes (`numcodecs.*`).
+        Format::ZarrV3 => &[
+            "raw",
+            "gzip",
+            "blosc",
+            "zstd",
+            "zlib",
+            "bzip2",
+            "xz",
+            "lzma",
+            "lz4",
+            "adler32",
+            "crc32",
+            "crc32c",
+            "fletcher32",
+        ],
     }
 }
 
@@ -123,6 +150,10 @@ pub fn from_z5py(
     };
     let c = match name {
         "raw" => Compressor::Raw,
+        "adler32" => Compressor::Adler32,
+        "crc32" => Compressor::Crc32,
+        "crc32c" => Compressor::Crc32c,
+        "fletcher32" => Compressor::Fletcher32,
         "gzip" | "zlib" => {
             let level = level_in(name, o.int(&["level"], 5)?, -1, 9)?;
             let zlib = name == "zlib" || o.boolean(&["use_zlib", "useZlib"], false)?;
@@ -185,7 +216,12 @@ pub fn from_z5py(
 /// z5py's name and options for a compressor.
 pub fn to_z5py(c: &Compressor) -> (&'static str, Map<String, Value>) {
     let v = match c {
-        Compressor::Raw | Compressor::Crc32c => json!({}),
+        Compressor::Raw
+        | Compressor::Crc32c
+        | Compressor::Adler32
+        | Compressor::Crc32
+        | Compressor::Fletcher32 => json!({}),
+        Compressor::Filter(f) => Value::Object(f.config()),
         Compressor::Gzip { level, .. } => json!({ "level": level }),
         Compressor::Bzip2 { level } => json!({ "level": level }),
         Compressor::Xz { preset } => json!({ "level": preset }),
@@ -226,7 +262,8 @@ mod tests {
         let bad: Map<String, Value> = serde_json::from_str(r#"{"levle": 3}"#).unwrap();
         let e = from_z5py("gzip", &bad, Format::N5, DataType::UInt8).unwrap_err();
         assert!(e.to_string().contains("levle"));
-        assert!(from_z5py("lz4", &empty, Format::ZarrV3, DataType::UInt8).is_err());
+        assert!(from_z5py("lz4", &empty, Format::ZarrV3, DataType::UInt8).is_ok());
+        assert!(from_z5py("crc32", &empty, Format::N5, DataType::UInt8).is_err());
         let b: Map<String, Value> =
             serde_json::from_str(r#"{"codec": "zstd", "shuffle": "bitshuffle"}"#).unwrap();
         match from_z5py("blosc", &b, Format::ZarrV2, DataType::UInt16).unwrap() {

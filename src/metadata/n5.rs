@@ -144,7 +144,12 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
             "blocksize": b.blocksize
         }),
         Compressor::Zstd { level, .. } => json!({ "type": "zstd", "level": level }),
-        Compressor::Crc32c => return Err(Error::invalid("crc32c is not an N5 compression")),
+        other => {
+            return Err(Error::invalid(format!(
+                "{} is not an N5 compression",
+                other.z5py_name()
+            )))
+        }
     })
 }
 
@@ -184,6 +189,9 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
 }
 
 pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
+    if !spec.filters.is_empty() {
+        return Err(Error::invalid("N5 has no filters (they need Zarr)"));
+    }
     if !spec.dtype.in_n5() {
         return Err(Error::unsupported(format!(
             "data type {} in N5",

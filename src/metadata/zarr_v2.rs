@@ -4,6 +4,7 @@ use super::Loc;
 use super::{fill, get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, ZARRAY};
 use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
+use crate::codec::filter::{self, Filter};
 use crate::codec::options::shuffle_from;
 use crate::codec::{Compressor, Lz4Framing};
 use crate::dtype::{DataType, Endian};
@@ -13,6 +14,62 @@ use serde_json::{json, Value};
 
 fn int(c: &Value, key: &str, default: i64) -> i64 {
     c.get(key).and_then(Value::as_i64).unwrap_or(default)
+}
+
+/// A numcodecs codec (`{"id": ...}`) in any position: a compressor, checksum or filter.
+/// `input` is the element type it receives.
+/// A numcodecs filter list; filters see the chunk in its stored dtype, each the previous
+/// one's output. Returns the codecs and the element type the compressor receives.
+pub fn filters_from_json(
+    list: &[Value],
+    input: (DataType, Endian),
+    file: &str,
+) -> Result<(Vec<Compressor>, (DataType, Endian))> {
+    let mut current = input;
+    let mut chain = Vec::new();
+    for f in list {
+        let codec = codec_from_json(f, current, file)?;
+        if let Compressor::Filter(filter) = &codec {
+            current = filter.output(current);
+        }
+        chain.push(codec);
+    }
+    Ok((chain, current))
+}
+
+pub(crate) fn codec_from_json(
+    c: &Value,
+    input: (DataType, Endian),
+    file: &str,
+) -> Result<Compressor> {
+    let id = c
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::metadata(file, format!("codec without an \"id\": {c}")))?;
+    if filter::IDS.contains(&id) {
+        let config = c.as_object().cloned().unwrap_or_default();
+        return Filter::from_numcodecs(id, &config, input)
+            .map(Compressor::Filter)
+            .map_err(|e| match e {
+                Error::Unsupported { msg } => {
+                    Error::unsupported(format!("{msg} in {}", file))
+                }
+                other => Error::metadata(file, other.to_string()),
+            });
+    }
+    compressor_from_json(c, input.0, file)
+}
+
+/// numcodecs' JSON of any codec in a chain (None for no compression).
+pub(crate) fn codec_to_json(c: &Compressor) -> Result<Value> {
+    Ok(match c {
+        Compressor::Filter(f) => f.to_numcodecs(),
+        Compressor::Adler32 => json!({"id": "adler32"}),
+        Compressor::Crc32 => json!({"id": "crc32"}),
+        Compressor::Fletcher32 => json!({"id": "fletcher32"}),
+        Compressor::Crc32c => json!({"id": "crc32c"}),
+        other => compressor_to_json(other)?,
+    })
 }
 
 fn compressor_from_json(c: &Value, dtype: DataType, file: &str) -> Result<Compressor> {
@@ -69,6 +126,11 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &str) -> Result<Compre
             acceleration: int(c, "acceleration", 1) as i32,
             level: 6,
         },
+        "adler32" => Compressor::Adler32,
+        "crc32" => Compressor::Crc32,
+        "fletcher32" => Compressor::Fletcher32,
+        // numcodecs' CRC32C frames like Zarr v3's crc32c (checksum after the payload).
+        "crc32c" => Compressor::Crc32c,
         other => {
             return Err(Error::unsupported(format!(
                 "Zarr compressor {other:?} in {}",
@@ -102,7 +164,11 @@ fn compressor_to_json(c: &Compressor) -> Result<Value> {
         Compressor::Lz4 { acceleration, .. } => {
             json!({ "id": "lz4", "acceleration": acceleration })
         }
-        Compressor::Crc32c => return Err(Error::invalid("crc32c is not a Zarr v2 compressor")),
+        Compressor::Crc32c
+        | Compressor::Adler32
+        | Compressor::Crc32
+        | Compressor::Fletcher32
+        | Compressor::Filter(_) => return codec_to_json(c),
     })
 }
 
@@ -155,13 +221,21 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let dt = get(&doc, "dtype", &file)?;
     let (dtype, endian) = dtype_from_json(dt)
         .map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?;
-    let compressor =
-        compressor_from_json(doc.get("compressor").unwrap_or(&Value::Null), dtype, &file)?;
-    match doc.get("filters") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) if a.is_empty() => {}
-        Some(f) => return Err(Error::unsupported(format!("Zarr filters {f} in {}", file))),
-    }
+    let (mut chain, current) = match doc.get("filters") {
+        None | Some(Value::Null) => (vec![], (dtype, endian)),
+        Some(Value::Array(list)) => filters_from_json(list, (dtype, endian), &file)?,
+        Some(f) => {
+            return Err(Error::metadata(
+                &file,
+                format!("filters must be a list or null, got {f}"),
+            ))
+        }
+    };
+    let compressor = match doc.get("compressor").unwrap_or(&Value::Null) {
+        Value::Null => Compressor::Raw,
+        c => codec_from_json(c, current, &file)?,
+    };
+    chain.push(compressor.clone());
     let fill = fill::from_json(dtype, doc.get("fill_value").unwrap_or(&Value::Null))
         .map_err(|e| Error::metadata(&file, e.to_string()))?;
     let ndim = shape.len();
@@ -190,7 +264,7 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
             dtype,
             permutation,
             endian,
-            compressors: vec![compressor.clone()],
+            compressors: chain,
             n5_header: false,
         },
         keys: KeyEncoding::V2 { separator },
@@ -227,10 +301,14 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
             }
             None => json!(spec.dtype.typestr(spec.endian)),
         },
-        "compressor": compressor_to_json(&spec.compressor)?,
+        "compressor": codec_to_json(&spec.compressor)?,
         "fill_value": fill::to_json(spec.dtype, &spec.fill),
         "order": "C",
-        "filters": null,
+        "filters": if spec.filters.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(spec.filters.iter().map(codec_to_json).collect::<Result<_>>()?)
+        },
         "dimension_separator": sep.to_string(),
     });
     json::write(at, ZARRAY, &doc)

@@ -2,7 +2,9 @@
 //! fill values and the codec chain, including `sharding_indexed`.
 
 use super::Loc;
-use super::{fill, get, grid, json, u64_list, ArrayMeta, ArraySpec, Format, Sharding, ZARR_JSON};
+use super::{
+    fill, get, grid, json, u64_list, zarr_v2, ArrayMeta, ArraySpec, Format, Sharding, ZARR_JSON,
+};
 use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
 use crate::codec::options::shuffle_from;
@@ -72,10 +74,41 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
     let mut endian: Option<Endian> = None;
     let mut sharding = None;
     let mut compressors = Vec::new();
+    // numcodecs array-to-array codecs before `bytes`, and the element type they hand on.
+    let mut pre_filters = Vec::new();
+    let mut current = (dtype, Endian::NATIVE);
     for codec in list {
         let (name, c) = name_and_config(codec, file)?;
         let after_bytes = endian.is_some() || sharding.is_some();
+        if let Some(id) = name.strip_prefix("numcodecs.") {
+            let mut numcodec = c.clone();
+            numcodec.insert("id".into(), json!(id));
+            let parsed = zarr_v2::codec_from_json(&Value::Object(numcodec), current, file)?;
+            let array_to_array = matches!(&parsed, Compressor::Filter(f) if f.array_to_array());
+            if array_to_array == after_bytes || sharding.is_some() {
+                return Err(Error::unsupported(format!(
+                    "Zarr v3 codec {name:?} {} the array-to-bytes codec in {}",
+                    if after_bytes { "after" } else { "before" },
+                    file
+                )));
+            }
+            if let Compressor::Filter(f) = &parsed {
+                current = f.output(current);
+            }
+            if array_to_array {
+                pre_filters.push(parsed);
+            } else {
+                compressors.push(parsed);
+            }
+            continue;
+        }
         match name.as_str() {
+            "transpose" if !after_bytes && !pre_filters.is_empty() => {
+                return Err(Error::unsupported(format!(
+                    "transpose after a numcodecs filter in {}",
+                    file
+                )));
+            }
             "transpose" if !after_bytes => {
                 let order: Vec<usize> = match c.get("order") {
                     Some(Value::Array(a)) => a
@@ -200,7 +233,7 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
                 shuffle: shuffle_from(c.get("shuffle"))
                     .map_err(|e| Error::metadata(file, e.to_string()))?,
                 blocksize: int(&c, "blocksize", 0).max(0) as usize,
-                typesize: int(&c, "typesize", dtype.size() as i64).max(1) as usize,
+                typesize: int(&c, "typesize", current.0.size() as i64).max(1) as usize,
             })),
             "crc32c" => compressors.push(Compressor::Crc32c),
             other => {
@@ -217,15 +250,34 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
             "codecs need exactly one array-to-bytes codec (bytes or sharding_indexed)",
         ));
     }
+    if !pre_filters.is_empty() {
+        if sharding.is_some() {
+            return Err(Error::unsupported(format!(
+                "numcodecs filters before sharding_indexed in {}",
+                file
+            )));
+        }
+        // zarr-python applies them to the array in memory (native order) and `bytes` then
+        // orders the filtered elements; the engine filters stored bytes, which is the same
+        // thing when the stored order is the native one.
+        if endian.is_some_and(|e| e != Endian::NATIVE) && current.0.swap_unit() > 1 {
+            return Err(Error::unsupported(format!(
+                "numcodecs filters with a non-native bytes endian in {}",
+                file
+            )));
+        }
+    }
     let compressor = if sharding.is_some() {
         compressors.pop().unwrap_or(Compressor::Raw)
     } else {
         compressors
             .iter()
-            .find(|c| !matches!(c, Compressor::Crc32c))
+            .find(|c| !c.is_auxiliary())
             .cloned()
             .unwrap_or(Compressor::Raw)
     };
+    pre_filters.extend(compressors);
+    let compressors = pre_filters;
     Ok(Chain {
         pipeline: Pipeline {
             dtype,
@@ -421,11 +473,16 @@ fn codec_json(c: &Compressor) -> Result<Option<Value>> {
             }})
         }
         Compressor::Crc32c => json!({"name": "crc32c"}),
+        // Everything else as zarr-python 3 writes numcodecs: "numcodecs.<id>" with the
+        // numcodecs configuration.
         other => {
-            return Err(Error::invalid(format!(
-                "compression {} is not available in Zarr v3",
-                other.z5py_name()
-            )))
+            let mut config = zarr_v2::codec_to_json(other)?
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let id = config.remove("id").unwrap_or(json!(other.z5py_name()));
+            let id = id.as_str().unwrap_or_default();
+            json!({"name": format!("numcodecs.{id}"), "configuration": config})
         }
     }))
 }
@@ -441,7 +498,20 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     } else {
         "little"
     };
-    let mut chain = vec![json!({"name": "bytes", "configuration": {"endian": endian}})];
+    let is_pre = |c: &&Compressor| matches!(c, Compressor::Filter(f) if f.array_to_array());
+    if spec.endian != Endian::NATIVE && spec.filters.iter().any(|c| is_pre(&c)) {
+        return Err(Error::invalid(
+            "numcodecs filters need the native byte order in Zarr v3",
+        ));
+    }
+    let mut chain = Vec::new();
+    for c in spec.filters.iter().filter(is_pre) {
+        chain.extend(codec_json(c)?);
+    }
+    chain.push(json!({"name": "bytes", "configuration": {"endian": endian}}));
+    for c in spec.filters.iter().filter(|c| !is_pre(c)) {
+        chain.extend(codec_json(c)?);
+    }
     chain.extend(codec_json(&spec.compressor)?);
     let (grid_chunks, codecs) = match &spec.shards {
         None => (spec.chunks.clone(), chain),

@@ -4,7 +4,7 @@
 use super::errors::guard;
 use super::store::Target;
 use crate::array::Array;
-use crate::codec::options;
+use crate::codec::{options, Compressor};
 use crate::dtype::{DataType, Endian};
 use crate::metadata::{fill, json, ArraySpec, Format};
 use crate::selection;
@@ -123,7 +123,8 @@ impl ArrayHandle {
     /// Write the metadata of a new array and open it.
     #[staticmethod]
     #[pyo3(signature = (target, fmt, shape, chunks, dtype, compressor, options_json, fill_value,
-                        dimension_separator=None, shards=None, chunk_key_encoding=None, key=""))]
+                        dimension_separator=None, shards=None, chunk_key_encoding=None, key="",
+                        filters_json=None))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
@@ -139,6 +140,7 @@ impl ArrayHandle {
         shards: Option<Vec<u64>>,
         chunk_key_encoding: Option<String>,
         key: &str,
+        filters_json: Option<&str>,
     ) -> PyResult<Self> {
         let format = Format::from_name(fmt)?;
         // A structured dtype comes in numpy's list form (`[["a", "<u8"], ...]`).
@@ -152,7 +154,27 @@ impl ArrayHandle {
             (dt, endian, None)
         };
         let opts = json::parse_object(options_json, "compression options")?;
-        let compressor = options::from_z5py(compressor, &opts, format, dt)?;
+        // Filters in numcodecs' JSON form (`[{"id": "delta", "dtype": "<u8"}, ...]`).
+        let (filters, filtered) = match filters_json {
+            None => (vec![], (dt, endian)),
+            Some(text) => {
+                let list: Vec<serde_json::Value> =
+                    serde_json::from_str(text).map_err(|e| bad(format!("filters {text}: {e}")))?;
+                crate::metadata::zarr_v2::filters_from_json(
+                    &list,
+                    (dt, endian),
+                    "the filters argument",
+                )
+                .map_err(|e| match e {
+                    crate::error::Error::Metadata { msg, .. } => {
+                        bad(format!("filters argument: {msg}"))
+                    }
+                    other => other.into(),
+                })?
+            }
+        };
+        // The compressor sees what the filters hand on (blosc's typesize).
+        let compressor = options::from_z5py(compressor, &opts, format, filtered.0)?;
         let separator = match dimension_separator {
             None => None,
             Some(s) if s.chars().count() == 1 => s.chars().next(),
@@ -174,7 +196,7 @@ impl ArrayHandle {
             shards,
             key_encoding: chunk_key_encoding,
             record,
-            filters: vec![],
+            filters,
         };
         let store = target.resolve(py)?;
         let inner = py.detach(|| guard(|| Array::create(store, key, &spec)))?;
@@ -238,6 +260,28 @@ impl ArrayHandle {
         json::compact(&serde_json::Value::Object(
             options::to_z5py(&self.inner.meta.compressor).1,
         ))
+    }
+    /// The codecs besides the compressor (filters, checksums), in numcodecs' JSON form.
+    #[getter]
+    fn filters_json(&self) -> PyResult<String> {
+        let meta = &self.inner.meta;
+        let chain = match &meta.sharding {
+            Some(s) => &s.inner_pipeline.compressors,
+            None => &meta.pipeline.compressors,
+        };
+        let mut skipped_main = false;
+        let mut out = Vec::new();
+        for c in chain {
+            if *c == Compressor::Raw {
+                continue;
+            }
+            if !skipped_main && *c == meta.compressor {
+                skipped_main = true;
+                continue;
+            }
+            out.push(crate::metadata::zarr_v2::codec_to_json(c)?);
+        }
+        Ok(json::compact(&serde_json::Value::Array(out)))
     }
     #[getter]
     fn metadata_json(&self) -> String {

@@ -52,14 +52,22 @@ def z5_dataset_lines(ds: Any, label: str) -> list[str]:
     shape = tuple(int(s) for s in ds.shape)
     chunks = tuple(int(c) for c in ds.chunks)
     dtype = np.dtype(ds.dtype)
+    codec = compression_of(ds)
+    filters = codec.pop("filters", None)
     lines = [
         f"dataset:      {label}",
         f"format:       {format_name(ds)}",
         f"shape:        {tuple_str(shape)}",
         f"chunks:       {tuple_str(chunks)}",
         f"dtype:        {dtype}",
-        f"compression:  {codec_str(compression_of(ds))}",
+        f"compression:  {codec_str(codec)}",
     ]
+    if filters:  # numcodecs JSON: {"id": "delta", "dtype": "<u8", ...}
+        named = [
+            {"compression": f.get("id", "?")} | {k: v for k, v in f.items() if k != "id"}
+            for f in filters
+        ]
+        lines.append("filters:      " + ", ".join(codec_str(f) for f in named))
     if ds.shards:
         lines.append(f"shards:       {tuple_str(ds.shards)}")
     total_chunks = int(ds.number_of_chunks)
