@@ -131,6 +131,99 @@ fn n5_headers_and_pipelines_survive_mutations() {
     }
 }
 
+/// Zarr v2 filter chains (numcodecs filters, then a compressor or checksum) as the
+/// metadata spells them: every mutated chunk decodes or errors, within the chunk size.
+#[test]
+fn filter_chains_survive_mutations() {
+    use serde_json::json;
+    let mut rng = Rng(0x5eed_0005);
+    let chains = [
+        (
+            "<u8",
+            json!([{"id": "delta", "dtype": "<u8"}, {"id": "shuffle", "elementsize": 8}]),
+            json!({"id": "zlib", "level": 1}),
+        ),
+        (
+            "<i4",
+            json!([{"id": "delta", "dtype": "<i4", "astype": "<i8"}]),
+            json!({"id": "adler32"}),
+        ),
+        (
+            "<f8",
+            json!([{"id": "fixedscaleoffset", "scale": 10, "offset": 3, "dtype": "<f8", "astype": "|u1"}]),
+            json!({"id": "crc32"}),
+        ),
+        (
+            "<f4",
+            json!([{"id": "quantize", "digits": 2, "dtype": "<f4"}, {"id": "bitround", "keepbits": 4}]),
+            json!({"id": "fletcher32"}),
+        ),
+        (
+            "<f8",
+            json!([{"id": "astype", "encode_dtype": "<f2", "decode_dtype": "<f8"}]),
+            json!({"id": "crc32c"}),
+        ),
+        ("|b1", json!([{"id": "packbits"}]), serde_json::Value::Null),
+        (
+            "<U3",
+            json!([{"id": "categorize", "labels": ["a", "bé"], "dtype": "<U3", "astype": "|u1"}]),
+            json!({"id": "zstd", "level": 1}),
+        ),
+    ];
+    for (typestr, filters, compressor) in chains {
+        let (dtype, endian) = DataType::from_typestr(typestr).unwrap();
+        let file = Path::new("fuzz/.zarray");
+        let (mut codecs, current) = metadata::zarr_v2::filters_from_json(
+            filters.as_array().unwrap(),
+            (dtype, endian),
+            file,
+        )
+        .unwrap();
+        if !compressor.is_null() {
+            codecs.push(
+                metadata::zarr_v2::filters_from_json(&[compressor], current, file)
+                    .unwrap()
+                    .0
+                    .remove(0),
+            );
+        }
+        let p = Pipeline {
+            dtype,
+            permutation: None,
+            endian,
+            compressors: codecs,
+            n5_header: false,
+        };
+        let shape = [9u64, 13];
+        let n = (9 * 13) * dtype.size();
+        let data = if dtype == DataType::Bool {
+            sample(n).iter().map(|b| b & 1).collect()
+        } else if dtype.is_float() {
+            (0..9 * 13)
+                .flat_map(|i| {
+                    let x = i as f64 * 0.37;
+                    if dtype.size() == 4 {
+                        (x as f32).to_le_bytes().to_vec()
+                    } else {
+                        x.to_le_bytes().to_vec()
+                    }
+                })
+                .collect()
+        } else {
+            sample(n)
+        };
+        let enc = p.encode(&data, &shape, false).unwrap();
+        let mut scratch = Vec::new();
+        p.decode(&enc, &shape, &shape, &mut scratch).unwrap();
+        for _ in 0..iters() {
+            let m = mutate(&mut rng, &enc);
+            if let Ok(d) = p.decode(&m, &shape, &shape, &mut scratch) {
+                assert_eq!(d.nbytes, n, "{typestr} {filters}");
+            }
+        }
+    }
+}
+
 struct TempDir(PathBuf);
 
 impl TempDir {

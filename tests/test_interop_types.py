@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import z5py
 import zarr
 from interop_helpers import assert_same_array, read_json, z5_open
 
@@ -97,7 +98,14 @@ def _equal_fill(actual, expected, dtype):
 def test_zarr_python_written_read_by_ours(tmp_path, fmt, case):
     dtype, fill = case
     if fmt == 3 and isinstance(dtype, list):
-        pytest.skip("structured dtypes are a Zarr v2 type here (zarr-python 3 has its own)")
+        # zarr-python 3's own v3 `structured` data type is not read (yet): loudly
+        _zarr_create(tmp_path / "a.zarr", fmt, dtype, fill)
+        with (
+            z5_open(tmp_path / "a.zarr", mode="r") as f,
+            pytest.raises(z5py.errors.UnsupportedError, match="structured.*zarr.json"),
+        ):
+            f["d"]
+        return
     data = make_typed(dtype)
     a = _zarr_create(tmp_path / "a.zarr", fmt, dtype, fill)
     a[2:11, :] = data[2:11, :]  # the first and last chunk rows keep the fill value

@@ -270,9 +270,16 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
     let compressor = if sharding.is_some() {
         compressors.pop().unwrap_or(Compressor::Raw)
     } else {
+        // The compressor, or (with none) the checksum, as the chain's reported name.
         compressors
             .iter()
             .find(|c| !c.is_auxiliary())
+            .or_else(|| {
+                compressors
+                    .iter()
+                    .rev()
+                    .find(|c| !matches!(c, Compressor::Filter(_)))
+            })
             .cloned()
             .unwrap_or(Compressor::Raw)
     };
