@@ -629,6 +629,8 @@ mod tests {
             separator: None,
             shards: layout.1.clone(),
             key_encoding: None,
+            record: None,
+            filters: vec![],
         };
         Array::create(store.clone(), prefix, &spec).unwrap()
     }
@@ -852,6 +854,8 @@ mod tests {
             separator: None,
             shards: Some(vec![16, 16]),
             key_encoding: None,
+            record: None,
+            filters: vec![],
         };
         let a = Array::create(store.clone(), "s", &spec).unwrap();
         let data: Vec<u8> = (0..=255).collect();

@@ -172,7 +172,7 @@ fn filter_chains_survive_mutations() {
     ];
     for (typestr, filters, compressor) in chains {
         let (dtype, endian) = DataType::from_typestr(typestr).unwrap();
-        let file = Path::new("fuzz/.zarray");
+        let file = "fuzz/.zarray";
         let (mut codecs, current) = metadata::zarr_v2::filters_from_json(
             filters.as_array().unwrap(),
             (dtype, endian),

@@ -103,6 +103,7 @@ class ArrayHandle:
         shards: Sequence[int] | None = None,
         chunk_key_encoding: str | None = None,
         key: str = "",
+        filters_json: str | None = None,
     ) -> ArrayHandle:
         """Write the metadata of a new array at ``path`` (directory created) and open it.
 
@@ -110,7 +111,9 @@ class ArrayHandle:
         uses z5py's names (``raw``, ``gzip``, ``zlib``, ``bzip2``, ``xz``, ``lzma``, ``lz4``,
         ``blosc``, ``zstd``); ``options_json`` its options in z5py's spelling (``level``,
         ``codec``/``clevel``/``shuffle``/``blocksize``...); ``fill_value`` the raw native bytes
-        of one element (``np.array(v, dtype).tobytes()``)."""
+        of one element (``np.array(v, dtype).tobytes()``). ``dtype`` may also be a structured
+        dtype in numpy's list form as JSON (Zarr v2); ``filters_json`` a JSON list of
+        numcodecs filter/codec configurations."""
 
     path: str
     format: str
@@ -130,6 +133,9 @@ class ArrayHandle:
     """z5py name of the compressor (``lzma`` comes back as ``xz``; a sharded array reports
     its inner chunks' compressor)."""
     compression_options_json: str
+    filters_json: str
+    """The codecs besides the compressor (filters, checksums) as a JSON list in numcodecs'
+    form (``[{"id": "delta", "dtype": "<u8", "astype": "<u8"}]``)."""
     metadata_json: str
     """The metadata file's JSON as on disk."""
     chunks_per_dimension: tuple[int, ...]

@@ -51,9 +51,7 @@ pub(crate) fn codec_from_json(
         return Filter::from_numcodecs(id, &config, input)
             .map(Compressor::Filter)
             .map_err(|e| match e {
-                Error::Unsupported { msg } => {
-                    Error::unsupported(format!("{msg} in {}", file))
-                }
+                Error::Unsupported { msg } => Error::unsupported(format!("{msg} in {}", file)),
                 other => Error::metadata(file, other.to_string()),
             });
     }
@@ -219,8 +217,8 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let chunks = u64_list(get(&doc, "chunks", &file)?, "chunks", &file)?;
     let dt = get(&doc, "dtype", &file)?;
-    let (dtype, endian) = dtype_from_json(dt)
-        .map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?;
+    let (dtype, endian) =
+        dtype_from_json(dt).map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?;
     let (mut chain, current) = match doc.get("filters") {
         None | Some(Value::Null) => (vec![], (dtype, endian)),
         Some(Value::Array(list)) => filters_from_json(list, (dtype, endian), &file)?,

@@ -381,9 +381,8 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     }
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let dt = get(&doc, "data_type", &file)?;
-    let dtype = dtype_from_json(dt).ok_or_else(|| {
-        Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file))
-    })?;
+    let dtype = dtype_from_json(dt)
+        .ok_or_else(|| Error::unsupported(format!("Zarr v3 data_type {dt} in {}", file)))?;
     let (grid_name, grid_cfg) = name_and_config(get(&doc, "chunk_grid", &file)?, &file)?;
     if grid_name != "regular" {
         return Err(Error::unsupported(format!(
