@@ -20,6 +20,8 @@ pub mod buf;
 pub(crate) mod conformance;
 pub mod fs;
 pub mod memory;
+pub mod object;
+pub mod url;
 
 pub use buf::*;
 pub use fs::*;
