@@ -617,7 +617,11 @@ mod tests {
         ]
     }
 
-    fn create(store: &Arc<MemoryStore>, prefix: &str, layout: &(Format, Option<Vec<u64>>, Compressor)) -> Array {
+    fn create(
+        store: &Arc<MemoryStore>,
+        prefix: &str,
+        layout: &(Format, Option<Vec<u64>>, Compressor),
+    ) -> Array {
         let spec = ArraySpec {
             format: layout.0,
             shape: vec![13, 17, 9],
@@ -666,7 +670,8 @@ mod tests {
                 let count: usize = size.iter().product::<u64>() as usize;
                 let vals: Vec<u16> = (0..count).map(|i| (round * 1000 + i + 1) as u16).collect();
                 let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_ne_bytes()).collect();
-                a.write_region(&start, &size, &bytes, 1 + round % 2).unwrap();
+                a.write_region(&start, &size, &bytes, 1 + round % 2)
+                    .unwrap();
                 let mut i = 0;
                 for x in 0..size[0] as usize {
                     for y in 0..size[1] as usize {
@@ -707,12 +712,17 @@ mod tests {
             }
             let b = Array::open(store.clone() as Arc<dyn Store>, "g/arr").unwrap();
             let mut all = vec![0u8; model.len() * 2];
-            b.read_region(&[0, 0, 0], &[13, 17, 9], &mut all, 2).unwrap();
+            b.read_region(&[0, 0, 0], &[13, 17, 9], &mut all, 2)
+                .unwrap();
             let want: Vec<u8> = model.iter().flat_map(|v| v.to_ne_bytes()).collect();
             assert_eq!(all, want, "{layout:?}");
             // Chunks are listed from the store; nothing but the array lives under its prefix.
             assert!(!b.existing_chunks().unwrap().is_empty());
-            assert!(store.list_prefix("g").unwrap().iter().all(|k| k.starts_with("g/arr/")));
+            assert!(store
+                .list_prefix("g")
+                .unwrap()
+                .iter()
+                .all(|k| k.starts_with("g/arr/")));
         }
     }
 
@@ -728,15 +738,22 @@ mod tests {
                 for t in 0..9u64 {
                     let a = &a;
                     s.spawn(move || {
-                        let bytes: Vec<u8> = (0..13 * 17).flat_map(|_| (t as u16 + 1).to_ne_bytes()).collect();
+                        let bytes: Vec<u8> = (0..13 * 17)
+                            .flat_map(|_| (t as u16 + 1).to_ne_bytes())
+                            .collect();
                         a.write_region(&[0, 0, t], &[13, 17, 1], &bytes, 1).unwrap();
                     });
                 }
             });
             let mut out = vec![0u8; 13 * 17 * 9 * 2];
-            a.read_region(&[0, 0, 0], &[13, 17, 9], &mut out, 1).unwrap();
+            a.read_region(&[0, 0, 0], &[13, 17, 9], &mut out, 1)
+                .unwrap();
             for (i, v) in out.chunks(2).enumerate() {
-                assert_eq!(u16::from_ne_bytes([v[0], v[1]]) as usize, i % 9 + 1, "{layout:?}");
+                assert_eq!(
+                    u16::from_ne_bytes([v[0], v[1]]) as usize,
+                    i % 9 + 1,
+                    "{layout:?}"
+                );
             }
         }
     }
