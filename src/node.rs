@@ -33,6 +33,9 @@ pub fn create_group(at: &Loc, format: Format, is_root: bool) -> Result<()> {
                 }
             })
         }),
+        // An N5 group is a directory without metadata; where empty directories do not
+        // exist (object stores, memory), it gets an empty attributes.json to be seen at all.
+        Format::N5 if !at.store.prefix_exists(at.prefix)? => create_once(at, N5_ATTRS, &json!({})),
         Format::N5 => Ok(()),
         Format::ZarrV2 => create_once(at, ZGROUP, &json!({ "zarr_format": 2 })),
         Format::ZarrV3 => create_once(

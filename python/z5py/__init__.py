@@ -9,6 +9,7 @@ from . import converter, errors, shape_utils, util
 from ._z5py import __version__
 from .attribute_manager import AttributeManager, set_json_decoder, set_json_encoder
 from .clean import clean
+from .consolidated import consolidate_metadata
 from .dataset import Dataset
 from .errors import (
     ChunkArgumentError,
@@ -68,6 +69,7 @@ __all__ = [
     "ZarrFile",
     "__version__",
     "clean",
+    "consolidate_metadata",
     "converter",
     "errors",
     "open",

@@ -6,6 +6,7 @@ import os
 import posixpath
 from typing import TYPE_CHECKING, Any
 
+from ._location import Loc, as_loc
 from .attribute_manager import AttributeManager
 from .errors import InvalidArgumentError, ReadOnlyError
 from .formats import METADATA_FILES
@@ -69,35 +70,38 @@ class Node:
 
     def _init_node(
         self,
-        path: str,
+        path: str | Loc,
         fmt: str,
         mode: str,
-        root: str,
+        root: str | Loc,
         name: str,
         file: File | None,
         *,
         separator: str = ".",
         parent: Group | None = None,
     ) -> None:
-        """Set the location, format and mode of this node, and optionally the group it was
-        obtained from and the default Zarr v2 ``dimension_separator`` below it."""
+        """Set the location (a directory path, or a :class:`Loc` in a store), format and mode
+        of this node and of its container's root, and optionally the group it was obtained
+        from and the default Zarr v2 ``dimension_separator`` below it."""
         if mode not in REOPEN_MODES:
             raise InvalidArgumentError(
                 f"invalid mode {mode!r}; expected one of {sorted(REOPEN_MODES)}"
             )
-        self._path = path
+        self._loc = as_loc(path)
+        self._path = self._loc.shown()
         self._fmt = fmt
         self._mode = mode
-        self._root = root
+        self._root_loc = as_loc(root)
+        self._root = self._root_loc.shown()
         self._name = name
         self._file = file
         self._parent = parent
         self._separator = separator
 
-    def _child_location(self, name: str) -> tuple[str, str]:
-        """Filesystem path and container name of the member ``name`` (validated)."""
+    def _child_location(self, name: str) -> tuple[Loc, str]:
+        """Location and container name of the member ``name`` (validated)."""
         parts = split_name(name)
-        return os.path.join(self._path, *parts), posixpath.join(self._name, *parts)
+        return self._loc.child(*parts), posixpath.join(self._name, *parts)
 
     def _check_writable(self, action: str) -> None:
         """Raise :class:`ReadOnlyError` if this node was opened in mode ``'r'``."""
@@ -106,7 +110,7 @@ class Node:
 
     @property
     def path(self) -> str:
-        """Filesystem path of this node (a directory)."""
+        """Filesystem path of this node (a directory), or its URL in a store."""
         return self._path
 
     @property
@@ -133,7 +137,7 @@ class Node:
     def attrs(self) -> AttributeManager:
         """The user attributes of this node (:class:`~z5py.AttributeManager`)."""
         return AttributeManager(
-            self._path, fmt=self._fmt, read_only=self._mode == "r", root=self._name == "/"
+            self._loc, fmt=self._fmt, read_only=self._mode == "r", root=self._name == "/"
         )
 
     @property
@@ -143,7 +147,7 @@ class Node:
             from .file import File
 
             self._file = File(
-                self._root,
+                self._root_loc.target if self._root_loc.remote else self._root,
                 use_zarr_format=self.is_zarr,
                 mode=REOPEN_MODES[self._mode],
                 zarr_format=self.zarr_format,
@@ -168,10 +172,10 @@ class Node:
         from .group import Group
 
         self._parent = Group._from_location(
-            os.path.dirname(self._path),
+            self._loc.parent(),
             self._fmt,
             self._mode,
-            self._root,
+            self._root_loc,
             parent_name,
             self._file,
             separator=self._separator,
@@ -182,10 +186,13 @@ class Node:
         """Nodes are equal when they are of the same kind and live in the same directory."""
         if not isinstance(other, Node):
             return NotImplemented
-        return self._kind == other._kind and os.path.realpath(self._path) == os.path.realpath(
-            other._path
-        )
+        return self._kind == other._kind and _identity(self._loc) == _identity(other._loc)
 
     def __hash__(self) -> int:
         """Hash consistent with ``__eq__``."""
-        return hash((self._kind, os.path.realpath(self._path)))
+        return hash((self._kind, _identity(self._loc)))
+
+
+def _identity(loc: Loc) -> str:
+    """What makes two locations the same node: the real directory, or the URL."""
+    return loc.shown() if loc.remote else os.path.realpath(loc.target)

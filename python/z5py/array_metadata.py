@@ -64,12 +64,25 @@ def write_json_atomic(path: str, document: Any, *, durable: bool = False) -> Non
             os.close(fd)
 
 
-def read_document(path: str, fmt: str) -> dict[str, Any]:
-    """The metadata document of the array at ``path``."""
-    file = os.path.join(path, METADATA_FILES[fmt])
+def read_document(path: Any, fmt: str) -> dict[str, Any]:
+    """The metadata document of the array at ``path`` (a directory, or a ``Loc`` in a store)."""
+    from ._location import as_loc
+
+    loc = as_loc(path)
+    if loc.remote:
+        key = loc.child(METADATA_FILES[fmt]).key
+        file = loc.target.location(key)
+    else:
+        file = os.path.join(loc.target, METADATA_FILES[fmt])
     try:
-        with open(file, encoding="utf-8") as f:
-            document = json.load(f)
+        if loc.remote:
+            raw = loc.target.get(key)
+            if raw is None:
+                raise FileNotFoundError(file)
+            document = json.loads(raw)
+        else:
+            with open(file, encoding="utf-8") as f:
+                document = json.load(f)
     except (OSError, ValueError) as error:
         raise MetadataError(f"cannot read the metadata {file!r}: {error}") from None
     if not isinstance(document, dict):
@@ -78,12 +91,20 @@ def read_document(path: str, fmt: str) -> dict[str, Any]:
 
 
 def rewrite(
-    path: str, fmt: str, change: Callable[[dict[str, Any]], None], *, durable: bool = False
+    path: Any, fmt: str, change: Callable[[dict[str, Any]], None], *, durable: bool = False
 ) -> None:
-    """Apply ``change`` to the metadata document of the array at ``path`` and store it."""
-    document = read_document(path, fmt)
+    """Apply ``change`` to the metadata document of the array at ``path`` (a directory, or
+    a ``Loc`` in a store, where the put is atomic) and store it."""
+    from ._location import as_loc
+
+    loc = as_loc(path)
+    document = read_document(loc, fmt)
     change(document)
-    write_json_atomic(os.path.join(path, METADATA_FILES[fmt]), document, durable=durable)
+    if loc.remote:
+        key = loc.child(METADATA_FILES[fmt]).key
+        loc.target.put(key, json.dumps(document, indent=4, allow_nan=True).encode())
+        return
+    write_json_atomic(os.path.join(loc.target, METADATA_FILES[fmt]), document, durable=durable)
 
 
 def set_shape(document: dict[str, Any], fmt: str, shape: Sequence[int]) -> None:

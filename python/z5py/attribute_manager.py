@@ -124,7 +124,8 @@ class AttributeManager(MutableMapping):
     Parameters
     ----------
     path:
-        Filesystem path of the group or dataset.
+        Filesystem path of the group or dataset, or its location in a store (a
+        ``(Store, key)`` pair).
     is_zarr:
         Whether the node is Zarr (``True``) or N5 (``False``).  The Zarr version is read
         from disk.  May be omitted when ``fmt`` is given or the node's metadata tells.
@@ -145,17 +146,21 @@ class AttributeManager(MutableMapping):
         read_only: bool = False,
         root: bool = False,
     ) -> None:
-        self._path = os.fspath(path)
+        from ._location import as_loc
+
+        self._loc = as_loc(path)
+        self._path = self._loc.shown()
         self._root = bool(root)
-        self._fmt = fmt if fmt is not None else self._detect_format(self._path, is_zarr)
+        self._fmt = fmt if fmt is not None else self._detect_format(self._loc, is_zarr)
         if self._fmt not in _FORMATS:
             raise InvalidArgumentError(f"unknown format {self._fmt!r}; expected one of {_FORMATS}")
         self._read_only = read_only
 
     @staticmethod
-    def _detect_format(path: str, is_zarr: bool | None) -> str:
-        """The format of the node at ``path``, using ``is_zarr`` only where disk is silent."""
-        _, on_disk = _z5py.node_info(path)
+    def _detect_format(loc: Any, is_zarr: bool | None) -> str:
+        """The format of the node at ``loc``, using ``is_zarr`` only where disk is silent."""
+        _, on_disk = loc.info()
+        path = loc.shown()
         if on_disk is not None and (is_zarr is None or is_zarr == (on_disk != "n5")):
             return on_disk
         if is_zarr is None:
@@ -174,9 +179,13 @@ class AttributeManager(MutableMapping):
         """Whether modifications are refused."""
         return self._read_only
 
+    def _read_text(self) -> str:
+        """The stored attribute document's JSON text, freshly read."""
+        return _z5py.read_attrs(self._loc.target, self._fmt, key=self._loc.key, root=self._root)
+
     def _read_all(self) -> dict[str, Any]:
         """All attributes as stored (z5py's hidden ones too), freshly read from disk."""
-        return json.loads(_z5py.read_attrs(self._path, self._fmt, root=self._root))
+        return json.loads(self._read_text())
 
     def _read(self) -> dict[str, Any]:
         """All user attributes as stored, freshly read from disk (for updates)."""
@@ -187,7 +196,7 @@ class AttributeManager(MutableMapping):
         decoder = _json_decoder
         if decoder is None:
             return self._read()
-        attrs = json.loads(_z5py.read_attrs(self._path, self._fmt, root=self._root), cls=decoder)
+        attrs = json.loads(self._read_text(), cls=decoder)
         if not isinstance(attrs, Mapping):
             raise TypeError(
                 f"the JSON decoder {decoder.__name__} turned the attributes of {self._path!r} "
@@ -200,7 +209,11 @@ class AttributeManager(MutableMapping):
         hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
         try:
             _z5py.write_attrs(
-                self._path, self._fmt, _dumps({**dict(attrs), **hidden}), root=self._root
+                self._loc.target,
+                self._fmt,
+                _dumps({**dict(attrs), **hidden}),
+                key=self._loc.key,
+                root=self._root,
             )
         except InvalidArgumentError as error:  # a key N5 reserves at this node
             raise ReservedAttributeError(str(error)) from None
@@ -210,7 +223,12 @@ class AttributeManager(MutableMapping):
         which other threads and processes cannot interleave (nothing of theirs is lost)."""
         try:
             _z5py.update_attrs(
-                self._path, self._fmt, _dumps(dict(new)), list(delete), root=self._root
+                self._loc.target,
+                self._fmt,
+                _dumps(dict(new)),
+                list(delete),
+                key=self._loc.key,
+                root=self._root,
             )
         except InvalidArgumentError as error:  # a key N5 reserves at this node
             raise ReservedAttributeError(str(error)) from None
@@ -226,7 +244,9 @@ class AttributeManager(MutableMapping):
         if (
             self._fmt == "n5"
             and key in N5_RESERVED_KEYS
-            and key in _z5py.reserved_attrs(self._path, self._fmt, root=self._root)
+            and key in _z5py.reserved_attrs(
+                self._loc.target, self._fmt, key=self._loc.key, root=self._root
+            )
         ):
             raise ReservedAttributeError(
                 f"cannot {action} attribute {key!r} of {self._path!r}: it is reserved for N5 "

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _z5py, array_metadata
+from ._location import as_loc
 from ._node import Node
 from .attribute_manager import MAXSHAPE_KEY
 from .errors import (
@@ -228,14 +229,14 @@ class Dataset(Node):
         *,
         mode: str = "a",
     ) -> None:
-        path = os.fspath(path)
+        loc = as_loc(path)
         self._setup(dset_impl, n_threads)
         self._init_node(
-            path,
+            loc,
             dset_impl.format,
             mode,
-            os.path.dirname(path),
-            "/" + os.path.basename(path),
+            loc.parent(),
+            "/" + (loc.key.rsplit("/", 1)[-1] if loc.remote else os.path.basename(loc.target)),
             None,
         )
 
@@ -249,18 +250,20 @@ class Dataset(Node):
     @classmethod
     def _open(
         cls,
-        path: str,
+        path: Any,
         mode: str,
-        root: str,
+        root: Any,
         name: str,
         file: Any,
         n_threads: int = 1,
     ) -> Dataset:
-        """Open the existing dataset at ``path`` as the member ``name`` of a container."""
-        handle = _z5py.ArrayHandle.open(path)
+        """Open the existing dataset at ``path`` (a directory or a ``Loc``) as the member
+        ``name`` of a container."""
+        loc = as_loc(path)
+        handle = _z5py.ArrayHandle.open(loc.target, loc.key)
         dataset = cls.__new__(cls)
         dataset._setup(handle, n_threads)
-        dataset._init_node(path, handle.format, mode, root, name, file)
+        dataset._init_node(loc, handle.format, mode, root, name, file)
         if file is not None and file.write_empty_chunks:
             dataset._handle = handle.with_write_empty_chunks(True)
         return dataset
@@ -351,8 +354,9 @@ class Dataset(Node):
             raise InvalidArgumentError(
                 f"chunk_key_encoding must be 'default' or 'v2', got {chunk_key_encoding!r}"
             )
+        loc = as_loc(path)
         handle = _z5py.ArrayHandle.create(
-            path,
+            loc.target,
             fmt,
             shape,
             chunks,
@@ -364,16 +368,17 @@ class Dataset(Node):
             shards=shards,
             chunk_key_encoding=chunk_key_encoding,
             filters_json=filters,
+            key=loc.key,
         )
         if dimension_names is not None:
             array_metadata.rewrite(
-                path, fmt, lambda doc: doc.__setitem__("dimension_names", dimension_names)
+                loc, fmt, lambda doc: doc.__setitem__("dimension_names", dimension_names)
             )
-            handle = _z5py.ArrayHandle.open(path)
+            handle = _z5py.ArrayHandle.open(loc.target, loc.key)
         if any(m is not None for m in maxshape):
-            attrs = json.loads(_z5py.read_attrs(path, fmt))
+            attrs = json.loads(_z5py.read_attrs(loc.target, fmt, key=loc.key))
             attrs[MAXSHAPE_KEY] = list(maxshape)
-            _z5py.write_attrs(path, fmt, json.dumps(attrs))
+            _z5py.write_attrs(loc.target, fmt, json.dumps(attrs), key=loc.key)
         if write_empty_chunks:
             handle = handle.with_write_empty_chunks(True)
         if data is not None and data.size > 0:
@@ -426,7 +431,9 @@ class Dataset(Node):
 
         Unlimited on every axis unless ``maxshape=`` was given on creation (kept in a
         hidden attribute that other readers ignore)."""
-        stored = json.loads(_z5py.read_attrs(self._path, self._fmt)).get(MAXSHAPE_KEY)
+        stored = json.loads(_z5py.read_attrs(self._loc.target, self._fmt, key=self._loc.key)).get(
+            MAXSHAPE_KEY
+        )
         if isinstance(stored, list) and len(stored) == self.ndim:
             return tuple(None if m is None else int(m) for m in stored)
         return (None,) * self.ndim
@@ -692,9 +699,9 @@ class Dataset(Node):
         if any(n < o for n, o in zip(new, old)):
             self._clear_outside(new)
         array_metadata.rewrite(
-            self._path, self._fmt, lambda doc: array_metadata.set_shape(doc, self._fmt, new)
+            self._loc, self._fmt, lambda doc: array_metadata.set_shape(doc, self._fmt, new)
         )
-        handle = _z5py.ArrayHandle.open(self._path)
+        handle = _z5py.ArrayHandle.open(self._loc.target, self._loc.key)
         if self._handle.write_empty_chunks:
             handle = handle.with_write_empty_chunks(True)
         self._handle = handle
@@ -712,6 +719,11 @@ class Dataset(Node):
             if any(o >= n for o, n in zip(origin, new)):
                 doomed.add(self._handle.chunk_path(list(idx)))
         for path in sorted(doomed):
+            if self._loc.remote:
+                # chunk_path gives the URL: the key is what follows the store's own
+                base = self._loc.target.location("").rstrip("/") + "/"
+                self._loc.target.delete(path.removeprefix(base))
+                continue
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -967,7 +979,7 @@ class Dataset(Node):
         """Pickle by location: unpickling reopens the dataset from disk."""
         return (
             _reopen_dataset,
-            (self._path, self._n_threads, self._mode, self._root, self._name),
+            (self._loc, self._n_threads, self._mode, self._root_loc, self._name),
         )
 
     def __repr__(self) -> str:

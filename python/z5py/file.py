@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from . import _z5py
+from ._location import Loc, open_location
 from ._node import REOPEN_MODES
 from .dataset import Dataset
 from .errors import (
@@ -131,6 +131,7 @@ class File(Group):
         dimension_separator: str | object = _UNSET,
         zarr_format: int | None | object = _UNSET,
         write_empty_chunks: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         merged = _positional(
             args,
@@ -160,25 +161,29 @@ class File(Group):
             raise InvalidArgumentError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
         if zarr_format is not None and use_zarr_format is False:
             raise InvalidArgumentError("zarr_format was given together with use_zarr_format=False")
-        path = os.fspath(path)
-        if len(path) > 1:
-            path = path.rstrip("/")
+        loc, path = open_location(path, storage_options)
         self._check_extension(path, use_zarr_format, zarr_format)
-        if os.path.exists(path) and not os.path.isdir(path):
+        if mode != "r" and loc.remote and loc.target.read_only:
+            raise InvalidArgumentError(
+                f"{path!r} is read-only (HTTP); open it with mode 'r', not {mode!r}"
+            )
+        if not loc.remote and os.path.exists(path) and not os.path.isdir(path):
             raise Z5OSError(f"{path!r} exists and is not a directory")
 
-        if mode in ("r", "r+") and not os.path.exists(path):
+        # (a read-only web server cannot be listed: what is there shows in its metadata)
+        present = loc.exists() if not (loc.remote and loc.target.read_only) else True
+        if mode in ("r", "r+") and not present and not loc.remote:
             raise Z5FileNotFoundError(f"no container at {path!r} (mode {mode!r})")
-        if mode in ("w-", "x") and os.path.exists(path):
+        if mode in ("w-", "x") and present:
             raise Z5FileExistsError(f"{path!r} already exists (mode {mode!r})")
         # the root's own metadata is checked strictly, except when it is about to be replaced
-        kind, disk_fmt = (_z5py.node_info if mode == "w" else _z5py.root_info)(path)
+        kind, disk_fmt = loc.info() if mode == "w" else loc.root_info()
         implicit = False
         if mode == "w":
             # the old container's format only matters if nothing else tells the new one's
             fmt = self._format_for_new(path, use_zarr_format, zarr_format, fallback=disk_fmt)
-            if os.path.exists(path):
-                self._truncate(path, kind)
+            if present:
+                self._truncate(loc, path, kind)
             kind = "none"
         elif kind == "array":
             raise InvalidArgumentError(
@@ -197,8 +202,8 @@ class File(Group):
         if mode in ("r", "r+") and not exists:
             raise Z5FileNotFoundError(f"no {_describe(fmt)} container at {path!r} (mode {mode!r})")
         if not exists:
-            _z5py.create_group(path, fmt, True)
-        self._init_node(path, fmt, mode, path, "/", self, separator=separator)
+            _z5py.create_group(loc.target, fmt, True, key=loc.key)
+        self._init_node(loc, fmt, mode, loc, "/", self, separator=separator)
 
     @classmethod
     def _check_extension(
@@ -221,10 +226,10 @@ class File(Group):
             )
 
     @staticmethod
-    def _truncate(path: str, kind: str) -> None:
-        """Delete the container at ``path`` for mode ``'w'``, refusing foreign directories."""
-        if kind in ("group", "array") or not os.listdir(path):
-            shutil.rmtree(path)
+    def _truncate(loc: Loc, path: str, kind: str) -> None:
+        """Delete the container at ``loc`` for mode ``'w'``, refusing foreign directories."""
+        if kind in ("group", "array") or loc.is_empty():
+            loc.remove()
         else:
             raise Z5OSError(
                 f"refusing to truncate {path!r} (mode 'w'): it is a non-empty directory without "
@@ -277,7 +282,8 @@ class File(Group):
 
     @classmethod
     def infer_format(cls, path: str | os.PathLike[str]) -> bool | None:
-        """Format implied by the extension of ``path``: True for Zarr, False for N5, else None."""
+        """Format implied by the extension of ``path`` (a path or URL): True for Zarr, False
+        for N5, else None."""
         ext = os.path.splitext(os.fspath(path).rstrip("/"))[1].lower()
         if ext in cls.zarr_exts:
             return True
@@ -312,12 +318,22 @@ class File(Group):
         """Leave a ``with`` block (calls :meth:`close`)."""
         self.close()
 
+    def _reopen_target(self) -> Any:
+        """What pickling reopens: the path, or the store (which carries its URL and
+        ``storage_options``, secrets included)."""
+        return self._loc.target if self._loc.remote else self._path
+
+    @property
+    def storage_options(self) -> dict[str, Any] | None:
+        """The ``storage_options`` this container was opened with (None for local ones)."""
+        return self._loc.target.storage_options if self._loc.remote else None
+
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle by path; unpickling reopens without ever truncating."""
+        """Pickle by path or URL; unpickling reopens without ever truncating."""
         return (
             _reopen,
             (
-                self._path,
+                self._reopen_target(),
                 self.is_zarr,
                 REOPEN_MODES[self._mode],
                 self.zarr_format,
@@ -341,12 +357,17 @@ class N5File(File):
         One of :attr:`File.file_modes` (default ``'a'``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], mode: str = "a") -> None:
-        super().__init__(path, use_zarr_format=False, mode=mode)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: str = "a",
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(path, use_zarr_format=False, mode=mode, storage_options=storage_options)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
-        return (N5File, (self._path, REOPEN_MODES[self._mode]))
+        return (N5File, (self._reopen_target(), REOPEN_MODES[self._mode]))
 
 
 class ZarrFile(File):
@@ -371,6 +392,7 @@ class ZarrFile(File):
         mode: str = "a",
         dimension_separator: str = ".",
         zarr_format: int | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
             path,
@@ -378,13 +400,14 @@ class ZarrFile(File):
             mode=mode,
             dimension_separator=dimension_separator,
             zarr_format=zarr_format,
+            storage_options=storage_options,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
         return (
             ZarrFile,
-            (self._path, REOPEN_MODES[self._mode], self._separator, self.zarr_format),
+            (self._reopen_target(), REOPEN_MODES[self._mode], self._separator, self.zarr_format),
         )
 
 
@@ -400,16 +423,16 @@ def open(
     replaces it by a new container (as ``File`` does) and ``'w-'`` / ``'x'`` refuse it;
     ``use_zarr_format`` and ``zarr_format`` must agree with it
     (:class:`~z5py.errors.FormatMismatchError`), ``dimension_separator`` is validated and
-    ``write_empty_chunks`` applies to the dataset.
+    ``write_empty_chunks`` applies to the dataset.  ``path`` may be a URL, configured by
+    ``storage_options`` (see :class:`File`).
     """
-    text = os.fspath(path)
-    if len(text) > 1:
-        text = text.rstrip("/")
+    loc, text = open_location(path, kwargs.get("storage_options"))
     kind = "none"
-    if mode != "w" and os.path.isdir(text):
-        kind, disk_fmt = _z5py.root_info(text)
+    if mode != "w" and (loc.remote or os.path.isdir(text)):
+        kind, disk_fmt = loc.root_info()
     if kind != "array":
         return File(path, mode, *args, **kwargs)
+    kwargs.pop("storage_options", None)
     merged = _positional(
         (mode, *args),
         {
@@ -434,7 +457,7 @@ def open(
     zarr_format = None if zarr_format is _UNSET else zarr_format
     File._check_extension(text, use_zarr_format, zarr_format)
     File._resolve_format(text, disk_fmt, use_zarr_format, zarr_format)
-    dataset = Dataset._open(text, merged["mode"], text, "/", None)
+    dataset = Dataset._open(loc, merged["mode"], loc, "/", None)
     if write_empty_chunks:
         dataset.write_empty_chunks = True
     return dataset

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
-import shutil
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _z5py
+from ._location import Loc, as_loc
 from ._node import Node, split_name
 from .dataset import Dataset, same_dtype
 from .errors import (
@@ -26,42 +27,43 @@ from .shape_utils import normalize_chunks, normalize_maxshape, normalize_shape
 __all__ = ["Group"]
 
 
-def format_below(path: str, max_dirs: int = 10_000) -> str | None:
-    """Format of the first node found below ``path`` by its own metadata, breadth first in
-    sorted order (``None`` if none within ``max_dirs`` directories).
+def format_below(path: str | Loc, max_dirs: int = 10_000) -> str | None:
+    """Format of the first node found below ``path`` (a directory or a :class:`Loc`) by its
+    own metadata, breadth first in sorted order (``None`` if none within ``max_dirs``
+    directories).
 
     This is how a container without root metadata is recognised: tensorstore and
     zarr-python write arrays under a prefix without a root ``.zgroup`` / ``zarr.json``, and
     N5-Java writes no root ``attributes.json`` when the root has no attributes.  Members
     whose metadata is corrupt are passed over here (opening them reports it).
     """
-    queue = deque([path])
+    queue = deque([as_loc(path)])
     visited = 0
     while queue and visited < max_dirs:
         visited += 1
+        loc = queue.popleft()
         try:
-            with os.scandir(queue.popleft()) as entries:
-                subdirs = sorted(entry.path for entry in entries if entry.is_dir())
+            names = loc.members()
         except OSError:
             continue
-        for subdir in subdirs:
+        for name in names:
+            sub = loc.child(name)
             try:
-                _, fmt = _z5py.node_info(subdir)
+                _, fmt = sub.info()
             except MetadataError:
                 continue
             if fmt is not None:
                 return fmt
-            queue.append(subdir)
+            queue.append(sub)
     return None
 
 
-def _leads_to_zarr_node(path: str) -> bool:
+def _leads_to_zarr_node(loc: Loc) -> bool:
     """Whether a directory without metadata contains a Zarr node (through more such dirs)."""
-    with os.scandir(path) as entries:
-        subdirs = [entry.path for entry in entries if entry.is_dir()]
-    for subdir in subdirs:
-        kind, _ = _z5py.node_info(subdir)
-        if kind in ("array", "group") or (kind == "dir" and _leads_to_zarr_node(subdir)):
+    for name in loc.members():
+        sub = loc.child(name)
+        kind, _ = sub.info()
+        if kind in ("array", "group") or (kind == "dir" and _leads_to_zarr_node(sub)):
             return True
     return False
 
@@ -102,23 +104,24 @@ class Group(Node, Mapping):
     }
 
     def __init__(self, path: str | os.PathLike[str], is_zarr: bool = True, mode: str = "a") -> None:
-        path = os.fspath(path)
-        kind, fmt = _z5py.node_info(path)
+        loc = as_loc(path)
+        path = loc.shown()
+        kind, fmt = loc.info()
         if kind == "dir" and not is_zarr:
             fmt = "n5"
         if kind not in ("group", "dir") or fmt is None or (fmt != "n5") != is_zarr:
             raise Z5FileNotFoundError(
                 f"no {'Zarr' if is_zarr else 'N5'} group at {path!r} (found: {kind})"
             )
-        self._init_node(path, fmt, mode, path, "/", None)
+        self._init_node(loc, fmt, mode, loc, "/", None)
 
     @classmethod
     def _from_location(
         cls,
-        path: str,
+        path: str | Loc,
         fmt: str,
         mode: str,
-        root: str,
+        root: str | Loc,
         name: str,
         file: Any,
         separator: str = ".",
@@ -155,10 +158,10 @@ class Group(Node, Mapping):
         if len(parts) == 1:
             return self
         return Group._from_location(
-            os.path.join(self._path, *parts[:-1]),
+            self._loc.child(*parts[:-1]),
             self._fmt,
             self._mode,
-            self._root,
+            self._root_loc,
             posixpath.join(self._name, *parts[:-1]),
             self._file,
             separator=self._separator,
@@ -168,21 +171,21 @@ class Group(Node, Mapping):
     # ----------------------------------------------------------------------------------
     # members
 
-    def _lookup(self, path: str) -> tuple[str | None, str]:
+    def _lookup(self, path: Loc) -> tuple[str | None, str]:
         """Kind (``"array"``, ``"group"`` or ``None``: nothing usable) and format at ``path``.
 
         In N5 every plain directory is a group.  In Zarr a group needs its metadata, except
         that a directory without metadata that leads to Zarr nodes counts as an (implicit)
         group: older z5py created intermediate groups that way.
         """
-        kind, fmt = _z5py.node_info(path)
+        kind, fmt = path.info()
         if kind == "dir":
             kind = "group" if self._fmt == "n5" or _leads_to_zarr_node(path) else None
         elif kind not in ("array", "group"):
             kind = None
         return kind, fmt or self._fmt
 
-    def _kind_at(self, path: str) -> str | None:
+    def _kind_at(self, path: Loc) -> str | None:
         """Kind of the node at ``path``; see :meth:`_lookup`."""
         return self._lookup(path)[0]
 
@@ -194,7 +197,7 @@ class Group(Node, Mapping):
             return None
         parent = self._parent_for(name.split("/"))
         if kind == "array":
-            dataset = Dataset._open(path, self._mode, self._root, full, self._file)
+            dataset = Dataset._open(path, self._mode, self._root_loc, full, self._file)
             dataset._parent = parent
             dataset._separator = self._separator
             return dataset
@@ -202,7 +205,7 @@ class Group(Node, Mapping):
             path,
             fmt,
             self._mode,
-            self._root,
+            self._root_loc,
             full,
             self._file,
             separator=self._separator,
@@ -248,9 +251,8 @@ class Group(Node, Mapping):
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the names of the direct members, sorted."""
-        with os.scandir(self._path) as entries:
-            names = sorted(e.name for e in entries if e.is_dir())
-        return iter([n for n in names if self._kind_at(os.path.join(self._path, n)) is not None])
+        names = self._loc.members()
+        return iter([n for n in names if self._kind_at(self._loc.child(n)) is not None])
 
     def __len__(self) -> int:
         """Number of direct members."""
@@ -258,9 +260,9 @@ class Group(Node, Mapping):
 
     def _make_parents(self, parts: list[str]) -> None:
         """Create the groups along ``parts`` (relative to this group) that are missing."""
-        path = self._path
+        path = self._loc
         for depth, part in enumerate(parts):
-            path = os.path.join(path, part)
+            path = path.child(part)
             kind = self._kind_at(path)
             if kind == "array":
                 raise InvalidArgumentError(
@@ -268,9 +270,9 @@ class Group(Node, Mapping):
                     "it is a dataset"
                 )
             if kind is None:
-                _z5py.create_group(path, self._fmt, False)
+                _z5py.create_group(path.target, self._fmt, False, key=path.key)
 
-    def _check_absent(self, name: str, path: str, what: str) -> None:
+    def _check_absent(self, name: str, path: Loc, what: str) -> None:
         """Raise :class:`NodeExistsError` if a member already lives at ``path``."""
         kind = self._kind_at(path)
         if kind is not None:
@@ -297,7 +299,7 @@ class Group(Node, Mapping):
             path,
             self._fmt,
             self._mode,
-            self._root,
+            self._root_loc,
             full,
             self._file,
             separator=self._separator,
@@ -409,7 +411,7 @@ class Group(Node, Mapping):
         self._make_parents(parts[:-1])
         if dimension_separator is None and self._fmt == "zarr2":
             dimension_separator = self._separator
-        existed = os.path.lexists(path)
+        existed = path.exists()
         if write_empty_chunks is None:
             write_empty_chunks = self._file is not None and self._file.write_empty_chunks
         try:
@@ -433,8 +435,10 @@ class Group(Node, Mapping):
             )
         except BaseException:
             # Leave no half-created dataset behind (the directory was not there before).
-            if not existed and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    if path.exists():
+                        path.remove()
             raise
         dataset = Dataset.__new__(Dataset)
         dataset._setup(handle, n_threads)
@@ -442,7 +446,7 @@ class Group(Node, Mapping):
             path,
             handle.format,
             self._mode,
-            self._root,
+            self._root_loc,
             full,
             self._file,
             separator=self._separator,
@@ -514,7 +518,7 @@ class Group(Node, Mapping):
         path, _ = self._child_location(name)
         if self._kind_at(path) is None:
             raise NodeNotFoundError(f"no group or dataset named {name!r} in {self._name!r}")
-        shutil.rmtree(path)
+        path.remove()
 
     def visititems(self, func: Callable[[str, Group | Dataset], Any]) -> Any:
         """Call ``func(name, object)`` for every member, recursively (pre-order, sorted).
@@ -545,7 +549,7 @@ class Group(Node, Mapping):
         """Pickle by location: unpickling reopens the group."""
         return (
             Group._from_location,
-            (self._path, self._fmt, self._mode, self._root, self._name, None, self._separator),
+            (self._loc, self._fmt, self._mode, self._root_loc, self._name, None, self._separator),
         )
 
     def __repr__(self) -> str:

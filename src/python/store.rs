@@ -13,11 +13,12 @@
 //!   other writers' keys: the store's `update`, locked on disk, conditional on object
 //!   stores), `ArrayHandle.open(target, key="")`, `ArrayHandle.create(target, fmt, ...,
 //!   key="")`.
-//! - `Store(url, durable=False)`: a local path or `file://` URL (a directory; `durable`, or
-//!   `Z5PY_DURABLE=1`, syncs every write before it returns), or `memory://NAME` (a store
-//!   living in this process under NAME). Object-store URLs (`s3://`, `gs://`, `az://`,
-//!   `http(s)://`, with `storage_options`) are added to `open_url` by the object-store
-//!   backend.
+//! - `Store(url, durable=False, storage_options=None)`: a local path or `file://` URL (a
+//!   directory; `durable`, or `Z5PY_DURABLE=1`, syncs every write before it returns),
+//!   `memory://NAME` (a store living in this process under NAME), or an object store
+//!   (`s3://`, `gs://`, `az://`/`abfs://`, read-only `http(s)://`) configured by
+//!   `storage_options` (object_store's keys; see `store::url::open`). Pickling carries the
+//!   options, secrets included.
 //! - `Store` methods (each releases the GIL): `url`, `location(key)`, `get(key) -> bytes |
 //!   None`, `put(key, bytes)`, `delete(key)`, `delete_prefix(prefix)`, `exists(key)`,
 //!   `size(key) -> int | None`, `list_dir(prefix) -> (keys, prefixes)` (full keys, sorted),
@@ -26,34 +27,44 @@
 
 use super::errors::guard;
 use crate::error::{Error, Result};
-use crate::store::{FsStore, MemoryStore, Store};
+use crate::store::{FsStore, Store};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// The store behind a URL or local path.
-pub fn open_url(url: &str, durable: bool) -> Result<Arc<dyn Store>> {
-    if let Some(name) = url.strip_prefix("memory://") {
-        if name.is_empty() || name.contains('/') {
-            return Err(Error::invalid(format!(
-                "memory store URL {url:?} must be memory://NAME"
-            )));
-        }
-        return Ok(MemoryStore::named(name));
-    }
-    let path = url.strip_prefix("file://").unwrap_or(url);
-    if path.contains("://") {
-        return Err(Error::invalid(format!("unsupported store URL {url:?}")));
-    }
-    Ok(Arc::new(FsStore::new(path).with_durable(durable)))
-}
 
 #[pyclass(module = "z5py._z5py", frozen, name = "Store")]
 pub struct PyStore {
     pub inner: Arc<dyn Store>,
     url: String,
     durable: bool,
+    /// The options as given (str, bool or number values), for pickling.
+    options: Option<Py<PyDict>>,
+}
+
+/// `storage_options` as strings: booleans as `true`/`false`, numbers as written.
+fn option_strings(options: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if let Some(d) = options {
+        for (k, v) in d.iter() {
+            let k: String = k.extract()?;
+            let v = if let Ok(b) = v.cast::<PyBool>() {
+                b.is_true().to_string()
+            } else if v.is_instance_of::<PyString>() {
+                v.extract::<String>()?
+            } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
+                v.str()?.to_string()
+            } else {
+                return Err(Error::invalid(format!(
+                    "storage option {k:?} must be a string, number or bool, not {}",
+                    v.get_type().name()?
+                ))
+                .into());
+            };
+            out.push((k, v));
+        }
+    }
+    Ok(out)
 }
 
 /// Where a binding function's node is: a `Store` or a local path.
@@ -76,19 +87,51 @@ impl Target {
 #[pymethods]
 impl PyStore {
     #[new]
-    #[pyo3(signature = (url, durable=false))]
-    fn new(url: PathBuf, durable: bool) -> PyResult<Self> {
+    #[pyo3(signature = (url, durable=false, storage_options=None))]
+    fn new(
+        py: Python<'_>,
+        url: PathBuf,
+        durable: bool,
+        storage_options: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let url = url.to_string_lossy().into_owned();
-        let inner = open_url(&url, durable)?;
+        let options = option_strings(storage_options.as_ref())?;
+        let inner = py.detach(|| guard(|| crate::store::url::open(&url, &options, durable)))?;
         Ok(PyStore {
             inner,
             url,
             durable,
+            options: storage_options
+                .filter(|d| !d.is_empty())
+                .map(|d| d.unbind()),
         })
     }
 
-    fn __getnewargs__(&self) -> (String, bool) {
-        (self.url.clone(), self.durable)
+    /// Pickling carries the URL, `durable` and the `storage_options` (secrets included).
+    fn __getnewargs__(&self, py: Python<'_>) -> (String, bool, Option<Py<PyDict>>) {
+        (
+            self.url.clone(),
+            self.durable,
+            self.options.as_ref().map(|d| d.clone_ref(py)),
+        )
+    }
+
+    /// The `storage_options` given when opening (None without any).
+    #[getter]
+    fn storage_options(&self, py: Python<'_>) -> Option<Py<PyDict>> {
+        self.options.as_ref().map(|d| d.clone_ref(py))
+    }
+
+    /// Whether this store refuses writes whatever the mode (HTTP).
+    #[getter]
+    fn read_only(&self) -> bool {
+        crate::store::url::scheme(&self.url).is_some_and(|s| s == "http" || s == "https")
+    }
+
+    /// Requests this store serves well at once (1 for local storage).
+    #[getter]
+    fn concurrency(&self) -> usize {
+        self.inner.concurrency()
     }
 
     #[getter]

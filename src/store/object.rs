@@ -105,8 +105,8 @@ pub fn map_err(location: &str, e: object_store::Error) -> Error {
         E::InvalidPath { .. } | E::UnknownConfigurationKey { .. } => ErrorKind::InvalidInput,
         _ => chain_kind(&e),
     };
-    let msg = match kind {
-        ErrorKind::NotFound => "not found".to_string(),
+    let msg = match (&e, kind) {
+        (E::NotFound { .. }, _) => "not found".to_string(),
         _ => flatten(&e),
     };
     Error::io(location, std::io::Error::new(kind, msg))
@@ -140,6 +140,13 @@ fn chain_kind(e: &(dyn std::error::Error + 'static)) -> ErrorKind {
         let text = err.to_string();
         if text.contains("operation timed out") || text.contains("deadline has elapsed") {
             return ErrorKind::TimedOut;
+        }
+        // Listings report a status only in their message (their error type is private).
+        if text.contains("status code: 404") || text.contains("<Code>NoSuchBucket</Code>") {
+            return ErrorKind::NotFound;
+        }
+        if text.contains("status code: 403") || text.contains("status code: 401") {
+            return ErrorKind::PermissionDenied;
         }
         cur = err.source();
     }

@@ -31,19 +31,20 @@ pub fn is_remote(location: &str) -> bool {
 
 /// Open the store at `location` with `options` (`storage_options`; only object stores take
 /// any). The store's root is the container: keys are relative to it.
-pub fn open(location: &str, options: &[(String, String)]) -> Result<Arc<dyn Store>> {
+/// `durable` (local stores only, or `Z5PY_DURABLE=1`): sync every write before it returns.
+pub fn open(location: &str, options: &[(String, String)], durable: bool) -> Result<Arc<dyn Store>> {
     match scheme(location).as_deref() {
-        None => local(location, options),
+        None => local(location, options, durable),
         Some("file") => {
             let path = &location["file://".len()..];
-            local(&percent_decode(path), options)
+            local(&percent_decode(path), options, durable)
         }
         Some("memory") => {
             no_options(location, options)?;
-            let name = location["memory://".len()..].trim_matches('/');
-            if name.is_empty() {
+            let name = &location["memory://".len()..];
+            if name.is_empty() || name.contains('/') {
                 return Err(Error::invalid(format!(
-                    "{location:?}: a memory store needs a name (memory://NAME)"
+                    "memory store URL {location:?} must be memory://NAME"
                 )));
             }
             Ok(MemoryStore::named(name))
@@ -58,9 +59,9 @@ pub fn open(location: &str, options: &[(String, String)]) -> Result<Arc<dyn Stor
     }
 }
 
-fn local(path: &str, options: &[(String, String)]) -> Result<Arc<dyn Store>> {
+fn local(path: &str, options: &[(String, String)], durable: bool) -> Result<Arc<dyn Store>> {
     no_options(path, options)?;
-    Ok(Arc::new(FsStore::new(path)))
+    Ok(Arc::new(FsStore::new(path).with_durable(durable)))
 }
 
 fn no_options(location: &str, options: &[(String, String)]) -> Result<()> {
@@ -94,16 +95,17 @@ mod tests {
         assert_eq!(scheme("C://x"), None);
         assert!(is_remote("gs://b"));
         assert!(!is_remote("file:///tmp/x"));
-        assert!(open("ftp://h/x", &[]).is_err());
-        assert!(open("memory://", &[]).is_err());
-        assert!(open("/tmp/x", &[("endpoint".into(), "x".into())]).is_err());
+        assert!(open("ftp://h/x", &[], false).is_err());
+        assert!(open("memory://", &[], false).is_err());
+        assert!(open("memory://a/b", &[], false).is_err());
+        assert!(open("/tmp/x", &[("endpoint".into(), "x".into())], false).is_err());
     }
 
     #[test]
     fn memory_urls_share_by_name() {
-        let a = open("memory://url-test", &[]).unwrap();
+        let a = open("memory://url-test", &[], false).unwrap();
         a.put("k", b"v").unwrap();
-        let b = open("memory://url-test/", &[]).unwrap();
+        let b = open("memory://url-test", &[], false).unwrap();
         assert_eq!(b.get("k").unwrap().unwrap(), b"v");
     }
 }

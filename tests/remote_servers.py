@@ -1,0 +1,185 @@
+"""Loopback servers for the remote-store tests: moto's S3 API server and a static HTTP
+server that answers Range requests. Both bind 127.0.0.1 on a port the OS picks and are
+stopped by the fixtures that start them; nothing here reaches beyond the loopback
+interface."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+# A forgotten endpoint or a credential probe must fail locally, never reach out.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+KEY = "testing"
+SECRET = "testing"
+REGION = "us-east-1"
+
+
+@dataclass
+class S3Server:
+    """A running moto server: its endpoint and helpers to make clients against it."""
+
+    endpoint: str
+    _server: object
+
+    def options(self, **extra: object) -> dict[str, object]:
+        """``storage_options`` for z5py."""
+        return {
+            "endpoint": self.endpoint,
+            "access_key_id": KEY,
+            "secret_access_key": SECRET,
+            "region": REGION,
+            **extra,
+        }
+
+    def boto(self):
+        """A boto3 S3 client."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+            region_name=REGION,
+        )
+
+    def create_bucket(self, name: str) -> str:
+        """Create a bucket and return its name."""
+        self.boto().create_bucket(Bucket=name)
+        return name
+
+    def fsspec_options(self) -> dict[str, object]:
+        """``storage_options`` for s3fs (zarr-python's FsspecStore)."""
+        return {
+            "key": KEY,
+            "secret": SECRET,
+            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": REGION},
+        }
+
+    def tensorstore_kvstore(self, bucket: str, path: str) -> dict[str, object]:
+        """A tensorstore ``s3`` kvstore spec (credentials from the AWS_* variables)."""
+        return {
+            "driver": "s3",
+            "bucket": bucket,
+            "path": path.rstrip("/") + "/",
+            "endpoint": self.endpoint,
+            "aws_region": REGION,
+            "aws_credentials": {"type": "environment"},
+        }
+
+    def reset(self) -> None:
+        """Delete every bucket (moto's reset endpoint)."""
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(req).read()
+
+
+@contextmanager
+def s3_server() -> Iterator[S3Server]:
+    """Start moto's threaded server on 127.0.0.1 (port chosen by the OS)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    # Clients keep idle connections open for a while (reqwest, aiohttp): stopping must not
+    # wait for their handler threads (socketserver joins them on close by default).
+    server._server.block_on_close = False
+    server._server.daemon_threads = True
+    host, port = server.get_host_and_port()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION=REGION
+    )
+    try:
+        yield S3Server(f"http://{host}:{port}", server)
+    finally:
+        server.stop()
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory read-only, answering ``Range: bytes=a-b`` / ``bytes=-n`` with 206,
+    and counting requests."""
+
+    counter: list[int]
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+    def send_head(self):
+        self.counter[0] += 1
+        rng = self.headers.get("Range")
+        path = self.translate_path(self.path)
+        if rng is None or not os.path.isfile(path):
+            return super().send_head()
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
+        size = os.path.getsize(path)
+        if not m:
+            self.send_error(416)
+            return None
+        a, b = m.groups()
+        if a == "":
+            start, end = max(0, size - int(b)), size - 1
+        else:
+            start, end = int(a), min(int(b) if b else size - 1, size - 1)
+        if start >= size or start > end:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        f = open(path, "rb")  # noqa: SIM115 - closed by copyfile's caller
+        f.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        return _Limited(f, end - start + 1)
+
+
+class _Limited:
+    """A file object that reads at most ``n`` bytes (the range being served)."""
+
+    def __init__(self, f, n: int) -> None:
+        self.f, self.n = f, n
+
+    def read(self, size: int = -1) -> bytes:
+        if self.n <= 0:
+            return b""
+        size = self.n if size < 0 else min(size, self.n)
+        data = self.f.read(size)
+        self.n -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.f.close()
+
+
+@dataclass
+class HttpServer:
+    url: str
+    counter: list[int]
+
+
+@contextmanager
+def http_server(directory: str) -> Iterator[HttpServer]:
+    """Serve ``directory`` read-only with Range support on 127.0.0.1."""
+    counter = [0]
+    handler = type("H", (RangeHandler,), {"counter": counter})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=directory))
+    httpd.block_on_close = False
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield HttpServer(f"http://127.0.0.1:{httpd.server_address[1]}", counter)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
