@@ -15,13 +15,28 @@ __version__: str
 
 class Store:
     """A storage backend: a local directory (path or ``file://``; ``durable=True`` or
-    ``Z5PY_DURABLE=1`` syncs every write before it returns) or ``memory://NAME`` (a store
-    living in this process under NAME).  Keys are ``/``-separated, relative to the root;
-    listings return full keys, sorted.  Every method releases the GIL."""
+    ``Z5PY_DURABLE=1`` syncs every write before it returns), ``memory://NAME`` (a store
+    living in this process under NAME), or an object store (``s3://``, ``gs://``,
+    ``az://``/``abfs://``, read-only ``http(s)://``) configured by ``storage_options``.
+    Keys are ``/``-separated, relative to the root; listings return full keys, sorted.
+    Every method releases the GIL.  Pickling carries the URL and ``storage_options``."""
 
-    def __init__(self, url: str | os.PathLike[str], durable: bool = False) -> None: ...
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        durable: bool = False,
+        storage_options: dict[str, str | bool | int | float] | None = None,
+    ) -> None: ...
     @property
     def url(self) -> str: ...
+    @property
+    def storage_options(self) -> dict[str, str | bool | int | float] | None: ...
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused whatever the mode (HTTP)."""
+    @property
+    def concurrency(self) -> int:
+        """Requests this store serves well at once (1 for local storage)."""
     def location(self, key: str) -> str: ...
     def get(self, key: str) -> bytes | None: ...
     def put(self, key: str, value: bytes) -> None: ...
