@@ -58,13 +58,23 @@ class S3Server:
         self.boto().create_bucket(Bucket=name)
         return name
 
-    def fsspec_options(self) -> dict[str, object]:
-        """``storage_options`` for s3fs (zarr-python's FsspecStore)."""
-        return {
-            "key": KEY,
-            "secret": SECRET,
-            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": REGION},
-        }
+    def zarr_store(self, bucket: str, prefix: str, read_only: bool = False):
+        """A zarr-python store on ``bucket/prefix``: its ``ObjectStore`` over obstore's
+        ``S3Store`` (obstore is the Python binding of the Rust object_store crate; unlike
+        s3fs it pins no botocore, so it installs beside moto without resolver trouble)."""
+        import zarr.storage
+        from obstore.store import S3Store
+
+        s3 = S3Store(
+            bucket,
+            prefix=prefix,
+            endpoint=self.endpoint,
+            access_key_id=KEY,
+            secret_access_key=SECRET,
+            region=REGION,
+            client_options={"allow_http": True},
+        )
+        return zarr.storage.ObjectStore(s3, read_only=read_only)
 
     def tensorstore_kvstore(self, bucket: str, path: str) -> dict[str, object]:
         """A tensorstore ``s3`` kvstore spec (credentials from the AWS_* variables)."""

@@ -1,6 +1,6 @@
 """Containers on object stores and web servers, through real servers on 127.0.0.1: moto's
 S3 API server (signed requests, ranges, conditional puts) and a threaded http.server with
-Range support. zarr-python (through s3fs) and tensorstore (its s3 kvstore) read what we
+Range support. zarr-python (through its obstore-backed ObjectStore) and tensorstore (its s3 kvstore) read what we
 write there and we read what they write."""
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_http_read_only(tmp_path):
 @pytest.mark.parametrize("zf", [2, 3])
 def test_zarr_python_reads_ours_and_we_read_theirs(s3, zf):
     zarr = pytest.importorskip("zarr")
-    pytest.importorskip("s3fs")
+    pytest.importorskip("obstore")
     so = s3.options()
     a = _data((40, 50), "int32")
     # ours -> zarr-python
@@ -160,16 +160,14 @@ def test_zarr_python_reads_ours_and_we_read_theirs(s3, zf):
     f.create_dataset("x", data=a, chunks=(16, 16), compression="zstd" if zf == 3 else "blosc")
     if zf == 3:
         f.create_dataset("s", data=a, chunks=(8, 8), shards=(16, 16), compression="gzip")
-    store = zarr.storage.FsspecStore.from_url(
-        url, storage_options=s3.fsspec_options(), read_only=True
-    )
+    store = s3.zarr_store("bucket", f"interop/ours{zf}.zarr", read_only=True)
     g = zarr.open_group(store, mode="r", zarr_format=zf)
     np.testing.assert_array_equal(g["x"][:], a)
     if zf == 3:
         np.testing.assert_array_equal(g["s"][:], a)
     # zarr-python -> ours
     url = f"s3://bucket/interop/theirs{zf}.zarr"
-    store = zarr.storage.FsspecStore.from_url(url, storage_options=s3.fsspec_options())
+    store = s3.zarr_store("bucket", f"interop/theirs{zf}.zarr")
     g = zarr.open_group(store, mode="w", zarr_format=zf)
     g.create_array("y", data=a.astype("float64"), chunks=(16, 16))
     if zf == 3:
@@ -233,6 +231,7 @@ def test_tensorstore_reads_ours_and_we_read_theirs(s3, driver, fmt, ext, zf):
 
 def test_consolidated_metadata_interop(s3):
     zarr = pytest.importorskip("zarr")
+    pytest.importorskip("obstore")
     so = s3.options()
     for zf in (2, 3):
         url = f"s3://bucket/cons/c{zf}.zarr"
@@ -240,9 +239,7 @@ def test_consolidated_metadata_interop(s3):
         f.create_dataset("a/b", data=_data((8, 8)), chunks=(4, 4))
         f.attrs["top"] = 1
         assert z5py.consolidate_metadata(url, storage_options=so) == 3
-        store = zarr.storage.FsspecStore.from_url(
-            url, storage_options=s3.fsspec_options(), read_only=True
-        )
+        store = s3.zarr_store("bucket", f"cons/c{zf}.zarr", read_only=True)
         g = zarr.open_consolidated(store, zarr_format=zf, mode="r")
         assert g.attrs["top"] == 1
         np.testing.assert_array_equal(g["a/b"][:], _data((8, 8)))
@@ -250,7 +247,7 @@ def test_consolidated_metadata_interop(s3):
         from z5py import consolidated
 
         theirs = f"s3://bucket/cons/theirs{zf}.zarr"
-        store = zarr.storage.FsspecStore.from_url(theirs, storage_options=s3.fsspec_options())
+        store = s3.zarr_store("bucket", f"cons/theirs{zf}.zarr")
         zg = zarr.open_group(store, mode="w", zarr_format=zf)
         zg.create_group("sub").create_array("arr", shape=(4,), chunks=(2,), dtype="i4")
         zarr.consolidate_metadata(store)

@@ -244,9 +244,8 @@ class AttributeManager(MutableMapping):
         if (
             self._fmt == "n5"
             and key in N5_RESERVED_KEYS
-            and key in _z5py.reserved_attrs(
-                self._loc.target, self._fmt, key=self._loc.key, root=self._root
-            )
+            and key
+            in _z5py.reserved_attrs(self._loc.target, self._fmt, key=self._loc.key, root=self._root)
         ):
             raise ReservedAttributeError(
                 f"cannot {action} attribute {key!r} of {self._path!r}: it is reserved for N5 "

@@ -96,10 +96,20 @@ class File(Group):
     pickling reopens the container by path (a container opened with ``'w'``, ``'w-'``
     or ``'x'`` is reopened with ``'r+'``, so unpickling never truncates).
 
+    **Where.**  ``path`` is a directory or a URL: ``s3://bucket/prefix/c.zarr``, ``gs://``,
+    ``az://`` / ``abfs://``, read-only ``http(s)://``, ``memory://NAME`` (a store living in
+    this process under NAME) or ``file://``.  Object stores are configured by
+    ``storage_options`` (the ``object_store`` crate's keys: ``endpoint``, ``region``,
+    ``access_key_id``, ``secret_access_key``, ``session_token``, ``skip_signature``, ...,
+    plus ``concurrency``, ``timeout``, ``connect_timeout``, ``max_retries``,
+    ``retry_timeout``), else by the standard environment variables (``AWS_*``,
+    ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``).  A pickle of a container
+    opened with ``storage_options`` carries them, secrets included.
+
     Parameters
     ----------
     path:
-        Directory of the container.
+        Directory or URL of the container.
     use_zarr_format:
         ``True`` for Zarr, ``False`` for N5, ``None`` to infer.
     mode:
@@ -115,6 +125,8 @@ class File(Group):
         Whether datasets created or opened through this file store chunks that hold only
         the fill value (default ``False``: such chunks are removed and read back as the
         fill value); ``create_dataset(write_empty_chunks=...)`` overrides it.
+    storage_options:
+        Configuration of an object store (see above); an error with a local path.
     """
 
     #: Extensions inferred as N5.
