@@ -18,7 +18,15 @@ from typing import Any, NamedTuple
 
 from . import _z5py
 
-__all__ = ["Loc", "as_loc", "is_url", "open_location"]
+__all__ = [
+    "Loc",
+    "as_loc",
+    "container_exists",
+    "is_url",
+    "open_location",
+    "options_for",
+    "same_container",
+]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 
@@ -136,3 +144,29 @@ def open_location(path: Any, storage_options: dict[str, Any] | None = None) -> t
     if len(path) > 1:
         path = path.rstrip("/")
     return Loc(path, ""), path
+
+
+def options_for(path: Any, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``storage_options`` if ``path`` is a URL they configure, else ``None``: tools that
+    take one set of options for several operands (a local input, a bucket output) apply
+    them to the URLs only."""
+    return storage_options if is_url(path) else None
+
+
+def container_exists(path: Any, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether anything is stored at the path or URL ``path`` (a read-only web server,
+    which cannot be listed, is taken to hold it)."""
+    if is_url(path) or isinstance(path, _z5py.Store):
+        loc, _ = open_location(path, options_for(path, storage_options))
+        return loc.target.read_only or loc.exists()
+    path = os.fspath(path)
+    if isinstance(path, str) and path.lower().startswith("file://"):
+        path = path[len("file://") :]
+    return os.path.exists(path)
+
+
+def same_container(a: Any, b: Any) -> bool:
+    """Whether two container paths or URLs name the same container."""
+    if is_url(a) or is_url(b):
+        return str(a).rstrip("/") == str(b).rstrip("/")
+    return os.path.abspath(a) == os.path.abspath(b)

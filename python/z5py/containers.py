@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ._location import container_exists, is_url, options_for
 from .formats import METADATA_FILES, ZARR_CONSOLIDATED, infer_zarr_format
 
 __all__ = [
@@ -35,30 +36,40 @@ def open_z5_file(
     *,
     default_zarr: bool = True,
     zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
 ):
-    """Open (or create) a z5py container for writing, resolving its format.
+    """Open (or create) a z5py container at a path or URL for writing, resolving its format.
 
-    ``zarr_format`` (2 or 3) selects the Zarr version of a new container.
+    ``zarr_format`` (2 or 3) selects the Zarr version of a new container;
+    ``storage_options`` configure ``path`` if it is a URL (and are ignored otherwise).
     """
     from .file import File
 
+    options = options_for(path, storage_options)
     fmt = use_zarr_format
     if fmt is None:
         fmt = infer_zarr_format(path)
     if fmt is None:
         fmt = True if zarr_format is not None else default_zarr
-    if zarr_format is not None and fmt and not os.path.exists(path):
-        return File(path, mode="a", use_zarr_format=True, zarr_format=int(zarr_format))
-    return File(path, mode="a", use_zarr_format=bool(fmt))
+    if zarr_format is not None and fmt and not container_exists(path, options):
+        return File(
+            path,
+            mode="a",
+            use_zarr_format=True,
+            zarr_format=int(zarr_format),
+            storage_options=options,
+        )
+    return File(path, mode="a", use_zarr_format=bool(fmt), storage_options=options)
 
 
-def open_z5_read(path: str):
-    """Open an existing z5py container read-only."""
+def open_z5_read(path: str, storage_options: dict[str, Any] | None = None):
+    """Open an existing z5py container (a path or URL) read-only; ``storage_options``
+    configure ``path`` if it is a URL (and are ignored otherwise)."""
     from .file import File
 
-    if not os.path.exists(path):
+    if not is_url(path) and not container_exists(path):
         raise FileNotFoundError(f"no such container: {path}")
-    return File(path, mode="r")
+    return File(path, mode="r", storage_options=options_for(path, storage_options))
 
 
 def require_parent(f: Any, key: str) -> tuple[Any, str]:

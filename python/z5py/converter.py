@@ -195,6 +195,7 @@ def convert_from_h5(
     resume: bool = True,
     client: Any = None,
     on_block: BlockCallback | None = None,
+    storage_options: dict[str, Any] | None = None,
     **z5_kwargs: Any,
 ) -> JobResult:
     """Convert an HDF5 dataset into an N5 or Zarr dataset.
@@ -205,7 +206,8 @@ def convert_from_h5(
 
     Args:
         in_path: path of the HDF5 file.
-        out_path: path of the N5 or Zarr container (created if missing).
+        out_path: path or URL (``s3://...``, see :class:`z5py.File`) of the N5 or Zarr
+            container (created if missing).
         in_path_in_file: name of the HDF5 dataset.
         out_path_in_file: name of the output dataset (intermediate groups are created).
         out_chunks: chunk shape of the output.  None uses the HDF5 chunks, or for contiguous
@@ -226,6 +228,8 @@ def convert_from_h5(
         client: a ``distributed.Client``; blocks then run as tasks on its cluster, each
             worker opening the HDF5 file read-only itself.
         on_block: called with each finished block (in the calling thread).
+        storage_options: configuration of the N5/Zarr container if it is a URL (see
+            :class:`z5py.File`); they travel with the blocks to Dask workers.
         **z5_kwargs: options for the output dataset: ``dtype`` (values are cast with numpy
             ``astype``), ``compression`` (default: the format's default compressor) and
             compression options such as ``level``, ``fillvalue``, ``shards`` (Zarr v3; copy
@@ -261,7 +265,9 @@ def convert_from_h5(
         if out_blocks is not None:
             checked_blocks = check_blocks(out_blocks, chunks, kwargs.get("shards"))
         zarr_format = kwargs.pop("zarr_format", None)
-        f_z5 = open_z5_file(out_path, use_zarr_format, zarr_format=zarr_format)
+        f_z5 = open_z5_file(
+            out_path, use_zarr_format, zarr_format=zarr_format, storage_options=storage_options
+        )
         ds_z5, existed = require_z5_dataset(
             f_z5, out_key, shape=shape, chunks=chunks, dtype=out_dtype, create_kwargs=kwargs
         )
@@ -303,6 +309,7 @@ def convert_to_h5(
     resume: bool = True,
     client: Any = None,
     on_block: BlockCallback | None = None,
+    storage_options: dict[str, Any] | None = None,
     **h5_kwargs: Any,
 ) -> JobResult:
     """Convert an N5 or Zarr dataset into an HDF5 dataset.
@@ -312,7 +319,8 @@ def convert_to_h5(
     time, because HDF5 has no parallel write access.
 
     Args:
-        in_path: path of the N5 or Zarr container.
+        in_path: path or URL (``s3://...``, see :class:`z5py.File`) of the N5 or Zarr
+            container.
         out_path: path of the HDF5 file (created if missing, else opened for appending).
         in_path_in_file: name of the input dataset.
         out_path_in_file: name of the HDF5 dataset (intermediate groups are created).
@@ -328,6 +336,8 @@ def convert_to_h5(
         client: a ``distributed.Client``; blocks are then read on its workers and sent
             back to be written here.
         on_block: called with each finished block (in the calling thread).
+        storage_options: configuration of the N5/Zarr container if it is a URL (see
+            :class:`z5py.File`); they travel with the blocks to Dask workers.
         **h5_kwargs: options for ``h5py.Group.create_dataset``: ``dtype`` (values are cast
             with numpy ``astype``), ``compression`` (``"gzip"``, ``"lzf"``...),
             ``compression_opts``, ``shuffle``, ``fillvalue``...  No compression by default.
@@ -342,7 +352,7 @@ def convert_to_h5(
     in_key = _resolve_key(in_path_in_file)
     out_key = _resolve_key(out_path_in_file)
     timer = Timer().start()
-    f_z5 = open_z5_read(in_path)
+    f_z5 = open_z5_read(in_path, storage_options)
     ds_z5 = f_z5[in_key]
     shape = tuple(int(s) for s in ds_z5.shape)
     ndim = len(shape)

@@ -1,8 +1,11 @@
 """Dask integration: z5py datasets as dask arrays and dask arrays into z5py datasets.
 
 Needs the optional ``dask`` extra (``pip install z5py[dask]``).  z5py files, groups and
-datasets pickle by path, so the objects in a task graph reopen the data on whichever
-worker runs the task; nothing but the path and the block's data travels.
+datasets pickle by path or URL, so the objects in a task graph reopen the data on whichever
+worker runs the task; nothing but the location and the block's data travels.  A dataset
+on an object store (``s3://...``) carries the ``storage_options`` it was opened with,
+secrets included; workers that have the credentials in their environment
+(``AWS_ACCESS_KEY_ID``...) need none.
 
 Writes are chunk-aligned: before storing, the dask array is rechunked so that every dask
 block covers whole chunks of the dataset, hence no two tasks ever write the same chunk and
@@ -168,13 +171,14 @@ def from_dask(
     client: Any = None,
     use_zarr_format: bool | None = None,
     compute: bool = True,
+    storage_options: dict[str, Any] | None = None,
     **create_kwargs: Any,
 ) -> Any:
     """Write a dask array into a (new or existing) dataset of a z5py container.
 
     Args:
         array: the ``dask.array.Array`` to write.
-        path: container path (created if missing; format from the extension, as in
+        path: container path or URL (created if missing; format from the extension, as in
             :func:`z5py.converter.convert_from_h5`).
         key: dataset name inside the container.
         chunks: chunk shape of a new dataset (default: the array's block shape when its
@@ -182,6 +186,8 @@ def from_dask(
         client: a ``distributed.Client`` to run the writes on.
         use_zarr_format: True for Zarr, False for N5, None to infer.
         compute: False returns the delayed store instead of writing now.
+        storage_options: configuration of ``path`` if it is a URL (``s3://...``, see
+            :class:`z5py.File`); the dataset carries them to the workers.
         **create_kwargs: passed to ``require_dataset`` for a new dataset (``compression``,
             ``level``, ...).  An existing dataset must have the array's shape.
 
@@ -200,7 +206,7 @@ def from_dask(
         else:
             chunks = default_chunks(shape)
     chunks = tuple(int(c) for c in chunks)
-    f = open_z5_file(path, use_zarr_format)
+    f = open_z5_file(path, use_zarr_format, storage_options=storage_options)
     group, name = require_parent(f, key)
     ds = group.require_dataset(name, shape=shape, dtype=dtype, chunks=chunks, **create_kwargs)
     result = store(array, ds, client=client, compute=compute)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._location import same_container
 from .blocks import as_shape, check_blocks
 from .containers import (
     compression_of,
@@ -40,6 +40,8 @@ def rechunk(
     resume: bool = True,
     client: Any = None,
     on_block: BlockCallback | None = None,
+    storage_options: dict[str, Any] | None = None,
+    out_storage_options: dict[str, Any] | None = None,
     **new_compression: Any,
 ) -> JobResult:
     """Copy a dataset into a new one with other chunks (and optionally dtype, format or codec).
@@ -72,6 +74,11 @@ def rechunk(
             from the same input; with False every block is written again.
         client: a ``distributed.Client``; blocks then run as tasks on its cluster.
         on_block: called with each finished block (in the calling thread).
+        storage_options: configuration of the containers that are URLs (``s3://...``, see
+            :class:`z5py.File`); local paths ignore them.  They travel with the blocks to
+            Dask workers.
+        out_storage_options: configuration of the output URL when it differs from the
+            input's (default: ``storage_options``).
         **new_compression: ``compression`` name and its options for the output.  Without a
             ``compression`` name the input's compressor is kept (with the options given
             here, or else the input's options); ``compression=None`` picks the output
@@ -81,11 +88,13 @@ def rechunk(
     Returns:
         JobResult: counts of copied and skipped blocks, bytes and time.
     """
-    if os.path.abspath(in_path) == os.path.abspath(out_path) and (
+    if same_container(in_path, out_path) and (
         in_path_in_file.strip("/") == out_path_in_file.strip("/")
     ):
         raise ValueError("rechunk cannot write a dataset onto itself; choose another output")
-    f_in = open_z5_read(in_path)
+    if out_storage_options is None:
+        out_storage_options = storage_options
+    f_in = open_z5_read(in_path, storage_options)
     ds_in = f_in[in_path_in_file.strip("/")]
     shape = tuple(int(s) for s in ds_in.shape)
     ndim = len(shape)
@@ -124,6 +133,7 @@ def rechunk(
         progress=progress,
         on_block=on_block,
         desc="rechunk",
+        storage_options=out_storage_options,
     )
 
 
@@ -144,16 +154,20 @@ def copy_dataset(
     progress: bool,
     on_block: BlockCallback | None,
     desc: str,
+    storage_options: dict[str, Any] | None = None,
 ) -> JobResult:
     """Copy the z5py dataset ``ds_in`` into ``out_key`` of the container ``out_path``
     (created or opened, in the format given), made with ``chunks``, ``dtype`` and the
     ``create_dataset`` keyword arguments ``compression``; shared by :func:`rechunk` and
     ``z5py convert``.  An existing output must match; then, with ``resume``, the blocks it
-    holds already are skipped.  Zarr v3 ``dimension_names`` of the input are kept."""
+    holds already are skipped.  Zarr v3 ``dimension_names`` of the input are kept.
+    ``storage_options`` configure ``out_path`` if it is a URL."""
     blocks_shape = None
     if out_blocks is not None:
         blocks_shape = check_blocks(out_blocks, chunks, compression.get("shards"))
-    f_out = open_z5_file(out_path, is_zarr, zarr_format=zarr_format)
+    f_out = open_z5_file(
+        out_path, is_zarr, zarr_format=zarr_format, storage_options=storage_options
+    )
     ds_out, existed = require_z5_dataset(
         f_out,
         out_key,

@@ -28,6 +28,9 @@ inside it, e.g. `vol.h5/raw`, `vol.n5/volumes/raw` or `out.zarr/raw/s0`.  The co
 is recognised by its extension (.h5 .hdf5 .hdf for HDF5, .n5 for N5, .zarr .zr for
 Zarr).  For containers without such an extension give the container path alone and the
 dataset with --key (info, verify) or --src-key / --dst-key (convert, rechunk).
+Containers may be URLs (s3://bucket/vol.n5/raw, gs://, az://, http(s)://): configure
+them with -S KEY=VALUE (object_store keys such as endpoint, region) or the AWS_* /
+GOOGLE_APPLICATION_CREDENTIALS / AZURE_STORAGE_* environment variables.
 
 Examples:
   z5py info vol.n5/raw
@@ -36,6 +39,7 @@ Examples:
   z5py convert vol.n5/raw back.h5/raw --compression gzip
   z5py rechunk vol.n5/raw vol.n5/raw_flat --chunks 1,256,256
   z5py verify vol.n5
+  z5py convert vol.h5/raw s3://lab/em/vol.zarr/raw -S endpoint=http://127.0.0.1:9000
   z5py clean vol.n5 --older-than 3600
   z5py demo
 """

@@ -8,11 +8,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from .._location import is_url
 from ..containers import open_z5_read
 from ..formats import CONTAINER_EXTS, H5_EXTS, infer_zarr_format, is_node_dir
 
 __all__ = [
     "CliError",
+    "add_storage_option",
     "broadcast",
     "codec_str",
     "container_kind",
@@ -25,6 +27,7 @@ __all__ = [
     "parse_ints",
     "parse_value",
     "split_target",
+    "storage_options",
     "tuple_str",
 ]
 
@@ -40,6 +43,8 @@ def split_target(text: str, key: str | None = None) -> tuple[str, str]:
     prefix with a container extension (.h5, .n5, .zarr, ...) is the container.  Failing
     that, an existing directory is walked upwards while its parents are N5/Zarr nodes.
     """
+    if is_url(text):
+        return _split_url(text, key)
     text = os.path.normpath(os.path.expanduser(text))
     if key is not None:
         return text, key.strip("/")
@@ -60,9 +65,64 @@ def split_target(text: str, key: str | None = None) -> tuple[str, str]:
     return text, ""
 
 
-def container_kind(path: str) -> str:
-    """``"h5"``, ``"zarr"`` or ``"n5"`` for a container path (existing or to be made)."""
+def _split_url(text: str, key: str | None) -> tuple[str, str]:
+    """:func:`split_target` for a URL: the first path component with a container extension
+    ends the container (``s3://bucket/vol.n5/raw`` -> ``s3://bucket/vol.n5``, ``raw``);
+    without one the whole URL is the container."""
+    text = text.rstrip("/")
+    if key is not None:
+        return text, key.strip("/")
+    scheme, rest = text.split("://", 1)
+    parts = rest.split("/")
+    for i, part in enumerate(parts):
+        if os.path.splitext(part)[1].lower() in CONTAINER_EXTS:
+            return f"{scheme}://{'/'.join(parts[: i + 1])}", "/".join(parts[i + 1 :])
+    return text, ""
+
+
+def add_storage_option(p: Any) -> None:
+    """The ``--storage-option KEY=VALUE`` option of commands that open containers."""
+    p.add_argument(
+        "-S",
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="storage_option",
+        help="configure the URLs among the operands (s3://, gs://, az://, http(s)://) with "
+        "an object_store key, e.g. endpoint=http://127.0.0.1:9000, region=eu-west-1, "
+        "skip_signature=true; repeatable.  Without it, credentials, region and endpoint "
+        "come from the environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*)",
+    )
+
+
+def storage_options(args: Any) -> dict[str, str] | None:
+    """The ``--storage-option`` values of ``args`` as ``storage_options`` (``None``: none)."""
+    options: dict[str, str] = {}
+    for item in getattr(args, "storage_option", None) or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--storage-option needs KEY=VALUE, got {item!r}")
+        options[name.strip()] = value
+    return options or None
+
+
+def container_kind(path: str, options: dict[str, Any] | None = None) -> str:
+    """``"h5"``, ``"zarr"`` or ``"n5"`` for a container path or URL (existing or to be made;
+    ``options`` are the URL's ``storage_options``)."""
     ext = os.path.splitext(path)[1].lower()
+    if is_url(path):
+        if ext in H5_EXTS:
+            raise CliError(f"{path}: HDF5 files are read and written on local disk only")
+        fmt = infer_zarr_format(path)
+        if fmt is None:
+            try:
+                fmt = open_z5_read(path, options).is_zarr
+            except FileNotFoundError:
+                raise CliError(
+                    f"cannot tell the format of {path}: use an extension (.n5, .zarr) or --format"
+                ) from None
+        return "zarr" if fmt else "n5"
     if ext in H5_EXTS:
         return "h5"
     if os.path.isfile(path):
@@ -84,17 +144,21 @@ def container_kind(path: str) -> str:
     return "zarr" if fmt else "n5"
 
 
-def existing_container(text: str, key: str | None) -> tuple[str, str, str]:
-    """The container, the key and the container's kind of an argument naming existing data."""
+def existing_container(
+    text: str, key: str | None, options: dict[str, Any] | None = None
+) -> tuple[str, str, str]:
+    """The container, the key and the container's kind of an argument naming existing data
+    (``options``: ``storage_options`` of a URL)."""
     container, key = split_target(text, key)
-    if not os.path.exists(container):
+    if not is_url(container) and not os.path.exists(container):
         raise CliError(f"no such file or directory: {container}")
-    return container, key, container_kind(container)
+    return container, key, container_kind(container, options)
 
 
-def open_node(container: str, key: str):
-    """Open a z5py container (read-only) and the node at ``key``."""
-    f = open_z5_read(container)
+def open_node(container: str, key: str, options: dict[str, Any] | None = None):
+    """Open a z5py container (read-only) and the node at ``key`` (``options``:
+    ``storage_options`` of a URL)."""
+    f = open_z5_read(container, options)
     if not key:
         return f, f
     try:

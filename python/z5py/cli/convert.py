@@ -8,12 +8,14 @@ import argparse
 import os
 from typing import Any
 
+from .._location import is_url, same_container
 from ..blocks import as_shape
 from ..containers import compression_of, native_dtype
 from ..jobs import JobResult
 from ..rechunking import copy_dataset
 from .common import (
     CliError,
+    add_storage_option,
     broadcast,
     container_kind,
     default_threads,
@@ -22,6 +24,7 @@ from .common import (
     parse_ints,
     parse_value,
     split_target,
+    storage_options,
 )
 
 __all__ = ["add_copy_options", "add_parser", "run"]
@@ -49,6 +52,7 @@ def add_copy_options(p: argparse.ArgumentParser, chunks_required: bool) -> None:
     """The options ``convert`` and ``rechunk`` share."""
     p.add_argument("--src-key", help="dataset inside SRC (when SRC is only the container)")
     p.add_argument("--dst-key", help="dataset inside DST (default: the source's name)")
+    add_storage_option(p)
     p.add_argument(
         "-c",
         "--chunks",
@@ -164,7 +168,7 @@ def _h5_compression(args: argparse.Namespace) -> dict[str, Any]:
 def _dst_format(args: argparse.Namespace, container: str) -> str:
     if getattr(args, "format", None):
         return "zarr" if args.format.startswith("zarr") else args.format
-    return container_kind(container)
+    return container_kind(container, storage_options(args))
 
 
 def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
@@ -174,9 +178,10 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
     if not src_key:
         raise CliError(f"no source dataset given: write {args.src}/DATASET or use --src-key")
     dst_key = dst_key or src_key
-    if not os.path.exists(src):
+    if not is_url(src) and not os.path.exists(src):
         raise CliError(f"no such file or directory: {src}")
-    src_kind = container_kind(src)
+    options = storage_options(args)
+    src_kind = container_kind(src, options)
     dst_kind = _dst_format(args, dst)
     if rechunk_only and "h5" in (src_kind, dst_kind):
         raise CliError("rechunk works on N5/Zarr datasets; use `z5py convert` for HDF5")
@@ -216,12 +221,13 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 progress=progress,
                 resume=resume,
                 client=client,
+                storage_options=options,
                 **kwargs,
             )
         elif dst_kind == "h5":
             from ..converter import convert_to_h5
 
-            _f, ds = open_node(src, src_key)
+            _f, ds = open_node(src, src_key, options)
             if not is_dataset(ds):
                 raise CliError(f"{label_src} is a group, not a dataset")
             ndim = len(ds.shape)
@@ -239,6 +245,7 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 progress=progress,
                 resume=resume,
                 client=client,
+                storage_options=options,
                 **kwargs,
             )
         else:
@@ -263,9 +270,10 @@ def _convert_z5(
     blocks_arg: list[int] | None,
     client: Any,
 ) -> JobResult:
-    if os.path.abspath(src) == os.path.abspath(dst) and src_key == dst_key:
+    options = storage_options(args)
+    if same_container(src, dst) and src_key == dst_key:
         raise CliError("source and destination are the same dataset")
-    _f, ds_in = open_node(src, src_key)
+    _f, ds_in = open_node(src, src_key, options)
     if not is_dataset(ds_in):
         raise CliError(f"{src}/{src_key} is a group, not a dataset")
     ndim = len(ds_in.shape)
@@ -296,4 +304,5 @@ def _convert_z5(
         progress=not args.no_progress,
         on_block=None,
         desc=f"{src_key} -> {dst_key}",
+        storage_options=options,
     )

@@ -14,12 +14,14 @@ from ..blocks import chunk_nbytes
 from ..containers import compression_of, disk_usage
 from ..converter import H5PY_ERRORS, h5_attrs_to_json
 from .common import (
+    add_storage_option,
     codec_str,
     existing_container,
     format_name,
     human,
     is_dataset,
     open_node,
+    storage_options,
     tuple_str,
 )
 from .tree import h5_tree_lines, z5_tree_lines
@@ -40,6 +42,7 @@ def add_parser(sub, wrap, epilog: str) -> None:
     )
     p.add_argument("path", metavar="PATH[/DATASET]")
     p.add_argument("--key", help="dataset or group inside PATH")
+    add_storage_option(p)
     p.set_defaults(func=run)
 
 
@@ -117,7 +120,8 @@ def h5_dataset_lines(ds: Any, label: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    container, key, kind = existing_container(args.path, args.key)
+    options = storage_options(args)
+    container, key, kind = existing_container(args.path, args.key, options)
     label = f"{container}/{key}" if key else container
     if kind == "h5":
         import h5py
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"group:        {label}\nformat:       HDF5")
                 print("\n".join(h5_tree_lines(node)))
         return 0
-    _f, node = open_node(container, key)
+    _f, node = open_node(container, key, options)
     if is_dataset(node):
         print("\n".join(z5_dataset_lines(node, label)))
     else:

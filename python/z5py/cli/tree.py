@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..containers import compression_of
-from .common import existing_container, is_dataset, open_node, tuple_str
+from .common import (
+    add_storage_option,
+    existing_container,
+    is_dataset,
+    open_node,
+    storage_options,
+    tuple_str,
+)
 
 __all__ = ["add_parser", "h5_tree_lines", "run", "tree_lines", "z5_tree_lines"]
 
@@ -22,6 +29,7 @@ def add_parser(sub, wrap) -> None:
     )
     p.add_argument("path", metavar="PATH[/GROUP]")
     p.add_argument("--key", help="group inside PATH to start from")
+    add_storage_option(p)
     p.set_defaults(func=run)
 
 
@@ -72,7 +80,8 @@ def h5_tree_lines(group: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    container, key, kind = existing_container(args.path, args.key)
+    options = storage_options(args)
+    container, key, kind = existing_container(args.path, args.key, options)
     label = f"{container}/{key}" if key else container
     if kind == "h5":
         import h5py
@@ -83,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(node, h5py.Group):
                 print("\n".join(h5_tree_lines(node)))
         return 0
-    _f, node = open_node(container, key)
+    _f, node = open_node(container, key, options)
     print(f"{label} ({'Zarr' if kind == 'zarr' else 'N5'})")
     if not is_dataset(node):
         lines = z5_tree_lines(node)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from .._location import is_url
 from ..clean import find_lock_files, find_temp_files
 from ..verify import iter_datasets, verify_dataset
-from .common import CliError, default_threads, existing_container, open_node, tuple_str
+from .common import (
+    CliError,
+    add_storage_option,
+    default_threads,
+    existing_container,
+    open_node,
+    storage_options,
+    tuple_str,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -25,14 +34,16 @@ def add_parser(sub, wrap) -> None:
     p.add_argument("--key", help="dataset or group inside PATH")
     p.add_argument("-j", "--threads", type=int, default=default_threads())
     p.add_argument("-q", "--quiet", action="store_true", help="only report problems")
+    add_storage_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    container, key, kind = existing_container(args.path, args.key)
+    options = storage_options(args)
+    container, key, kind = existing_container(args.path, args.key, options)
     if kind == "h5":
         raise CliError("verify checks N5/Zarr containers; HDF5 files are not supported")
-    _f, node = open_node(container, key)
+    _f, node = open_node(container, key, options)
     datasets = list(iter_datasets(node, key))
     total_bad = 0
     total_checked = 0
@@ -51,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         + ("all good" if total_bad == 0 else f"{total_bad} bad chunk(s)")
     )
     below = node.path if hasattr(node, "path") else container
+    if is_url(below):  # object stores have no temporary or lock files: puts are atomic
+        return 0 if total_bad == 0 else 1
     temps = list(find_temp_files(below))
     for temp in temps:
         print(
