@@ -193,3 +193,130 @@ def http_server(directory: str) -> Iterator[HttpServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    """Forwards every request to ``upstream``; while ``faults["put"]`` is set, a PUT is
+    read in part and its connection then dropped, as a network failure mid-upload would."""
+
+    protocol_version = "HTTP/1.1"
+    upstream: tuple[str, int]
+    faults: dict[str, bool]
+    log: list[str]
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+    def _forward(self) -> None:
+        import http.client
+
+        length = int(self.headers.get("Content-Length") or 0)
+        self.log.append(f"{self.command} {self.path}")
+        if self.command == "PUT" and self.faults.get("put"):
+            self.rfile.read(length // 2)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        body = self.rfile.read(length) if length else None
+        conn = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        self.send_response(resp.status)
+        for name, value in resp.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+
+@dataclass
+class FaultProxy:
+    """A proxy in front of an S3 server: ``endpoint`` to use, ``faults`` to switch on."""
+
+    endpoint: str
+    faults: dict[str, bool]
+    log: list[str]
+
+
+@contextmanager
+def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """A forwarding proxy on 127.0.0.1 in front of the server at ``upstream``."""
+    host, port = upstream.removeprefix("http://").rsplit(":", 1)
+    faults: dict[str, bool] = {}
+    log: list[str] = []
+    handler = type(
+        "P", (_ProxyHandler,), {"upstream": (host, int(port)), "faults": faults, "log": log}
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.block_on_close = False
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield FaultProxy(f"http://127.0.0.1:{httpd.server_address[1]}", faults, log)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _set_auth_count(server: S3Server, count: str) -> None:
+    """moto checks credentials after ``count`` more requests (``inf``: never)."""
+    req = urllib.request.Request(
+        f"{server.endpoint}/moto-api/reset-auth",
+        data=count.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    urllib.request.urlopen(req).read()
+
+
+@contextmanager
+def enforced_auth(server: S3Server, actions: list[str]) -> Iterator[dict[str, str]]:
+    """While inside, moto checks credentials and signatures; yields the ``storage_options``
+    of a new IAM user allowed ``actions`` (e.g. ``["s3:GetObject", "s3:ListBucket"]``).
+
+    moto accepts any credentials until ``/moto-api/reset-auth`` is posted; afterwards only
+    the access keys it generated are accepted, with their policies.  The setting is global
+    to moto in this process, so it is switched off again on the way out."""
+    import json
+
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    name = f"z5py-{len(iam.list_users()['Users'])}"
+    iam.create_user(UserName=name)
+    policy = iam.create_policy(
+        PolicyName=name,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+            }
+        ),
+    )
+    iam.attach_user_policy(UserName=name, PolicyArn=policy["Policy"]["Arn"])
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    _set_auth_count(server, "0")
+    try:
+        yield {
+            "endpoint": server.endpoint,
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+            "region": REGION,
+        }
+    finally:
+        _set_auth_count(server, "inf")

@@ -161,10 +161,15 @@ pub fn node_info(at: &Loc) -> Result<(NodeKind, Option<Format>)> {
         };
         return Ok((kind, Some(Format::N5)));
     }
-    if at.store.prefix_exists(at.prefix)? {
-        return Ok((NodeKind::Dir, None));
+    match at.store.prefix_exists(at.prefix) {
+        Ok(true) => Ok((NodeKind::Dir, None)),
+        Ok(false) => Ok((NodeKind::Missing, None)),
+        // a store that cannot be listed (HTTP) shows only nodes with metadata
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::Unsupported => {
+            Ok((NodeKind::Missing, None))
+        }
+        Err(e) => Err(e),
     }
-    Ok((NodeKind::Missing, None))
 }
 
 /// What lives at the root of a container (as `node_info`), with the root's own metadata

@@ -169,6 +169,19 @@ fn flatten(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// HTTP(S) servers have no listing z5py can use (object_store speaks WebDAV PROPFIND,
+/// which plain web servers refuse, and retries their 5xx answers): refuse at once.
+fn not_listable(location: &str) -> Error {
+    Error::io(
+        location,
+        std::io::Error::new(
+            ErrorKind::Unsupported,
+            "an HTTP(S) store cannot be listed: open nodes by name, or through consolidated \
+             metadata",
+        ),
+    )
+}
+
 fn not_writable(location: &str) -> Error {
     Error::io(
         location,
@@ -788,6 +801,9 @@ impl super::ListableStore for ObjectStoreBackend {
     fn list_dir(&self, prefix: &str) -> Result<Listing> {
         let prefix = prefix.trim_matches('/');
         let loc = self.location(prefix);
+        if self.read_only() {
+            return Err(not_listable(&loc));
+        }
         let p = self.path(prefix);
         let p = if p.as_ref().is_empty() { None } else { Some(p) };
         let r =
@@ -802,6 +818,9 @@ impl super::ListableStore for ObjectStoreBackend {
     fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
         let prefix = prefix.trim_matches('/');
         let loc = self.location(prefix);
+        if self.read_only() {
+            return Err(not_listable(&loc));
+        }
         let metas: Vec<object_store::ObjectMeta> =
             block_on(self.list_prefix_paths(prefix).try_collect())?
                 .map_err(|e| map_err(&loc, e))?;
@@ -938,6 +957,27 @@ mod tests {
         assert!(ObjectStoreBackend::open("s3://b/p", &[("no_such".into(), "1".into())]).is_err());
         assert!(ObjectStoreBackend::open("ftp://b/p", &[]).is_err());
         assert!(ObjectStoreBackend::open("s3://b/p", &[("timeout".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn http_listings_are_refused_without_a_request() {
+        // Port 1 on loopback: a request would fail as a connection error, not Unsupported.
+        let store = ObjectStoreBackend::open("http://127.0.0.1:1/c.zarr", &[]).unwrap();
+        for e in [
+            store.list_dir("g").unwrap_err(),
+            store.list_prefix("").map(|_| ()).unwrap_err(),
+        ] {
+            match e {
+                Error::Io { location, source } => {
+                    assert!(
+                        location.starts_with("http://127.0.0.1:1/c.zarr"),
+                        "{location}"
+                    );
+                    assert_eq!(source.kind(), ErrorKind::Unsupported);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
