@@ -181,7 +181,7 @@ impl Array {
             .meta
             .pipeline
             .decode_ref(file, &nominal, &self.meta.grid.chunk, data)
-            .map_err(|e| e.in_chunk(&path()))?;
+            .map_err(|e| e.in_chunk(path()))?;
         if let Some(n) = d.varlen {
             if n != d.layout.shape.iter().product::<usize>() as u64 {
                 return Err(Error::corrupt(

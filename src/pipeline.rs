@@ -131,6 +131,7 @@ impl Pipeline {
                 let dst = Layout::permuted(&ushape, perm, elem);
                 let zero = vec![0; ushape.len()];
                 // SAFETY: `t` is local to this call.
+                // SAFETY: local buffers; the box lies inside both layouts.
                 unsafe {
                     copy_box(
                         &body,
@@ -390,6 +391,7 @@ mod tests {
         let d = p.decode(&enc, &[2, 3], &[2, 3], &mut s).unwrap();
         let mut out = vec![0u8; data.len()];
         let c = Layout::c_order(&[2, 3], 4);
+        // SAFETY: local buffers; the box lies inside both layouts.
         unsafe {
             copy_box(
                 &s,

@@ -26,6 +26,7 @@ struct Shared {
 }
 // SAFETY: tasks write disjoint elements (see the callers); the buffer outlives the call.
 unsafe impl Send for Shared {}
+// SAFETY: as for Send: no two tasks touch the same element.
 unsafe impl Sync for Shared {}
 
 /// One axis of an orthogonal selection, grouped by chunk: for each chunk touched, the
@@ -56,13 +57,16 @@ fn group_axis(indices: &[u64], chunk: u64, extent: u64, axis: usize) -> Result<A
     Ok(AxisGroups { groups })
 }
 
+/// Per axis, the (position in the output, offset in the box) pairs of the selected elements.
+type AxisOffsets = Vec<Vec<(usize, usize)>>;
+
 /// The box (start, shape) spanned by the offsets of each axis inside chunk `ks`, and the
 /// offsets rebased to it.
 fn bounding_box(
     chunk: &[u64],
     ks: &[u64],
     lists: &[&[(usize, usize)]],
-) -> (Vec<u64>, Vec<u64>, Vec<Vec<(usize, usize)>>) {
+) -> (Vec<u64>, Vec<u64>, AxisOffsets) {
     let mut start = Vec::with_capacity(ks.len());
     let mut shape = Vec::with_capacity(ks.len());
     let mut rebased = Vec::with_capacity(ks.len());
@@ -255,6 +259,7 @@ pub fn read_orthogonal(
             crate::store::resize(scratch, nbytes)?;
             array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
             let box_strides = c_strides(shape, elem);
+            #[allow(clippy::redundant_locals)] // capture all of `dst` (Sync), not its pointer field
             let dst = dst;
             debug_assert!(dst.len > 0);
             // SAFETY: every buffer position belongs to exactly one chunk per axis, so tasks
@@ -303,6 +308,7 @@ pub fn write_orthogonal(
                 array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
             }
             let box_strides = c_strides(shape, elem);
+            #[allow(clippy::redundant_locals)] // capture all of `src` (Sync), not its pointer field
             let src = src;
             debug_assert!(src.len > 0);
             // SAFETY: `data` is only read; `scratch` is this task's own.
@@ -412,6 +418,7 @@ pub fn read_points(array: &Array, coords: &[u64], out: &mut [u8], n_threads: usi
             let nbytes = shape.iter().product::<u64>() as usize * elem;
             crate::store::resize(scratch, nbytes)?;
             array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
+            #[allow(clippy::redundant_locals)] // capture all of `dst` (Sync), not its pointer field
             let dst = dst;
             for &(p, off) in offs {
                 debug_assert!((p + 1) * elem <= dst.len);

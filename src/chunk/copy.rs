@@ -90,6 +90,7 @@ pub struct SharedMut {
 
 // SAFETY: users write only disjoint boxes (one per chunk), checked against `len`.
 unsafe impl Send for SharedMut {}
+// SAFETY: as for Send: no two users write the same byte.
 unsafe impl Sync for SharedMut {}
 
 impl SharedMut {
@@ -345,6 +346,7 @@ mod tests {
         let sl = Layout::c_order(&[3, 4], 2);
         let mut dst = vec![0u8; 2 * 2 * 2];
         let dl = Layout::c_order(&[2, 2], 2);
+        // SAFETY: local buffers; the boxes lie inside their layouts.
         unsafe {
             copy_box(
                 &src,
@@ -364,6 +366,7 @@ mod tests {
         let fsrc: Vec<u8> = (0..12u8).collect(); // logical (i,j) = j*3+i
         let mut out = vec![0u8; 12];
         let cl = Layout::c_order(&[3, 4], 1);
+        // SAFETY: local buffers; the boxes lie inside their layouts.
         unsafe {
             copy_box(
                 &fsrc,
@@ -415,6 +418,7 @@ mod tests {
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();
             let mut got = vec![0u8; dshape.iter().product::<usize>() * elem];
+            // SAFETY: local buffers; the boxes lie inside their layouts.
             unsafe {
                 copy_box(
                     &src,
@@ -454,6 +458,7 @@ mod tests {
         let src = vec![0u8; 4];
         let l = Layout::c_order(&[2, 2], 1);
         let mut dst = vec![0u8; 4];
+        // SAFETY: local buffers; the boxes lie inside their layouts.
         let r = unsafe {
             copy_box(
                 &src,
@@ -473,6 +478,7 @@ mod tests {
     fn fill() {
         let mut dst = vec![0u8; 12];
         let l = Layout::c_order(&[3, 2], 2);
+        // SAFETY: a local buffer; the box lies inside its layout.
         unsafe { fill_box(SharedMut::new(&mut dst), &l, &[1, 1], &[2, 1], &[7, 8]).unwrap() };
         assert_eq!(dst, vec![0, 0, 0, 0, 0, 0, 7, 8, 0, 0, 7, 8]);
     }

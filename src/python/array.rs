@@ -313,6 +313,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: `out` is kept alive by the caller's reference for this whole call.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| a.read_region(&start, &shape, unsafe { buf.slice_mut() }, n_threads))
         })
     }
@@ -330,6 +331,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: as in read_into.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads))
         })
     }
@@ -348,6 +350,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: as in read_into.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| selection::read_orthogonal(a, &idx, unsafe { buf.slice_mut() }, n_threads))
         })
     }
@@ -365,6 +368,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: as in read_into.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| selection::write_orthogonal(a, &idx, unsafe { buf.slice() }, n_threads))
         })
     }
@@ -383,6 +387,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: as in read_into.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| selection::read_points(a, &c, unsafe { buf.slice_mut() }, n_threads))
         })
     }
@@ -400,6 +405,7 @@ impl ArrayHandle {
         let a = &self.inner;
         // SAFETY: as in read_into.
         py.detach(move || {
+            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
             guard(|| selection::write_points(a, &c, unsafe { buf.slice() }, n_threads))
         })
     }
