@@ -1,6 +1,6 @@
 //! An open array: region and chunk I/O over a store, one chunk per task.
 
-use crate::chunk::copy::{copy_box, fill_all, fill_box, ChunkView, Layout, SharedMut};
+use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
 use crate::chunk::grid::overlap;
 use crate::error::{Error, Result};
 use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format, Loc};
@@ -68,19 +68,9 @@ pub(crate) fn to_c_order(
     }
     let mut data = vec![0u8; nbytes];
     let zero = vec![0; shape.len()];
-    // SAFETY: `data` is local.
-    unsafe {
-        copy_box(
-            &scratch,
-            layout,
-            &zero,
-            SharedMut::new(&mut data),
-            &c,
-            &zero,
-            &layout.shape,
-            elem,
-        )?
-    };
+    OutputBuffer::new(&mut data, c, elem)?
+        .region_mut(&zero, &layout.shape)?
+        .copy_from(&scratch, layout, &zero)?;
     Ok(ChunkData {
         shape,
         data,
@@ -242,8 +232,7 @@ impl Array {
             return shard::read_region(self, start, shape, out, n_threads);
         }
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        let out_layout = Layout::c_order(&ushape, self.elem());
-        let dst = SharedMut::new(out);
+        let dst = OutputBuffer::c_order(out, &ushape, self.elem())?;
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         let elem = self.elem();
         // Uncompressed chunks the region covers in part are read in part: the byte range
@@ -271,7 +260,7 @@ impl Array {
                 false => Fetched::Missing,
             })
         };
-        let prefault = Prefault::new(dst, &self.meta.grid, start, shape, &out_layout, elem);
+        let prefault = Prefault::new(&dst, &self.meta.grid, start, shape, elem);
         threads::for_each_fetched(
             n_threads,
             &chunks,
@@ -282,56 +271,42 @@ impl Array {
                 let origin = self.meta.grid.origin(idx);
                 let (in_chunk, in_region, extent) =
                     overlap(&origin, &self.meta.grid.chunk, start, shape);
-                // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
-                unsafe {
-                    match fetched {
-                        Fetched::Missing => {
-                            fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill)
+                match fetched {
+                    Fetched::Missing => {
+                        // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
+                        unsafe { dst.region(&in_region, &extent) }?.fill(&self.meta.fill)
+                    }
+                    Fetched::Part(strides) => {
+                        // `file` starts at the box's first element.
+                        let part = Layout {
+                            shape: extent.clone(),
+                            strides,
+                        };
+                        let zero = vec![0; extent.len()];
+                        // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
+                        unsafe { dst.region(&in_region, &extent) }?.copy_from(file, &part, &zero)
+                    }
+                    Fetched::Whole => {
+                        let view = self.decode_stored(idx, file, data)?;
+                        // An N5 block smaller than the grid's (stored at an old clipped
+                        // edge shape before the dataset grew) holds part of the box;
+                        // the rest is the fill value (0).
+                        let inside: Vec<usize> = extent
+                            .iter()
+                            .zip(&in_chunk)
+                            .zip(&view.layout.shape)
+                            .map(|((e, c), s)| (*e).min(s.saturating_sub(*c)))
+                            .collect();
+                        if inside != extent {
+                            // SAFETY: chunks are disjoint, so every task writes its own box.
+                            unsafe { dst.region(&in_region, &extent) }?.fill(&self.meta.fill)?;
                         }
-                        Fetched::Part(strides) => {
-                            // `file` starts at the box's first element.
-                            let part = Layout {
-                                shape: extent.clone(),
-                                strides,
-                            };
-                            let zero = vec![0; extent.len()];
-                            copy_box(
-                                file,
-                                &part,
-                                &zero,
-                                dst,
-                                &out_layout,
-                                &in_region,
-                                &extent,
-                                elem,
-                            )
+                        if inside.iter().all(|&n| n > 0) {
+                            // SAFETY: chunks are disjoint, so every task writes its own box.
+                            let mut region = unsafe { dst.region(&in_region, &inside) }?;
+                            view.copy_to(&in_chunk, &mut region)?;
                         }
-                        Fetched::Whole => {
-                            let view = self.decode_stored(idx, file, data)?;
-                            // An N5 block smaller than the grid's (stored at an old clipped
-                            // edge shape before the dataset grew) holds part of the box;
-                            // the rest is the fill value (0).
-                            let inside: Vec<usize> = extent
-                                .iter()
-                                .zip(&in_chunk)
-                                .zip(&view.layout.shape)
-                                .map(|((e, c), s)| (*e).min(s.saturating_sub(*c)))
-                                .collect();
-                            if inside != extent {
-                                fill_box(dst, &out_layout, &in_region, &extent, &self.meta.fill)?;
-                            }
-                            if inside.iter().all(|&n| n > 0) {
-                                view.copy_to(
-                                    &in_chunk,
-                                    dst,
-                                    &out_layout,
-                                    &in_region,
-                                    &inside,
-                                    elem,
-                                )?;
-                            }
-                            Ok(())
-                        }
+                        Ok(())
                     }
                 }
             },
@@ -381,43 +356,28 @@ impl Array {
                     // Padding (Zarr edge chunks) and untouched parts need the fill value (`buf`
                     // holds stale bytes); a chunk the data covers whole needs nothing.
                     let needs_fill = !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
-                    // SAFETY: `buf` is local to this task.
-                    unsafe {
-                        match existing {
-                            Some(old) => {
-                                let common: Vec<usize> = old
-                                    .layout
-                                    .shape
-                                    .iter()
-                                    .zip(&ustored)
-                                    .map(|(a, b)| *a.min(b))
-                                    .collect();
-                                if common != ustored {
-                                    fill_all(&mut buf, &self.meta.fill);
-                                }
-                                old.copy_to(
-                                    &zero,
-                                    SharedMut::new(&mut buf),
-                                    &layout,
-                                    &zero,
-                                    &common,
-                                    self.elem(),
-                                )?;
+                    match existing {
+                        Some(old) => {
+                            let common: Vec<usize> = old
+                                .layout
+                                .shape
+                                .iter()
+                                .zip(&ustored)
+                                .map(|(a, b)| *a.min(b))
+                                .collect();
+                            if common != ustored {
+                                fill_all(&mut buf, &self.meta.fill);
                             }
-                            None if needs_fill => fill_all(&mut buf, &self.meta.fill),
-                            None => {}
+                            let mut whole =
+                                OutputBuffer::new(&mut buf, layout.clone(), self.elem())?;
+                            old.copy_to(&zero, &mut whole.region_mut(&zero, &common)?)?;
                         }
-                        copy_box(
-                            data,
-                            &src_layout,
-                            &in_region,
-                            SharedMut::new(&mut buf),
-                            &layout,
-                            &in_chunk,
-                            &extent,
-                            self.elem(),
-                        )?;
+                        None if needs_fill => fill_all(&mut buf, &self.meta.fill),
+                        None => {}
                     }
+                    OutputBuffer::new(&mut buf, layout, self.elem())?
+                        .region_mut(&in_chunk, &extent)?
+                        .copy_from(data, &src_layout, &in_region)?;
                     self.chunk_put(idx, buf, &stored)
                 };
                 if covers {

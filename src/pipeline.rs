@@ -2,7 +2,7 @@
 //! `order: "F"`, v3 `transpose`), the stored byte order, a chain of bytes-to-bytes codecs
 //! and, for N5, the block header.
 
-use crate::chunk::copy::{copy_box, Layout, SharedMut};
+use crate::chunk::copy::{Layout, OutputBuffer};
 use crate::chunk::n5_header::N5Header;
 use crate::codec::Compressor;
 use crate::dtype::{swap_bytes, DataType, Endian};
@@ -130,20 +130,9 @@ impl Pipeline {
                 let src = Layout::c_order(&ushape, elem);
                 let dst = Layout::permuted(&ushape, perm, elem);
                 let zero = vec![0; ushape.len()];
-                // SAFETY: `t` is local to this call.
-                // SAFETY: local buffers; the box lies inside both layouts.
-                unsafe {
-                    copy_box(
-                        &body,
-                        &src,
-                        &zero,
-                        SharedMut::new(&mut t),
-                        &dst,
-                        &zero,
-                        &ushape,
-                        elem,
-                    )?
-                };
+                OutputBuffer::new(&mut t, dst, elem)?
+                    .region_mut(&zero, &ushape)?
+                    .copy_from(&body, &src, &zero)?;
                 recycle(std::mem::replace(&mut body, Cow::Owned(t)));
             }
         }
@@ -390,21 +379,12 @@ mod tests {
         let mut s = Vec::new();
         let d = p.decode(&enc, &[2, 3], &[2, 3], &mut s).unwrap();
         let mut out = vec![0u8; data.len()];
-        let c = Layout::c_order(&[2, 3], 4);
-        // SAFETY: local buffers; the box lies inside both layouts.
-        unsafe {
-            copy_box(
-                &s,
-                &d.layout,
-                &[0, 0],
-                SharedMut::new(&mut out),
-                &c,
-                &[0, 0],
-                &[2, 3],
-                4,
-            )
+        OutputBuffer::c_order(&mut out, &[2, 3], 4)
             .unwrap()
-        };
+            .region_mut(&[0, 0], &[2, 3])
+            .unwrap()
+            .copy_from(&s, &d.layout, &[0, 0])
+            .unwrap();
         assert_eq!(out, data);
     }
 }

@@ -4,29 +4,27 @@
 //! anyway, makes the next pages present first (`MADV_POPULATE_WRITE`, Linux 5.14). It
 //! changes no byte, so it may run while the decoder writes; the total work is the same.
 
-use crate::chunk::copy::{Layout, SharedMut};
+use crate::chunk::copy::OutputBuffer;
 use crate::chunk::grid::{overlap, ChunkGrid};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The destination of a region read (`layout`, C order) and how much of it, from its
 /// start, has been made present.
 pub struct Prefault<'a> {
-    dst: SharedMut,
+    dst: &'a OutputBuffer<'a>,
     done: AtomicUsize,
     grid: &'a ChunkGrid,
     start: &'a [u64],
     shape: &'a [u64],
-    layout: &'a Layout,
     elem: usize,
 }
 
 impl<'a> Prefault<'a> {
     pub fn new(
-        dst: SharedMut,
+        dst: &'a OutputBuffer<'a>,
         grid: &'a ChunkGrid,
         start: &'a [u64],
         shape: &'a [u64],
-        layout: &'a Layout,
         elem: usize,
     ) -> Prefault<'a> {
         Prefault {
@@ -35,7 +33,6 @@ impl<'a> Prefault<'a> {
             grid,
             start,
             shape,
-            layout,
             elem,
         }
     }
@@ -56,7 +53,8 @@ impl<'a> Prefault<'a> {
     fn box_end(&self, idx: &[u64]) -> usize {
         let origin = self.grid.origin(idx);
         let (_, in_region, extent) = overlap(&origin, &self.grid.chunk, self.start, self.shape);
-        self.layout.offset(&in_region) + self.layout.span(&extent, self.elem)
+        let layout = self.dst.layout();
+        layout.offset(&in_region) + layout.span(&extent, self.elem)
     }
 
     /// Make the whole pages of `dst[mark..end]` present and writable, without changing
@@ -119,6 +117,7 @@ fn populate_write(_addr: usize, _len: usize) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::copy::Layout;
 
     fn whole(len: usize) -> (ChunkGrid, Vec<u64>, Vec<u64>, Layout) {
         let grid = ChunkGrid::new(vec![len as u64], vec![4096]).unwrap();
@@ -133,7 +132,8 @@ mod tests {
         let (_, rest) = buf.split_at_mut(77);
         let (mid, _) = rest.split_at_mut((1 << 20) - 500);
         let (grid, start, shape, layout) = whole(mid.len());
-        let p = Prefault::new(SharedMut::new(mid), &grid, &start, &shape, &layout, 1);
+        let dst = OutputBuffer::new(mid, layout, 1).unwrap();
+        let p = Prefault::new(&dst, &grid, &start, &shape, 1);
         assert!(p.up_to(1000));
         assert!(!p.up_to(10)); // behind the mark: nothing to do
         assert!(p.step_after(&[vec![3], vec![1]])); // clipped to the buffer
@@ -146,7 +146,9 @@ mod tests {
     fn steps_start_past_the_cells_handed_over() {
         let mut v: Vec<u8> = vec![0; 16 << 20];
         let (grid, start, shape, layout) = whole(v.len());
-        let p = Prefault::new(SharedMut::new(&mut v), &grid, &start, &shape, &layout, 1);
+        let len = v.len();
+        let dst = OutputBuffer::new(&mut v, layout, 1).unwrap();
+        let p = Prefault::new(&dst, &grid, &start, &shape, 1);
         assert!(p.step_after(&[vec![0], vec![1]]));
         assert_eq!(p.done.load(Ordering::Relaxed), 2 * 4096 + STEP);
         assert!(p.step_after(&[vec![1]]));
@@ -154,7 +156,7 @@ mod tests {
         assert!(p.step_after(&[vec![2000]]));
         assert_eq!(p.done.load(Ordering::Relaxed), 2001 * 4096 + STEP);
         while p.step_after(&[vec![0]]) {}
-        assert_eq!(p.done.load(Ordering::Relaxed), v.len());
+        assert_eq!(p.done.load(Ordering::Relaxed), len);
         assert!(v.iter().all(|&b| b == 0));
     }
 
@@ -165,7 +167,8 @@ mod tests {
         let (start, shape) = (vec![1, 2], vec![6, 7]);
         let layout = Layout::c_order(&[6, 7], 2);
         let mut out = vec![0u8; 6 * 7 * 2];
-        let p = Prefault::new(SharedMut::new(&mut out), &grid, &start, &shape, &layout, 2);
+        let dst = OutputBuffer::new(&mut out, layout, 2).unwrap();
+        let p = Prefault::new(&dst, &grid, &start, &shape, 2);
         // Chunk (0, 0) covers region rows 0..3, columns 0..2: ends at row 2, column 1.
         assert_eq!(p.box_end(&[0, 0]), (2 * 7 + 2) * 2);
         // Chunk (1, 2) ends at the region's last element.

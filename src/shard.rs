@@ -3,7 +3,7 @@
 //! ranges they need; writes rewrite each shard once per call, atomically.
 
 use crate::array::{to_c_order, Array, ChunkData};
-use crate::chunk::copy::{copy_box, fill_all, fill_box, ChunkView, Layout, SharedMut};
+use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
 use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::dtype::swap_bytes;
@@ -266,8 +266,7 @@ pub fn read_region(
 ) -> Result<()> {
     let elem = a.elem();
     let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-    let out_layout = Layout::c_order(&ushape, elem);
-    let dst = SharedMut::new(out);
+    let dst = OutputBuffer::c_order(out, &ushape, elem)?;
     let grid = inner_grid(a);
     let per = per_shard(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
@@ -307,7 +306,7 @@ pub fn read_region(
         Ok((path, index, inner, spans))
     };
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
-    let prefault = Prefault::new(dst, &a.meta.grid, start, shape, &out_layout, elem);
+    let prefault = Prefault::new(&dst, &a.meta.grid, start, shape, elem);
     threads::for_each_fetched(
         n_threads,
         &shards,
@@ -322,21 +321,14 @@ pub fn read_region(
                     overlap(&grid.origin(gidx), &grid.chunk, start, shape);
                 let entry = index.as_ref().and_then(|idx| idx[linear(&local, &per)]);
                 // SAFETY: inner chunks are disjoint boxes of the output.
-                unsafe {
-                    match (entry, &spans) {
-                        (Some(e), Some(spans)) => {
-                            let bytes = spans.get(span, e);
-                            decode_inner(a, bytes, scratch, &path, &local)?.copy_to(
-                                &in_chunk,
-                                dst,
-                                &out_layout,
-                                &in_reg,
-                                &ext,
-                                elem,
-                            )
-                        }
-                        _ => fill_box(dst, &out_layout, &in_reg, &ext, &a.meta.fill),
+                let mut region = unsafe { dst.region(&in_reg, &ext) }?;
+                match (entry, &spans) {
+                    (Some(e), Some(spans)) => {
+                        let bytes = spans.get(span, e);
+                        decode_inner(a, bytes, scratch, &path, &local)?
+                            .copy_to(&in_chunk, &mut region)
                     }
+                    _ => region.fill(&a.meta.fill),
                 }
             })
         },
@@ -520,33 +512,19 @@ pub fn write_region(
                     // padding of edge chunks included) gets the fill value.
                     let mut buf = PooledBuf::with_len(inner_bytes)?;
                     let zero = vec![0; inner_u.len()];
-                    // SAFETY: `buf` is local to this task.
-                    unsafe {
-                        match old.filter(|_| !full) {
-                            Some(bytes) => {
-                                decode_inner(a, bytes, scratch, &path, local)?.copy_to(
-                                    &zero,
-                                    SharedMut::new(&mut buf),
-                                    &inner_layout,
-                                    &zero,
-                                    &inner_u,
-                                    elem,
-                                )?;
-                            }
-                            None if full && interior => {}
-                            None => fill_all(&mut buf, &a.meta.fill),
+                    match old.filter(|_| !full) {
+                        Some(bytes) => {
+                            let mut whole =
+                                OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?;
+                            decode_inner(a, bytes, scratch, &path, local)?
+                                .copy_to(&zero, &mut whole.region_mut(&zero, &inner_u)?)?;
                         }
-                        copy_box(
-                            data,
-                            &src_layout,
-                            &in_reg,
-                            SharedMut::new(&mut buf),
-                            &inner_layout,
-                            &in_chunk,
-                            &ext,
-                            elem,
-                        )?;
+                        None if full && interior => {}
+                        None => fill_all(&mut buf, &a.meta.fill),
                     }
+                    OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?
+                        .region_mut(&in_chunk, &ext)?
+                        .copy_from(data, &src_layout, &in_reg)?;
                     Ok(Inner::Set(encode_inner(a, buf)?))
                 },
                 sink,

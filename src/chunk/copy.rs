@@ -3,6 +3,7 @@
 
 use crate::dtype::swap_bytes_into;
 use crate::error::{Error, Result};
+use std::marker::PhantomData;
 
 /// A strided n-d view description (strides in bytes).
 #[derive(Clone, Debug)]
@@ -81,29 +82,217 @@ impl Layout {
     }
 }
 
-/// A raw destination buffer that several threads write disjoint boxes of.
-#[derive(Clone, Copy)]
-pub struct SharedMut {
+/// The destination of region copies: a byte buffer holding an n-d box in `layout`, into
+/// which several threads may copy at once, each into its own box ([`OutputBuffer::region`]).
+///
+/// It borrows the buffer mutably for its whole life, so nothing else reads or writes the
+/// buffer meanwhile, and it checks when built that the layout lies inside the buffer and
+/// when a region is taken that the region lies inside the layout; the copies themselves
+/// then need no further checks on the destination. Modeled on zarrs'
+/// `ArrayBytesFixedDisjointView`.
+pub struct OutputBuffer<'a> {
     ptr: *mut u8,
     len: usize,
+    layout: Layout,
+    elem: usize,
+    _buf: PhantomData<&'a mut [u8]>,
 }
 
-// SAFETY: users write only disjoint boxes (one per chunk), checked against `len`.
-unsafe impl Send for SharedMut {}
-// SAFETY: as for Send: no two users write the same byte.
-unsafe impl Sync for SharedMut {}
+// SAFETY: the buffer is borrowed mutably for 'a, so only this view reaches it; threads write
+// through regions, which `region`'s contract keeps disjoint.
+unsafe impl Send for OutputBuffer<'_> {}
+// SAFETY: as for Send: shared use only hands out regions, disjoint by `region`'s contract.
+unsafe impl Sync for OutputBuffer<'_> {}
 
-impl SharedMut {
-    pub fn new(buf: &mut [u8]) -> Self {
-        SharedMut {
+impl<'a> OutputBuffer<'a> {
+    /// A view of `buf` holding `elem`-byte elements in `layout`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when the layout does not fit in `buf`.
+    pub fn new(buf: &'a mut [u8], layout: Layout, elem: usize) -> Result<Self> {
+        let origin = vec![0; layout.shape.len()];
+        layout.check(&origin, &layout.shape, elem, buf.len())?;
+        Ok(OutputBuffer {
             ptr: buf.as_mut_ptr(),
             len: buf.len(),
-        }
+            layout,
+            elem,
+            _buf: PhantomData,
+        })
     }
 
-    /// The buffer's address and length, for advice to the kernel about its pages.
+    /// A C-order view of all of `buf`, an array of `shape`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `buf` is smaller than the array.
+    pub fn c_order(buf: &'a mut [u8], shape: &[usize], elem: usize) -> Result<Self> {
+        Self::new(buf, Layout::c_order(shape, elem), elem)
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The buffer's address and length, for advice to the kernel about its pages (which
+    /// changes no byte).
     pub fn raw(&self) -> (*mut u8, usize) {
         (self.ptr, self.len)
+    }
+
+    /// The box `extent` at `at`, to copy into; any number of threads may hold regions.
+    ///
+    /// # Safety
+    /// Regions in use at the same time (on any thread) must not overlap: no element of the
+    /// buffer may belong to two of them. Where one caller owns the buffer,
+    /// [`OutputBuffer::region_mut`] needs no such promise.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when the box does not lie inside the layout.
+    pub unsafe fn region<'r>(
+        &'r self,
+        at: &[usize],
+        extent: &'r [usize],
+    ) -> Result<OutputRegion<'r>> {
+        self.layout.check(at, extent, self.elem, self.len)?;
+        Ok(OutputRegion {
+            ptr: self.ptr,
+            offset: self.layout.offset(at),
+            strides: &self.layout.strides,
+            extent,
+            elem: self.elem,
+            _buf: PhantomData,
+        })
+    }
+
+    /// Like [`OutputBuffer::region`], for the one caller that has the buffer to itself.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when the box does not lie inside the layout.
+    pub fn region_mut<'r>(
+        &'r mut self,
+        at: &[usize],
+        extent: &'r [usize],
+    ) -> Result<OutputRegion<'r>> {
+        // SAFETY: `&mut self` is exclusive, so no other region is in use.
+        unsafe { self.region(at, extent) }
+    }
+}
+
+/// A box of an [`OutputBuffer`], checked to lie inside it: the target of one copy or fill.
+pub struct OutputRegion<'r> {
+    ptr: *mut u8,
+    offset: usize,
+    strides: &'r [usize],
+    extent: &'r [usize],
+    elem: usize,
+    _buf: PhantomData<&'r mut [u8]>,
+}
+
+impl OutputRegion<'_> {
+    pub fn extent(&self) -> &[usize] {
+        self.extent
+    }
+
+    /// Copy the box of the region's extent at `src_at` in `src` (laid out as `src_layout`)
+    /// into the region.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when that box does not lie inside `src`.
+    pub fn copy_from(&mut self, src: &[u8], src_layout: &Layout, src_at: &[usize]) -> Result<()> {
+        self.copy_from_swapped(src, src_layout, src_at, 1)
+    }
+
+    /// Like [`OutputRegion::copy_from`], reversing the bytes of every `swap`-byte unit on the
+    /// way (1: a plain copy), so data stored in the other byte order needs no second pass.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when the source box does not lie inside `src`.
+    pub fn copy_from_swapped(
+        &mut self,
+        src: &[u8],
+        src_layout: &Layout,
+        src_at: &[usize],
+        swap: usize,
+    ) -> Result<()> {
+        let (extent, elem) = (self.extent, self.elem);
+        src_layout.check(src_at, extent, elem, src.len())?;
+        if extent.contains(&0) {
+            return Ok(());
+        }
+        let so = src_layout.offset(src_at);
+        let dst = self.ptr;
+        // SAFETY (both closures): `walk` visits runs inside the box, which `check` found
+        // inside `src` and `region` inside the destination buffer; the region is the only
+        // writer of its bytes, and source and destination do not overlap (the destination
+        // is mutably borrowed by the OutputBuffer, `src` shared).
+        if swap > 1 {
+            walk(
+                extent,
+                &src_layout.strides,
+                self.strides,
+                elem,
+                so,
+                self.offset,
+                |s, d, n| unsafe {
+                    swap_bytes_into(
+                        std::slice::from_raw_parts(src.as_ptr().add(s), n),
+                        std::slice::from_raw_parts_mut(dst.add(d), n),
+                        swap,
+                    )
+                },
+            );
+        } else {
+            walk(
+                extent,
+                &src_layout.strides,
+                self.strides,
+                elem,
+                so,
+                self.offset,
+                |s, d, n| unsafe { copy_run(src.as_ptr().add(s), dst.add(d), n) },
+            );
+        }
+        Ok(())
+    }
+
+    /// Fill the region with repetitions of the element `value`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `value` is not one element long.
+    pub fn fill(&mut self, value: &[u8]) -> Result<()> {
+        let elem = self.elem;
+        if value.len() != elem {
+            return Err(Error::invalid(format!(
+                "fill value of {} bytes for {elem}-byte elements",
+                value.len()
+            )));
+        }
+        if self.extent.contains(&0) {
+            return Ok(());
+        }
+        let zero = value.iter().all(|&b| b == 0);
+        let dst = self.ptr;
+        // SAFETY: `walk` visits runs inside the region, which `region` found inside the
+        // buffer; the region is the only writer of its bytes.
+        walk(
+            self.extent,
+            self.strides,
+            self.strides,
+            elem,
+            0,
+            self.offset,
+            |_, d, n| unsafe {
+                let p = dst.add(d);
+                if zero {
+                    std::ptr::write_bytes(p, 0, n);
+                } else {
+                    for k in (0..n).step_by(elem) {
+                        std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+                    }
+                }
+            },
+        );
+        Ok(())
     }
 }
 
@@ -116,132 +305,13 @@ pub struct ChunkView<'a> {
 }
 
 impl ChunkView<'_> {
-    /// Copy the box `extent` at `at` in the chunk to `dst_at` in `dst`, in native order.
+    /// Copy the box of `dst`'s extent at `at` in the chunk into `dst`, in native order.
     ///
-    /// # Safety
-    /// No other thread may access the destination box concurrently.
-    pub unsafe fn copy_to(
-        &self,
-        at: &[usize],
-        dst: SharedMut,
-        dst_layout: &Layout,
-        dst_at: &[usize],
-        extent: &[usize],
-        elem: usize,
-    ) -> Result<()> {
-        copy_box_swapped(
-            self.bytes,
-            &self.layout,
-            at,
-            dst,
-            dst_layout,
-            dst_at,
-            extent,
-            elem,
-            self.swap,
-        )
+    /// # Errors
+    /// `InvalidArgument` when that box does not lie inside the chunk.
+    pub fn copy_to(&self, at: &[usize], dst: &mut OutputRegion<'_>) -> Result<()> {
+        dst.copy_from_swapped(self.bytes, &self.layout, at, self.swap)
     }
-}
-
-/// Copy the box `extent` at `src_at` in `src` to `dst_at` in `dst`.
-///
-/// # Safety
-/// No other thread may access the destination box concurrently.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn copy_box(
-    src: &[u8],
-    src_layout: &Layout,
-    src_at: &[usize],
-    dst: SharedMut,
-    dst_layout: &Layout,
-    dst_at: &[usize],
-    extent: &[usize],
-    elem: usize,
-) -> Result<()> {
-    copy_box_swapped(
-        src, src_layout, src_at, dst, dst_layout, dst_at, extent, elem, 1,
-    )
-}
-
-/// Like `copy_box`, reversing the bytes of every `swap`-byte unit on the way (1: a plain
-/// copy), so chunks stored in the other byte order need no separate pass.
-///
-/// # Safety
-/// No other thread may access the destination box concurrently.
-#[allow(clippy::too_many_arguments)]
-unsafe fn copy_box_swapped(
-    src: &[u8],
-    src_layout: &Layout,
-    src_at: &[usize],
-    dst: SharedMut,
-    dst_layout: &Layout,
-    dst_at: &[usize],
-    extent: &[usize],
-    elem: usize,
-    swap: usize,
-) -> Result<()> {
-    src_layout.check(src_at, extent, elem, src.len())?;
-    dst_layout.check(dst_at, extent, elem, dst.len)?;
-    if extent.contains(&0) {
-        return Ok(());
-    }
-    let so = src_layout.offset(src_at);
-    let d0 = dst_layout.offset(dst_at);
-    let (src_strides, dst_strides) = (&src_layout.strides, &dst_layout.strides);
-    if swap > 1 {
-        walk(extent, src_strides, dst_strides, elem, so, d0, |s, d, n| {
-            swap_bytes_into(
-                std::slice::from_raw_parts(src.as_ptr().add(s), n),
-                std::slice::from_raw_parts_mut(dst.ptr.add(d), n),
-                swap,
-            )
-        });
-    } else {
-        walk(extent, src_strides, dst_strides, elem, so, d0, |s, d, n| {
-            copy_run(src.as_ptr().add(s), dst.ptr.add(d), n)
-        });
-    }
-    Ok(())
-}
-
-/// Fill the box `extent` at `dst_at` with repetitions of the element `value`.
-///
-/// # Safety
-/// No other thread may access the destination box concurrently.
-pub unsafe fn fill_box(
-    dst: SharedMut,
-    dst_layout: &Layout,
-    dst_at: &[usize],
-    extent: &[usize],
-    value: &[u8],
-) -> Result<()> {
-    let elem = value.len();
-    dst_layout.check(dst_at, extent, elem, dst.len)?;
-    if extent.contains(&0) {
-        return Ok(());
-    }
-    let zero = value.iter().all(|&b| b == 0);
-    let d0 = dst_layout.offset(dst_at);
-    let strides = dst_layout.strides.clone();
-    walk(
-        extent,
-        &strides,
-        &dst_layout.strides,
-        elem,
-        0,
-        d0,
-        |_, d, n| {
-            let p = dst.ptr.add(d);
-            if zero {
-                std::ptr::write_bytes(p, 0, n);
-            } else {
-                for k in (0..n).step_by(elem) {
-                    std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
-                }
-            }
-        },
-    );
-    Ok(())
 }
 
 /// Safe fill of a whole buffer with an element value.
@@ -346,40 +416,20 @@ mod tests {
         let sl = Layout::c_order(&[3, 4], 2);
         let mut dst = vec![0u8; 2 * 2 * 2];
         let dl = Layout::c_order(&[2, 2], 2);
-        // SAFETY: local buffers; the boxes lie inside their layouts.
-        unsafe {
-            copy_box(
-                &src,
-                &sl,
-                &[1, 1],
-                SharedMut::new(&mut dst),
-                &dl,
-                &[0, 0],
-                &[2, 2],
-                2,
-            )
-            .unwrap()
-        };
+        let mut out = OutputBuffer::new(&mut dst, dl, 2).unwrap();
+        let mut region = out.region_mut(&[0, 0], &[2, 2]).unwrap();
+        region.copy_from(&src, &sl, &[1, 1]).unwrap();
         assert_eq!(dst, vec![10, 11, 12, 13, 18, 19, 20, 21]);
         // Fortran-order source holding the same logical 3x4 array.
         let fl = Layout::permuted(&[3, 4], &[1, 0], 1);
         let fsrc: Vec<u8> = (0..12u8).collect(); // logical (i,j) = j*3+i
         let mut out = vec![0u8; 12];
         let cl = Layout::c_order(&[3, 4], 1);
-        // SAFETY: local buffers; the boxes lie inside their layouts.
-        unsafe {
-            copy_box(
-                &fsrc,
-                &fl,
-                &[0, 0],
-                SharedMut::new(&mut out),
-                &cl,
-                &[0, 0],
-                &[3, 4],
-                1,
-            )
+        let mut view = OutputBuffer::new(&mut out, cl, 1).unwrap();
+        view.region_mut(&[0, 0], &[3, 4])
             .unwrap()
-        };
+            .copy_from(&fsrc, &fl, &[0, 0])
+            .unwrap();
         assert_eq!(out, vec![0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]);
     }
 
@@ -418,20 +468,11 @@ mod tests {
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();
             let mut got = vec![0u8; dshape.iter().product::<usize>() * elem];
-            // SAFETY: local buffers; the boxes lie inside their layouts.
-            unsafe {
-                copy_box(
-                    &src,
-                    &sl,
-                    &src_at,
-                    SharedMut::new(&mut got),
-                    &dl,
-                    &dst_at,
-                    &extent,
-                    elem,
-                )
+            let mut out = OutputBuffer::new(&mut got, dl.clone(), elem).unwrap();
+            out.region_mut(&dst_at, &extent)
                 .unwrap()
-            };
+                .copy_from(&src, &sl, &src_at)
+                .unwrap();
             let mut want = vec![0u8; got.len()];
             let total: usize = extent.iter().product();
             for lin in 0..total {
@@ -458,28 +499,54 @@ mod tests {
         let src = vec![0u8; 4];
         let l = Layout::c_order(&[2, 2], 1);
         let mut dst = vec![0u8; 4];
-        // SAFETY: local buffers; the boxes lie inside their layouts.
-        let r = unsafe {
-            copy_box(
-                &src,
-                &l,
-                &[1, 1],
-                SharedMut::new(&mut dst),
-                &l,
-                &[0, 0],
-                &[2, 2],
-                1,
-            )
-        };
-        assert!(r.is_err());
+        let mut out = OutputBuffer::new(&mut dst, l.clone(), 1).unwrap();
+        // the source box sticks out of the source
+        let mut region = out.region_mut(&[0, 0], &[2, 2]).unwrap();
+        assert!(region.copy_from(&src, &l, &[1, 1]).is_err());
+        // the destination box sticks out of the destination
+        assert!(out.region_mut(&[1, 0], &[2, 2]).is_err());
+        assert!(out.region_mut(&[0], &[1]).is_err());
+        // a layout larger than its buffer is refused when the view is built
+        let mut small = vec![0u8; 3];
+        assert!(OutputBuffer::new(&mut small, l, 1).is_err());
     }
 
     #[test]
     fn fill() {
         let mut dst = vec![0u8; 12];
         let l = Layout::c_order(&[3, 2], 2);
-        // SAFETY: a local buffer; the box lies inside its layout.
-        unsafe { fill_box(SharedMut::new(&mut dst), &l, &[1, 1], &[2, 1], &[7, 8]).unwrap() };
+        let mut out = OutputBuffer::new(&mut dst, l, 2).unwrap();
+        out.region_mut(&[1, 1], &[2, 1])
+            .unwrap()
+            .fill(&[7, 8])
+            .unwrap();
+        assert!(out
+            .region_mut(&[0, 0], &[1, 1])
+            .unwrap()
+            .fill(&[7])
+            .is_err());
         assert_eq!(dst, vec![0, 0, 0, 0, 0, 0, 7, 8, 0, 0, 7, 8]);
+    }
+
+    #[test]
+    fn threads_fill_disjoint_regions() {
+        let mut buf = vec![0u8; 8 * 8];
+        let out = OutputBuffer::c_order(&mut buf, &[8, 8], 1).unwrap();
+        let quarters = [[0, 0], [0, 4], [4, 0], [4, 4]];
+        std::thread::scope(|s| {
+            for (k, at) in quarters.iter().enumerate() {
+                let out = &out;
+                s.spawn(move || {
+                    // SAFETY: the four quarters do not overlap.
+                    let mut region = unsafe { out.region(at, &[4, 4]) }.unwrap();
+                    region.fill(&[k as u8 + 1]).unwrap();
+                });
+            }
+        });
+        for (i, row) in buf.chunks(8).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                assert_eq!(v as usize, 1 + 2 * (i / 4) + j / 4);
+            }
+        }
     }
 }
