@@ -7,6 +7,9 @@ pub mod n5;
 pub mod zarr_v2;
 pub mod zarr_v3;
 
+#[cfg(test)]
+mod tests;
+
 use crate::chunk::grid::ChunkGrid;
 use crate::chunk::key::KeyEncoding;
 use crate::codec::Compressor;
