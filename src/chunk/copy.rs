@@ -221,35 +221,42 @@ impl OutputRegion<'_> {
         }
         let so = src_layout.offset(src_at);
         let dst = self.ptr;
-        // SAFETY (both closures): `walk` visits runs inside the box, which `check` found
-        // inside `src` and `region` inside the destination buffer; the region is the only
-        // writer of its bytes, and source and destination do not overlap (the destination
-        // is mutably borrowed by the OutputBuffer, `src` shared).
+        let strides = (&src_layout.strides[..], self.strides);
+        // `walk` visits runs inside the box, which `check` found inside `src` and `region`
+        // inside the destination buffer; the region is the only writer of its bytes, and
+        // source and destination do not overlap (the destination is mutably borrowed by the
+        // OutputBuffer, `src` shared).
         if swap > 1 {
             walk(
                 extent,
-                &src_layout.strides,
-                self.strides,
+                strides.0,
+                strides.1,
                 elem,
                 so,
                 self.offset,
-                |s, d, n| unsafe {
-                    swap_bytes_into(
-                        std::slice::from_raw_parts(src.as_ptr().add(s), n),
-                        std::slice::from_raw_parts_mut(dst.add(d), n),
-                        swap,
-                    )
+                |s, d, n| {
+                    // SAFETY: see above: both runs lie inside their buffers, which do not overlap.
+                    let (from, to) = unsafe {
+                        (
+                            std::slice::from_raw_parts(src.as_ptr().add(s), n),
+                            std::slice::from_raw_parts_mut(dst.add(d), n),
+                        )
+                    };
+                    swap_bytes_into(from, to, swap)
                 },
             );
         } else {
             walk(
                 extent,
-                &src_layout.strides,
-                self.strides,
+                strides.0,
+                strides.1,
                 elem,
                 so,
                 self.offset,
-                |s, d, n| unsafe { copy_run(src.as_ptr().add(s), dst.add(d), n) },
+                |s, d, n| {
+                    // SAFETY: see above: both runs lie inside their buffers, which do not overlap.
+                    unsafe { copy_run(src.as_ptr().add(s), dst.add(d), n) }
+                },
             );
         }
         Ok(())
@@ -272,22 +279,25 @@ impl OutputRegion<'_> {
         }
         let zero = value.iter().all(|&b| b == 0);
         let dst = self.ptr;
-        // SAFETY: `walk` visits runs inside the region, which `region` found inside the
-        // buffer; the region is the only writer of its bytes.
+        let strides = self.strides;
         walk(
             self.extent,
-            self.strides,
-            self.strides,
+            strides,
+            strides,
             elem,
             0,
             self.offset,
-            |_, d, n| unsafe {
-                let p = dst.add(d);
-                if zero {
-                    std::ptr::write_bytes(p, 0, n);
-                } else {
-                    for k in (0..n).step_by(elem) {
-                        std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+            |_, d, n| {
+                // SAFETY: `walk` visits runs inside the region, which `region` found inside the
+                // buffer; the region is the only writer of its bytes.
+                unsafe {
+                    let p = dst.add(d);
+                    if zero {
+                        std::ptr::write_bytes(p, 0, n);
+                    } else {
+                        for k in (0..n).step_by(elem) {
+                            std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(k), elem);
+                        }
                     }
                 }
             },

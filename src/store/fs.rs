@@ -74,11 +74,11 @@ impl FsStore {
 impl FsStore {
     /// Open the file of `key` once and read each range into the buffer `dest` gives for it
     /// (pread); false when the value is missing.
-    fn pread<'b>(
+    fn pread(
         &self,
         key: &str,
         ranges: &[ByteRange],
-        bufs: &mut dyn Iterator<Item = &'b mut Vec<u8>>,
+        bufs: &mut dyn Iterator<Item = &mut Vec<u8>>,
     ) -> Result<bool> {
         use std::os::unix::fs::FileExt;
         let path = self.path(key)?;
