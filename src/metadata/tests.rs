@@ -235,6 +235,8 @@ fn every_format_reads_back_what_it_writes() {
             separator: None,
             shards: None,
             key_encoding: None,
+            record: None,
+            filters: Vec::new(),
         };
         let m = create(&at(&d), &spec).unwrap();
         let again = open(&at(&d)).unwrap();

@@ -311,7 +311,7 @@ fn dtype_from_json(dt: &Value) -> Option<DataType> {
     let config = dt.get("configuration")?;
     let length = || {
         let n = config.get("length_bytes")?.as_u64()?;
-        (n >= 1 && n <= 1 << 28).then_some(n as u32)
+        (1..=1 << 28).contains(&n).then_some(n as u32)
     };
     let unit = || {
         let scale = config.get("scale_factor").map_or(Some(1), Value::as_u64)?;
