@@ -234,7 +234,9 @@ impl DataType {
         }
         let size: usize = rest.parse().map_err(|_| bad())?;
         if matches!(kind, 'S' | 'U' | 'V') {
-            let n = u32::try_from(size).ok().filter(|&n| (1..=1 << 28).contains(&n));
+            let n = u32::try_from(size)
+                .ok()
+                .filter(|&n| (1..=1 << 28).contains(&n));
             let n = n.ok_or_else(bad)?;
             return Ok((
                 match kind {

@@ -7,12 +7,28 @@ the dataset's native-endian dtype (``ArrayHandle.dtype``), C-contiguous.
 
 import os
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import TypeAlias, final
 
 import numpy as np
 
+__all__ = [
+    "ArrayHandle",
+    "Store",
+    "__version__",
+    "check_compression",
+    "compressors",
+    "create_group",
+    "node_info",
+    "read_attrs",
+    "reserved_attrs",
+    "root_info",
+    "update_attrs",
+    "write_attrs",
+]
+
 __version__: str
 
+@final
 class Store:
     """A storage backend: a local directory (path or ``file://``; ``durable=True`` or
     ``Z5PY_DURABLE=1`` syncs every write before it returns), ``memory://NAME`` (a store
@@ -21,12 +37,12 @@ class Store:
     Keys are ``/``-separated, relative to the root; listings return full keys, sorted.
     Every method releases the GIL.  Pickling carries the URL and ``storage_options``."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str | os.PathLike[str],
         durable: bool = False,
         storage_options: dict[str, str | bool | int | float] | None = None,
-    ) -> None: ...
+    ) -> Store: ...
     @property
     def url(self) -> str: ...
     @property
@@ -50,46 +66,49 @@ class Store:
         """Every key below ``prefix``."""
     def prefix_exists(self, prefix: str = "") -> bool: ...
 
-Target: TypeAlias = str | os.PathLike[str] | Store
+_Target: TypeAlias = str | os.PathLike[str] | Store
 """Where a node is: a ``Store``, or a local path (read as ``Store(path)``); every function
 takes the node's ``key`` inside it too (default ``""``: the target itself)."""
 
-def node_info(path: Target, key: str = "") -> tuple[str, str | None]:
-    """What lives at ``path``: ``("array", fmt)``, ``("group", fmt)``, or ``("none", None)``
-    (``("dir", None)`` for a plain directory without metadata, which N5 treats as a group)."""
+def node_info(target: _Target, key: str = "") -> tuple[str, str | None]:
+    """What lives at ``key`` in ``target``: ``("array", fmt)``, ``("group", fmt)``, or
+    ``("none", None)`` (``("dir", None)`` for a plain directory without metadata, which N5
+    treats as a group)."""
 
-def create_group(path: Target, fmt: str, is_root: bool, key: str = "") -> None:
+def create_group(target: _Target, fmt: str, is_root: bool, key: str = "") -> None:
     """Create the directory and write group metadata (``.zgroup``, v3 ``zarr.json``, or for an
     N5 root ``attributes.json`` with the ``"n5"`` version key).  Idempotent."""
 
-def root_info(path: Target, key: str = "") -> tuple[str, str | None]:
+def root_info(target: _Target, key: str = "") -> tuple[str, str | None]:
     """As :func:`node_info` for the root of a container, with its metadata checked strictly:
     a corrupt ``.zgroup`` / ``.zarray`` / ``zarr.json`` / ``attributes.json`` raises
     ``MetadataError`` naming it, an N5 version above 4.x ``UnsupportedError``."""
 
-def read_attrs(path: Target, fmt: str, key: str = "", root: bool = False) -> str:
-    """User attributes of the node at ``path`` as a JSON object string (``{}`` when none).
-    An N5 dataset's metadata keys and the root's ``"n5"`` key are not included."""
+def read_attrs(target: _Target, fmt: str, key: str = "", root: bool = False) -> str:
+    """User attributes of the node at ``key`` in ``target`` as a JSON object string (``{}``
+    when none).  An N5 dataset's metadata keys and the root's ``"n5"`` key are not included."""
 
-def write_attrs(path: Target, fmt: str, attrs_json: str, key: str = "", root: bool = False) -> None:
+def write_attrs(
+    target: _Target, fmt: str, attrs_json: str, key: str = "", root: bool = False
+) -> None:
     """Replace the user attributes with ``attrs_json`` (a JSON object; NaN/Infinity allowed),
     atomically.  Keys N5 reserves at this node raise ``InvalidArgumentError``, and so do
     attributes that would give an N5 group all of ``dimensions``, ``blockSize``,
     ``dataType``."""
 
-def reserved_attrs(path: Target, fmt: str, key: str = "", root: bool = False) -> list[str]:
+def reserved_attrs(target: _Target, fmt: str, key: str = "", root: bool = False) -> list[str]:
     """The attribute names N5 reserves at this node: a dataset's metadata keys, the root's
     ``"n5"``; empty for Zarr."""
 
 def update_attrs(
-    path: Target,
+    target: _Target,
     fmt: str,
     set_json: str,
-    delete: Sequence[str] = (),
+    delete: Sequence[str] = ...,
     key: str = "",
     root: bool = False,
 ) -> None:
-    """Set the attributes of ``set_json`` and remove those in ``delete`` in one
+    """Set the attributes of ``set_json`` and remove those in ``delete`` (default: none) in one
     read-modify-write that other threads and processes cannot interleave (locked on disk)."""
 
 def compressors(fmt: str) -> list[str]:
@@ -99,14 +118,15 @@ def check_compression(fmt: str, compressor: str, options_json: str, dtype: str) 
     """Raise what creating an array of ``dtype`` (numpy typestr) with this compressor and
     these options (z5py spelling, a JSON object) would raise for them."""
 
+@final
 class ArrayHandle:
     """An open dataset: metadata plus the chunk engine."""
 
     @staticmethod
-    def open(path: Target, key: str = "") -> ArrayHandle: ...
+    def open(target: _Target, key: str = "") -> ArrayHandle: ...
     @staticmethod
     def create(
-        path: Target,
+        target: _Target,
         fmt: str,
         shape: Sequence[int],
         chunks: Sequence[int],
@@ -120,7 +140,8 @@ class ArrayHandle:
         key: str = "",
         filters_json: str | None = None,
     ) -> ArrayHandle:
-        """Write the metadata of a new array at ``path`` (directory created) and open it.
+        """Write the metadata of a new array at ``key`` in ``target`` (directory created) and
+        open it.
 
         ``dtype`` is a numpy dtype string (``"<u2"``, ``"|b1"``, ``">f8"``...); ``compressor``
         uses z5py's names (``raw``, ``gzip``, ``zlib``, ``bzip2``, ``xz``, ``lzma``, ``lz4``,

@@ -570,16 +570,16 @@ impl ObjectStoreBackend {
         .buffered(self.concurrency)
         .try_collect()
         .await
-        .or_else(|e| match e {
+        .map_err(|e| match e {
             // A range starting at or past the end is refused by the server (416).
-            Error::Io { ref source, .. } if source.to_string().contains("416") => Err(Error::io(
+            Error::Io { ref source, .. } if source.to_string().contains("416") => Error::io(
                 loc(),
                 std::io::Error::new(
                     ErrorKind::UnexpectedEof,
                     "a byte range lies past the end of the value",
                 ),
-            )),
-            e => Err(e),
+            ),
+            e => e,
         })?;
         if fetched.iter().any(Option::is_none) {
             return Ok(None);
