@@ -557,7 +557,7 @@ impl Array {
 mod tests {
     use super::*;
     use crate::codec::Compressor;
-    use crate::dtype::{DataType, Endian};
+    use crate::dtype::DataType;
     use crate::store::{ListableStore, MemoryStore, ReadableStore};
 
     /// Every layout: (format, shards, compressor), u16 data.
@@ -583,18 +583,9 @@ mod tests {
         layout: &(Format, Option<Vec<u64>>, Compressor),
     ) -> Array {
         let spec = ArraySpec {
-            format: layout.0,
-            shape: vec![13, 17, 9],
-            chunks: vec![3, 4, 2],
-            dtype: DataType::UInt16,
-            endian: Endian::Little,
             compressor: layout.2.clone(),
-            fill: vec![0, 0],
-            separator: None,
             shards: layout.1.clone(),
-            key_encoding: None,
-            record: None,
-            filters: vec![],
+            ..ArraySpec::new(layout.0, vec![13, 17, 9], vec![3, 4, 2], DataType::UInt16)
         };
         Array::create(store.clone(), prefix, &spec).unwrap()
     }
@@ -818,18 +809,8 @@ mod tests {
         }
         let store = Arc::new(Counting(MemoryStore::new(), Default::default()));
         let spec = ArraySpec {
-            format: Format::ZarrV3,
-            shape: vec![16, 16],
-            chunks: vec![4, 4],
-            dtype: DataType::UInt8,
-            endian: Endian::Little,
-            compressor: Compressor::Raw,
-            fill: vec![0],
-            separator: None,
             shards: Some(vec![16, 16]),
-            key_encoding: None,
-            record: None,
-            filters: vec![],
+            ..ArraySpec::new(Format::ZarrV3, vec![16, 16], vec![4, 4], DataType::UInt8)
         };
         let a = Array::create(store.clone(), "s", &spec).unwrap();
         let data: Vec<u8> = (0..=255).collect();

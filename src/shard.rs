@@ -620,8 +620,7 @@ pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
 #[cfg(test)]
 mod tests {
     use crate::array::Array;
-    use crate::codec::Compressor;
-    use crate::dtype::{DataType, Endian};
+    use crate::dtype::DataType;
     use crate::metadata::{ArraySpec, Format};
 
     fn spec(_at_start: bool) -> ((), Array) {
@@ -630,18 +629,8 @@ mod tests {
             store,
             "arr",
             &ArraySpec {
-                format: Format::ZarrV3,
-                shape: vec![10, 7],
-                chunks: vec![2, 3],
-                dtype: DataType::UInt16,
-                endian: Endian::Little,
-                compressor: Compressor::Raw,
-                fill: vec![0, 0],
-                separator: None,
                 shards: Some(vec![4, 6]),
-                key_encoding: None,
-                record: None,
-                filters: vec![],
+                ..ArraySpec::new(Format::ZarrV3, vec![10, 7], vec![2, 3], DataType::UInt16)
             },
         )
         .unwrap();

@@ -98,6 +98,28 @@ pub struct ArraySpec {
     pub filters: Vec<Compressor>,
 }
 
+impl ArraySpec {
+    /// An array of `dtype` (little-endian where the format has a choice), uncompressed, with
+    /// a fill value of zero and the format's defaults for the rest; set the other fields
+    /// with struct update syntax (`ArraySpec { shards: ..., ..ArraySpec::new(...) }`).
+    pub fn new(format: Format, shape: Vec<u64>, chunks: Vec<u64>, dtype: DataType) -> ArraySpec {
+        ArraySpec {
+            format,
+            shape,
+            chunks,
+            dtype,
+            endian: Endian::Little,
+            compressor: Compressor::Raw,
+            fill: vec![0; dtype.size()],
+            separator: None,
+            shards: None,
+            key_encoding: None,
+            record: None,
+            filters: Vec::new(),
+        }
+    }
+}
+
 /// What lives at a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {

@@ -225,18 +225,8 @@ fn every_format_reads_back_what_it_writes() {
         // N5 has no fill value: only 0
         let fill: i32 = if format == Format::N5 { 0 } else { 5 };
         let spec = ArraySpec {
-            format,
-            shape: vec![7, 9],
-            chunks: vec![4, 4],
-            dtype: DataType::Int32,
-            endian: Endian::Little,
-            compressor: Compressor::Raw,
             fill: fill.to_ne_bytes().to_vec(),
-            separator: None,
-            shards: None,
-            key_encoding: None,
-            record: None,
-            filters: Vec::new(),
+            ..ArraySpec::new(format, vec![7, 9], vec![4, 4], DataType::Int32)
         };
         let m = create(&at(&d), &spec).unwrap();
         let again = open(&at(&d)).unwrap();
