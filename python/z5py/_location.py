@@ -170,3 +170,17 @@ def same_container(a: Any, b: Any) -> bool:
     if is_url(a) or is_url(b):
         return str(a).rstrip("/") == str(b).rstrip("/")
     return os.path.abspath(a) == os.path.abspath(b)
+
+
+def with_consolidated(root: Loc) -> Loc:
+    """The container root ``root``, read through its Zarr consolidated metadata when it has
+    some (``.zmetadata``, or the ``consolidated_metadata`` of the root ``zarr.json``): the
+    hierarchy's metadata and member names then come from that one document, and metadata
+    written through the returned location keeps it up to date (see
+    ``_z5py.Store.with_consolidated``).  A local container then goes through a ``Store``
+    too, so that its writes keep the document true as well."""
+    if root.key:
+        return root
+    store = root.target if root.remote else _z5py.Store(root.target)
+    overlay = store.with_consolidated()
+    return root if overlay is None else Loc(overlay, "")

@@ -35,16 +35,27 @@ class Store:
     living in this process under NAME), or an object store (``s3://``, ``gs://``,
     ``az://``/``abfs://``, read-only ``http(s)://``) configured by ``storage_options``.
     Keys are ``/``-separated, relative to the root; listings return full keys, sorted.
-    Every method releases the GIL.  Pickling carries the URL and ``storage_options``."""
+    Every method releases the GIL.  Pickling carries the URL, ``storage_options`` and
+    ``consolidated`` (``True``: lay the container's consolidated metadata over the store
+    when it has some, see :meth:`with_consolidated`)."""
 
     def __new__(
         cls,
         url: str | os.PathLike[str],
         durable: bool = False,
         storage_options: dict[str, str | bool | int | float] | None = None,
+        consolidated: bool = False,
     ) -> Store: ...
     @property
     def url(self) -> str: ...
+    @property
+    def consolidated(self) -> bool:
+        """Whether the container's consolidated metadata is laid over this store."""
+    def with_consolidated(self) -> Store | None:
+        """This store with the container's Zarr consolidated metadata (v3 root ``zarr.json``
+        member, else v2 ``.zmetadata``) laid over it, or None without any: the metadata of
+        the nodes it lists and the members of its groups are answered from it, and metadata
+        written through the returned store updates it."""
     @property
     def storage_options(self) -> dict[str, str | bool | int | float] | None: ...
     @property

@@ -6,9 +6,11 @@ Zarr v2 keeps it in ``.zmetadata`` (``{"metadata": {"a/.zarray": {...}, ...},
 root ``zarr.json`` (``{"kind": "inline", "must_understand": false, "metadata": {"a":
 {...zarr.json of a...}}}``), both as zarr-python writes them. N5 has none.
 
-:func:`consolidate_metadata` writes it; :func:`read` parses either kind into the nodes it
-lists. (Opening through it instead of per-node requests, and removing it on writes that
-change metadata, are not wired into groups yet.)
+:func:`consolidate_metadata` writes it.  Opening a container that has it reads the
+hierarchy through it (``_z5py.Store.with_consolidated``: the engine's store layer lays the
+document over the store), and every metadata document written through z5py afterwards
+(new groups and datasets, attributes, resizing, deletions) updates it in place, so it stays
+true; writes by other libraries leave it stale, as zarr-python's own writes do.
 """
 
 from __future__ import annotations
@@ -17,76 +19,12 @@ import json
 import os
 from typing import Any
 
+from .formats import ZARR_CONSOLIDATED
+
 __all__ = ["consolidate_metadata"]
 
-ZMETADATA = ".zmetadata"
+ZMETADATA = ZARR_CONSOLIDATED
 _V2_NAMES = (".zgroup", ".zarray", ".zattrs")
-
-
-class Consolidated:
-    """The consolidated view of one container: for every node (``""`` is the root, ``"a/b"``
-    below) its kind (``"group"``/``"array"``) and its user attributes."""
-
-    def __init__(self, nodes: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        self.nodes = nodes
-
-    def kind(self, key: str) -> str | None:
-        """``"group"``, ``"array"`` or ``None`` (no such node)."""
-        entry = self.nodes.get(key.strip("/"))
-        return entry[0] if entry else None
-
-    def attrs(self, key: str) -> dict[str, Any] | None:
-        """User attributes of the node at ``key``."""
-        entry = self.nodes.get(key.strip("/"))
-        return dict(entry[1]) if entry else None
-
-    def children(self, key: str) -> list[str]:
-        """Names of the direct members of the group at ``key``, sorted."""
-        key = key.strip("/")
-        prefix = key + "/" if key else ""
-        names = set()
-        for node in self.nodes:
-            if node and node.startswith(prefix):
-                names.add(node[len(prefix) :].split("/", 1)[0])
-        return sorted(names)
-
-
-def read(store: Any, fmt: str) -> Consolidated | None:
-    """The consolidated metadata of the container in ``store``, or ``None`` without one."""
-    if fmt == "zarr2":
-        raw = store.get(ZMETADATA)
-        if raw is None:
-            return None
-        doc = json.loads(raw)
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict):
-            return None
-        nodes: dict[str, tuple[str, dict[str, Any]]] = {}
-        for k, v in meta.items():
-            node, _, name = k.rpartition("/")
-            if name == ".zarray":
-                nodes[node] = ("array", nodes.get(node, ("", {}))[1])
-            elif name == ".zgroup":
-                nodes[node] = ("group", nodes.get(node, ("", {}))[1])
-        for k, v in meta.items():
-            node, _, name = k.rpartition("/")
-            if name == ".zattrs" and node in nodes and isinstance(v, dict):
-                nodes[node] = (nodes[node][0], v)
-        return Consolidated(nodes)
-    if fmt == "zarr3":
-        raw = store.get("zarr.json")
-        if raw is None:
-            return None
-        doc = json.loads(raw)
-        cm = doc.get("consolidated_metadata")
-        if not isinstance(cm, dict) or not isinstance(cm.get("metadata"), dict):
-            return None
-        nodes = {"": ("group", doc.get("attributes") or {})}
-        for k, v in cm["metadata"].items():
-            if isinstance(v, dict) and v.get("node_type") in ("group", "array"):
-                nodes[k.strip("/")] = (v["node_type"], v.get("attributes") or {})
-        return Consolidated(nodes)
-    return None
 
 
 def write(store: Any, fmt: str) -> int:
@@ -137,17 +75,22 @@ def consolidate_metadata(
     URL) as zarr-python does: ``.zmetadata`` for Zarr v2, ``consolidated_metadata`` in the
     root ``zarr.json`` for Zarr v3. Returns the number of nodes it lists, the root included.
 
-    Writes through z5py later remove the document again (see the module documentation).
+    Containers that have it are opened through it (one request for the whole hierarchy),
+    and writes through z5py keep it up to date (see the module documentation).
     """
     from . import _z5py
+    from ._location import options_for
+    from .errors import InvalidArgumentError
     from .file import File
 
     f = File(path, mode="r+", storage_options=storage_options)
-    if f._fmt == "n5":
-        from .errors import InvalidArgumentError
-
+    if not f.is_zarr:
         raise InvalidArgumentError(
             f"{path!r} is N5, which has no consolidated metadata (a Zarr feature)"
         )
-    store = f._loc.target if f._loc.remote else _z5py.Store(f._path)
-    return write(store, f._fmt)
+    store = (
+        path
+        if isinstance(path, _z5py.Store)
+        else _z5py.Store(os.fspath(path), storage_options=options_for(path, storage_options))
+    )
+    return write(store, f"zarr{f.zarr_format}")

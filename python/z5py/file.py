@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from . import _z5py
-from ._location import Loc, open_location
+from ._location import Loc, open_location, with_consolidated
 from ._node import REOPEN_MODES
 from .dataset import Dataset
 from .errors import (
@@ -182,8 +182,18 @@ class File(Group):
         if not loc.remote and os.path.exists(path) and not os.path.isdir(path):
             raise Z5OSError(f"{path!r} exists and is not a directory")
 
+        # A Zarr container with consolidated metadata is read through it (the hierarchy in
+        # one request); looked for first, its document also tells that the container exists.
+        consolidated = False
+        if (
+            mode in ("r", "r+", "a")
+            and self.infer_format(path) is not False
+            and (loc.remote or os.path.isdir(path))
+        ):
+            through = with_consolidated(loc)
+            consolidated, loc = through is not loc, through
         # (a read-only web server cannot be listed: what is there shows in its metadata)
-        present = loc.exists() if not (loc.remote and loc.target.read_only) else True
+        present = consolidated or (loc.remote and loc.target.read_only) or loc.exists()
         if mode in ("r", "r+") and not present and not loc.remote:
             raise Z5FileNotFoundError(f"no container at {path!r} (mode {mode!r})")
         if mode in ("w-", "x") and present:
@@ -441,6 +451,7 @@ def open(
     loc, text = open_location(path, kwargs.get("storage_options"))
     kind = "none"
     if mode != "w" and (loc.remote or os.path.isdir(text)):
+        loc = with_consolidated(loc)
         kind, disk_fmt = loc.root_info()
     if kind != "array":
         return File(path, mode, *args, **kwargs)

@@ -46,7 +46,7 @@ ZARR_V2_GROUP = ".zgroup"
 ZARR_V2_ATTRS = ".zattrs"
 #: Zarr v3: the one metadata document of a node (array or group, with its attributes).
 ZARR_V3_METADATA = "zarr.json"
-#: Zarr v2 consolidated metadata (written by zarr-python; read by nobody here).
+#: Zarr v2 consolidated metadata (see :mod:`z5py.consolidated`).
 ZARR_CONSOLIDATED = ".zmetadata"
 
 #: The document holding an array's metadata, per format (as the engine names formats).

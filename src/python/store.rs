@@ -27,6 +27,7 @@
 
 use super::errors::guard;
 use crate::error::{Error, Result};
+use crate::store::consolidated::ConsolidatedStore;
 use crate::store::{FsStore, Store};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
@@ -40,6 +41,13 @@ pub struct PyStore {
     durable: bool,
     /// The options as given (str, bool or number values), for pickling.
     options: Option<Py<PyDict>>,
+    /// Whether the container's consolidated metadata is laid over the store.
+    consolidated: bool,
+}
+
+/// `store` with the consolidated metadata at its root laid over it, if it has any.
+fn overlay(store: Arc<dyn Store>) -> Result<Option<Arc<dyn Store>>> {
+    Ok(ConsolidatedStore::open(store)?.map(|c| Arc::new(c) as Arc<dyn Store>))
 }
 
 /// `storage_options` as strings: booleans as `true`/`false`, numbers as written.
@@ -87,16 +95,28 @@ impl Target {
 #[pymethods]
 impl PyStore {
     #[new]
-    #[pyo3(signature = (url, durable=false, storage_options=None))]
+    #[pyo3(signature = (url, durable=false, storage_options=None, consolidated=false))]
     fn new(
         py: Python<'_>,
         url: PathBuf,
         durable: bool,
         storage_options: Option<Bound<'_, PyDict>>,
+        consolidated: bool,
     ) -> PyResult<Self> {
         let url = url.to_string_lossy().into_owned();
         let options = option_strings(storage_options.as_ref())?;
-        let inner = py.detach(|| guard(|| crate::store::url::open(&url, &options, durable)))?;
+        let (inner, consolidated) = py.detach(|| {
+            guard(|| {
+                let plain = crate::store::url::open(&url, &options, durable)?;
+                if !consolidated {
+                    return Ok((plain, false));
+                }
+                Ok(match overlay(plain.clone())? {
+                    Some(c) => (c, true),
+                    None => (plain, false),
+                })
+            })
+        })?;
         Ok(PyStore {
             inner,
             url,
@@ -104,16 +124,50 @@ impl PyStore {
             options: storage_options
                 .filter(|d| !d.is_empty())
                 .map(|d| d.unbind()),
+            consolidated,
         })
     }
 
-    /// Pickling carries the URL, `durable` and the `storage_options` (secrets included).
-    fn __getnewargs__(&self, py: Python<'_>) -> (String, bool, Option<Py<PyDict>>) {
+    /// Pickling carries the URL, `durable`, the `storage_options` (secrets included) and
+    /// whether consolidated metadata was laid over the store (read again on unpickling).
+    fn __getnewargs__(&self, py: Python<'_>) -> (String, bool, Option<Py<PyDict>>, bool) {
         (
             self.url.clone(),
             self.durable,
             self.options.as_ref().map(|d| d.clone_ref(py)),
+            self.consolidated,
         )
+    }
+
+    /// This store with the container's consolidated metadata (Zarr v3 root `zarr.json`
+    /// member, else Zarr v2 `.zmetadata`) laid over it, or None when there is none: metadata
+    /// of the nodes it lists, and the member names of its groups, are then answered from it,
+    /// and metadata written through the returned store updates it.
+    fn with_consolidated(&self, py: Python<'_>) -> PyResult<Option<PyStore>> {
+        if self.consolidated {
+            return Ok(Some(PyStore {
+                inner: self.inner.clone(),
+                url: self.url.clone(),
+                durable: self.durable,
+                options: self.options.as_ref().map(|d| d.clone_ref(py)),
+                consolidated: true,
+            }));
+        }
+        let plain = self.inner.clone();
+        let inner = py.detach(|| guard(|| overlay(plain)))?;
+        Ok(inner.map(|inner| PyStore {
+            inner,
+            url: self.url.clone(),
+            durable: self.durable,
+            options: self.options.as_ref().map(|d| d.clone_ref(py)),
+            consolidated: true,
+        }))
+    }
+
+    /// Whether consolidated metadata is laid over this store (see `with_consolidated`).
+    #[getter]
+    fn consolidated(&self) -> bool {
+        self.consolidated
     }
 
     /// The `storage_options` given when opening (None without any).

@@ -18,6 +18,7 @@
 pub mod buf;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod consolidated;
 pub mod fs;
 pub mod memory;
 pub mod object;
