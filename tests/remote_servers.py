@@ -9,11 +9,13 @@ import http.server
 import os
 import re
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 # A forgotten endpoint or a credential probe must fail locally, never reach out.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -196,12 +198,14 @@ def http_server(directory: str) -> Iterator[HttpServer]:
 
 
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    """Forwards every request to ``upstream``; while ``faults["put"]`` is set, a PUT is
-    read in part and its connection then dropped, as a network failure mid-upload would."""
+    """Forwards every request to ``upstream``.  Faults, switched on in ``faults``:
+    ``"put"``: a PUT is read in part and its connection then dropped, as a network failure
+    mid-upload would; ``"delay"``: a GET waits that many seconds before it is answered;
+    ``"truncate"``: a GET's body is cut to half its declared Content-Length."""
 
     protocol_version = "HTTP/1.1"
     upstream: tuple[str, int]
-    faults: dict[str, bool]
+    faults: dict[str, Any]
     log: list[str]
 
     def log_message(self, *args: object) -> None:  # quiet
@@ -217,12 +221,17 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        if self.command == "GET" and self.faults.get("delay"):
+            time.sleep(self.faults["delay"])
         body = self.rfile.read(length) if length else None
         conn = http.client.HTTPConnection(*self.upstream, timeout=30)
         try:
             conn.request(self.command, self.path, body=body, headers=dict(self.headers))
             resp = conn.getresponse()
             data = resp.read()
+        except OSError:  # the server stopped while a delayed request slept: nobody waits
+            self.close_connection = True
+            return
         finally:
             conn.close()
         self.send_response(resp.status)
@@ -231,6 +240,12 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if self.command == "GET" and self.faults.get("truncate") and len(data) > 1:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
 
@@ -242,7 +257,7 @@ class FaultProxy:
     """A proxy in front of an S3 server: ``endpoint`` to use, ``faults`` to switch on."""
 
     endpoint: str
-    faults: dict[str, bool]
+    faults: dict[str, Any]
     log: list[str]
 
 
@@ -250,7 +265,7 @@ class FaultProxy:
 def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     """A forwarding proxy on 127.0.0.1 in front of the server at ``upstream``."""
     host, port = upstream.removeprefix("http://").rsplit(":", 1)
-    faults: dict[str, bool] = {}
+    faults: dict[str, Any] = {}
     log: list[str] = []
     handler = type(
         "P", (_ProxyHandler,), {"upstream": (host, int(port)), "faults": faults, "log": log}

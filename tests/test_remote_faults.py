@@ -89,6 +89,29 @@ def test_a_put_dropped_half_way_leaves_the_previous_object(s3):
         assert ds.attrs["version"] == 1
 
 
+def test_a_slow_server_times_out_and_a_truncated_body_is_an_error(s3):
+    import time
+
+    url = "s3://faults/slow/c.zarr"
+    with fault_proxy(s3.endpoint) as proxy:
+        so = {"endpoint": proxy.endpoint, "max_retries": 0, "timeout": 1, "retry_timeout": 2}
+        f = z5py.File(url, "w", storage_options=so)
+        ds = f.create_dataset("d", data=_data(), chunks=(6, 5), compression="raw")
+        proxy.faults["delay"] = 5
+        t = time.monotonic()
+        with pytest.raises(TimeoutError) as e:
+            ds[:]
+        assert time.monotonic() - t < 4.5  # the timeout, not the server, ended the wait
+        assert isinstance(e.value, z5py.Z5Error) and url in str(e.value)
+        proxy.faults["delay"] = 0
+        proxy.faults["truncate"] = True
+        with pytest.raises(OSError) as e:  # never a short chunk taken for data
+            ds[:]
+        assert isinstance(e.value, z5py.Z5Error) and url in str(e.value)
+        proxy.faults["truncate"] = False
+        np.testing.assert_array_equal(ds[:], _data())
+
+
 # --------------------------------------------------------------------------------------
 # mode 'r' on every backend
 
