@@ -215,7 +215,7 @@ class File(Group):
         else:
             if kind == "dir":
                 # no root metadata: an implicit root if members below have theirs
-                below = format_below(path)
+                below = format_below(loc)
                 implicit = below is not None
                 disk_fmt = below if implicit else disk_fmt
             fmt = self._resolve_format(path, disk_fmt, use_zarr_format, zarr_format)
