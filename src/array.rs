@@ -148,6 +148,13 @@ impl Array {
     }
 
     fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
+        if self.meta.dtype.is_object() {
+            // Variable-length items go through `crate::objects`, never as fixed-size bytes.
+            return Err(Error::invalid(format!(
+                "{} holds variable-length items; read and write them as objects",
+                self.meta.meta_path
+            )));
+        }
         let need = shape.iter().product::<u64>() as usize * self.elem();
         if need != len {
             return Err(Error::invalid(format!(

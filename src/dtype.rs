@@ -60,6 +60,40 @@ impl TimeUnit {
     }
 }
 
+/// How a Zarr object array (numpy dtype `O`) stores its variable-length elements:
+/// numcodecs' object codecs, which Zarr v3 names after its `string` and
+/// `variable_length_bytes` data types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectCodec {
+    /// `vlen-utf8`: `str` items, UTF-8.
+    VlenUtf8,
+    /// `vlen-bytes`: `bytes` items.
+    VlenBytes,
+    /// `json2`: any JSON value per item (zarr-python 2 only).
+    Json2,
+}
+
+impl ObjectCodec {
+    /// The numcodecs id (Zarr v2 filter id, Zarr v3 codec name).
+    pub fn id(self) -> &'static str {
+        match self {
+            ObjectCodec::VlenUtf8 => "vlen-utf8",
+            ObjectCodec::VlenBytes => "vlen-bytes",
+            ObjectCodec::Json2 => "json2",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<ObjectCodec> {
+        [
+            ObjectCodec::VlenUtf8,
+            ObjectCodec::VlenBytes,
+            ObjectCodec::Json2,
+        ]
+        .into_iter()
+        .find(|c| c.id() == id)
+    }
+}
+
 /// The element types the library handles: numbers, and the fixed-size types numpy and
 /// Zarr share (fixed-length byte and UTF-32 strings, opaque records, datetimes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +123,10 @@ pub enum DataType {
     DateTime(TimeUnit),
     /// numpy `m8[unit]`: a signed 64-bit count of units.
     TimeDelta(TimeUnit),
+    /// numpy `O`: variable-length items (Zarr v2 object arrays, Zarr v3 `string` and
+    /// `variable_length_bytes`), in chunks framed by the object codec. These never travel
+    /// through the fixed-size region paths; see `crate::objects`.
+    Object(ObjectCodec),
 }
 
 use DataType::*;
@@ -106,6 +144,8 @@ impl DataType {
             UInt16 | Int16 | Float16 => 2,
             UInt32 | Int32 | Float32 => 4,
             UInt64 | Int64 | Float64 | Complex64 | DateTime(_) | TimeDelta(_) => 8,
+            // a numpy object array's element: one pointer
+            Object(_) => 8,
             Complex128 => 16,
             FixedBytes(n) | Opaque(n) => n as usize,
             FixedUtf32(n) => 4 * n as usize,
@@ -117,7 +157,7 @@ impl DataType {
         match self {
             Complex64 | FixedUtf32(_) => 4,
             Complex128 => 8,
-            FixedBytes(_) | Opaque(_) => 1,
+            FixedBytes(_) | Opaque(_) | Object(_) => 1,
             other => other.size(),
         }
     }
@@ -145,6 +185,9 @@ impl DataType {
             Opaque(_) => "void",
             DateTime(_) => "datetime64",
             TimeDelta(_) => "timedelta64",
+            Object(ObjectCodec::VlenUtf8) => "string",
+            Object(ObjectCodec::VlenBytes) => "variable_length_bytes",
+            Object(ObjectCodec::Json2) => "object",
         }
     }
 
@@ -165,6 +208,11 @@ impl DataType {
         ALL.contains(&self)
     }
 
+    /// Whether elements are variable-length objects.
+    pub fn is_object(self) -> bool {
+        matches!(self, Object(_))
+    }
+
     pub fn is_float(self) -> bool {
         matches!(self, Float16 | Float32 | Float64 | Complex64 | Complex128)
     }
@@ -181,6 +229,7 @@ impl DataType {
             Opaque(_) => 'V',
             DateTime(_) => 'M',
             TimeDelta(_) => 'm',
+            Object(_) => 'O',
         }
     }
 
@@ -202,6 +251,7 @@ impl DataType {
             FixedUtf32(n) => format!("{order}U{n}"),
             DateTime(u) => format!("{order}M8[{}]", u.bracket()),
             TimeDelta(u) => format!("{order}m8[{}]", u.bracket()),
+            Object(_) => "|O".to_string(),
             _ => format!("{order}{}{}", self.kind_char(), self.size()),
         }
     }

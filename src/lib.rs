@@ -10,6 +10,7 @@ pub mod dtype;
 pub mod error;
 pub mod metadata;
 pub mod node;
+pub mod objects;
 pub mod pipeline;
 pub mod prefault;
 pub mod selection;

@@ -158,6 +158,29 @@ impl Pipeline {
         Ok(Encoded { header, body })
     }
 
+    /// Object arrays: run the codecs after the object codec over its encoded items.
+    pub fn encode_bytes(&self, raw: Vec<u8>) -> Result<Vec<u8>> {
+        let mut body = raw;
+        for c in &self.compressors {
+            if *c != Compressor::Raw {
+                body = c.encode(&body)?;
+            }
+        }
+        Ok(body)
+    }
+
+    /// Object arrays: undo the codecs after the object codec, refusing a decoded chunk
+    /// beyond `MAX_VARLEN_BYTES`.
+    pub fn decode_bytes<'a>(&self, stored: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+        let mut cur = Cow::Borrowed(stored);
+        for c in self.compressors.iter().rev() {
+            if *c != Compressor::Raw {
+                cur = Cow::Owned(c.decode_bounded(&cur, MAX_VARLEN_BYTES as usize)?);
+            }
+        }
+        Ok(cur)
+    }
+
     /// Decode a stored chunk into `scratch` (native byte order, stored layout).
     ///
     /// `nominal` is the chunk shape the metadata implies (N5: the clipped edge shape) and

@@ -330,3 +330,75 @@ fn chunk_and_shard_files_survive_mutations() {
         }
     }
 }
+
+/// The variable-length decoders (`vlen-utf8`, `vlen-bytes`, `json2`), alone and behind a
+/// compressor in a stored object-array chunk: a mutated item count or length is refused
+/// before anything of its claimed size is allocated (the allocation is bounded by the
+/// chunk's own bytes), never a panic.
+#[test]
+fn variable_length_decoders_survive_mutations() {
+    use z5py::codec::{json2, vlen};
+    use z5py::dtype::ObjectCodec;
+    use z5py::objects::Objects;
+    let mut rng = Rng(0x5eed_71e4);
+    let words: Vec<Vec<u8>> = (0..12).map(|i| "é✓ab".repeat(i % 4).into_bytes()).collect();
+    let enc = vlen::encode(12, 64, words.iter().map(|w| w.as_slice())).unwrap();
+    let values: Vec<serde_json::Value> = (0..12)
+        .map(|i| serde_json::json!({"k": [i, "ü", null]}))
+        .collect();
+    let refs: Vec<&serde_json::Value> = values.iter().collect();
+    let jenc = json2::encode(&refs, &[3, 4]).unwrap();
+    for _ in 0..iters() {
+        let m = mutate(&mut rng, &enc);
+        for utf8 in [true, false] {
+            if let Ok(items) = vlen::decode("vlen", &m, 12, utf8) {
+                assert_eq!(items.len(), 12);
+                assert!(items.data.len() <= m.len());
+            }
+        }
+        if let Ok(items) = json2::decode(&mutate(&mut rng, &jenc), &[3, 4]) {
+            assert_eq!(items.len(), 12);
+        }
+    }
+    // whole chunks of a stored array, compressed
+    let store: std::sync::Arc<dyn z5py::store::Store> =
+        std::sync::Arc::new(z5py::store::MemoryStore::new());
+    for codec in [ObjectCodec::VlenUtf8, ObjectCodec::Json2] {
+        let prefix = codec.id();
+        let mut s = spec(Format::ZarrV2, None);
+        s.dtype = DataType::Object(codec);
+        s.fill = if codec == ObjectCodec::Json2 {
+            b"null".to_vec()
+        } else {
+            Vec::new()
+        };
+        s.compressor = Compressor::Zstd {
+            level: 1,
+            checksum: false,
+        };
+        let a = Array::create(store.clone(), prefix, &s).unwrap();
+        let n: u64 = s.shape.iter().product();
+        let data = if codec == ObjectCodec::Json2 {
+            Objects::Json((0..n).map(|i| serde_json::json!([i])).collect())
+        } else {
+            let mut items = vlen::Items::new();
+            (0..n).for_each(|i| items.push(format!("w{i}").as_bytes()));
+            Objects::Vlen(items)
+        };
+        a.write_objects(&vec![0; s.shape.len()], &s.shape, &data, 1)
+            .unwrap();
+        let key = format!("{prefix}/{}", a.meta.keys.key(&vec![0; s.shape.len()]));
+        let good = store.get(&key).unwrap().unwrap();
+        for _ in 0..iters() / 4 {
+            let bad = mutate(&mut rng, &good);
+            store.put(&key, &bad).unwrap();
+            let _ = a.read_objects(&vec![0; s.shape.len()], &s.shape, 1);
+            let raw = zstd::bulk::decompress(&good, 1 << 20).unwrap();
+            let m = mutate(&mut rng, &raw);
+            let _ = a.decode_objects(
+                &vec![0; s.shape.len()],
+                &zstd::bulk::compress(&m, 1).unwrap(),
+            );
+        }
+    }
+}

@@ -188,6 +188,15 @@ class ArrayHandle:
     chunks_per_dimension: tuple[int, ...]
     number_of_chunks: int
 
+    object_codec: str | None
+    """The object codec of a variable-length array (``vlen-utf8``, ``vlen-bytes``,
+    ``json2``); None for fixed-size data."""
+    def read_objects(self, start: Sequence[int], out: np.ndarray, n_threads: int) -> None:
+        """Fill ``out`` (a C-contiguous numpy object array) with the variable-length items of
+        the region at ``start`` of shape ``out.shape``."""
+    def write_objects(self, start: Sequence[int], data: np.ndarray, n_threads: int) -> None:
+        """Write the items of ``data`` (a C-contiguous numpy object array of str, bytes or,
+        for json2, JSON values) at ``start``."""
     def read_into(self, start: Sequence[int], out: np.ndarray, n_threads: int) -> None:
         """Fill ``out`` (C-contiguous, writeable, dtype == ``self.dtype``) with the region
         starting at ``start`` of shape ``out.shape``.  Releases the GIL."""

@@ -121,6 +121,83 @@ def _is_zero(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool) and value == 0
 
 
+#: numpy's variable-width string dtype (numpy >= 2), or None.
+_STRING_DTYPE: Any = getattr(getattr(np, "dtypes", None), "StringDType", None)
+
+#: Handles of datasets just created with ``dtype=StringDType()``: their first ``_setup``
+#: reads strings as StringDType (``Dataset._create`` hands the choice over here).
+_STRINGDTYPE_HANDOFF: dict[int, Any] = {}
+
+#: The dtypes of variable-length datasets by object codec: h5py's spelling
+#: (``h5py.string_dtype()`` is ``dtype('O', metadata={'vlen': str})``).
+_OBJECT_DTYPES = {
+    "vlen-utf8": np.dtype("O", metadata={"vlen": str}),
+    "vlen-bytes": np.dtype("O", metadata={"vlen": bytes}),
+    "json2": np.dtype("O"),
+}
+
+
+def _object_codec(dtype: Any, data: Any = None) -> tuple[str | None, bool]:
+    """The object codec a requested dtype stands for (None for fixed-size dtypes), and
+    whether reads should give numpy's StringDType.
+
+    ``str`` and ``h5py.string_dtype()`` (also ``'utf-8'``) are variable-length strings
+    (``vlen-utf8``); ``bytes`` and ``h5py.string_dtype('ascii')`` variable-length bytes
+    (``vlen-bytes``); numpy's ``StringDType`` strings read back as StringDType; a plain
+    object dtype stores strings, or bytes when ``data`` holds bytes.
+    """
+    if dtype is str:
+        return "vlen-utf8", False
+    if dtype is bytes:
+        return "vlen-bytes", False
+    if _STRING_DTYPE is not None and isinstance(dtype, _STRING_DTYPE):
+        return "vlen-utf8", True
+    if _STRING_DTYPE is not None and dtype is _STRING_DTYPE:
+        return "vlen-utf8", True
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        return None, False
+    if dt.kind == "T":
+        return "vlen-utf8", True
+    if dt.kind != "O":
+        return None, False
+    vlen = (dt.metadata or {}).get("vlen")
+    if vlen is bytes:
+        return "vlen-bytes", False
+    if vlen is str or data is None:
+        return "vlen-utf8", False
+    for item in np.asarray(data, dtype=object).flat:
+        if item is not None:
+            return ("vlen-bytes" if isinstance(item, bytes) else "vlen-utf8"), False
+    return "vlen-utf8", False
+
+
+def _object_fill(codec: str, fillvalue: Any) -> bytes:
+    """The engine's fill item: its bytes (vlen), or its JSON text (json2). ``0`` and
+    ``None`` mean the empty string / bytes (zarr-python's default), ``None`` for json2."""
+    if codec == "json2":
+        return json.dumps(None if _is_zero(fillvalue) else fillvalue).encode()
+    if fillvalue is None or _is_zero(fillvalue):
+        return b""
+    if codec == "vlen-utf8" and isinstance(fillvalue, str):
+        return fillvalue.encode("utf-8")
+    if codec == "vlen-bytes" and isinstance(fillvalue, bytes):
+        return fillvalue
+    raise InvalidArgumentError(
+        f"fill value {fillvalue!r} does not fit a {codec} dataset "
+        f"({'str' if codec == 'vlen-utf8' else 'bytes'} expected)"
+    )
+
+
+def _object_items(value: Any) -> np.ndarray:
+    """``value`` as a C-contiguous object array (str/bytes items of numpy string arrays)."""
+    array = np.asarray(value)
+    if array.dtype.kind != "O":
+        array = array.astype(object)
+    return np.ascontiguousarray(array)
+
+
 def _descr(fields: list[Any]) -> list[tuple[Any, ...]]:
     """numpy's dtype spelling of a structured dtype read from JSON (lists to tuples)."""
     out = []
@@ -140,6 +217,8 @@ def _dtype_argument(dtype: np.dtype) -> str:
 
 def _handle_dtype(handle: Any) -> np.dtype:
     """The numpy dtype of an open array (a structured dtype from its Zarr v2 metadata)."""
+    if handle.object_codec is not None:
+        return _OBJECT_DTYPES[handle.object_codec]
     typestr = handle.dtype
     if typestr.startswith("|V") and handle.format == "zarr2":
         stored = json.loads(handle.metadata_json).get("dtype")
@@ -246,6 +325,10 @@ class Dataset(Node):
         self._shape = tuple(handle.shape)
         self._dtype = _handle_dtype(handle)
         self._n_threads = _check_n_threads(n_threads)
+        self._objects = handle.object_codec is not None
+        handed = _STRINGDTYPE_HANDOFF.pop(id(handle), None)
+        #: numpy dtype that reads of variable-length strings return (object by default)
+        self._read_dtype: Any = _STRING_DTYPE() if handed is handle else None
 
     @classmethod
     def _open(
@@ -309,12 +392,44 @@ class Dataset(Node):
         shape = normalize_shape(shape)
         maxshape = normalize_maxshape(maxshape, shape)
         dimension_names = array_metadata.check_dimension_names(dimension_names, len(shape), fmt)
-        dtype = np.dtype(dtype)
+        codec, string_dtype = _object_codec(dtype, data)
+        compression_options = dict(compression_options or {})
+        filters_given = compression_options.get("filters")
+        first = _filters_argument(filters_given)
+        if (
+            first is not None
+            and json.loads(first)
+            and json.loads(first)[0].get("id")
+            in (
+                "vlen-utf8",
+                "vlen-bytes",
+                "json2",
+            )
+        ):
+            # numcodecs' object codec given as the first filter (zarr-python 2's object_codec)
+            configs = json.loads(first)
+            codec = configs[0]["id"]
+            compression_options["filters"] = configs[1:] or None
+        if codec is not None:
+            if fmt == "n5":
+                raise UnsupportedError(
+                    f"variable-length data ({codec}) in the N5 dataset {path!r}: N5 has no "
+                    "such type; use Zarr"
+                )
+            if codec == "json2" and fmt != "zarr2":
+                raise UnsupportedError(
+                    f"json2 object arrays need Zarr v2 (only zarr-python 2 writes them): {path!r}"
+                )
+            dtype = np.dtype("O")
+            if data is not None:
+                data = _object_items(data)
+        else:
+            dtype = np.dtype(dtype)
         if dtype.subdtype is not None:
             raise UnsupportedError(
                 f"subarray data type {dtype} is not supported: add its shape to the dataset's"
             )
-        if dtype.kind not in _FIXED_KINDS:
+        if dtype.kind not in _FIXED_KINDS and codec is None:
             raise UnsupportedError(
                 f"data type {dtype} is not supported: z5py stores numbers, bool, fixed-length "
                 "strings, records and datetimes"
@@ -322,16 +437,19 @@ class Dataset(Node):
         if dtype.kind not in "biuf" and fmt == "n5":
             raise UnsupportedError(f"data type {dtype} is not available in N5")
         chunks = normalize_chunks(chunks, shape)
-        compression_options = dict(compression_options or {})
         filters = _filters_argument(compression_options.pop("filters", None))
         if filters is not None and fmt == "n5":
             raise InvalidArgumentError("filters need Zarr; N5 has none")
         compression, options = _compression_arguments(fmt, compression, compression_options)
         try:
-            _z5py.check_compression(fmt, compression, json.dumps(options), dtype.str)
+            checked = "|u1" if codec is not None else dtype.str
+            _z5py.check_compression(fmt, compression, json.dumps(options), checked)
         except InvalidArgumentError as error:
             raise CompressionOptionsError(str(error)) from None
-        fill = _fill_bytes(fmt, fillvalue, dtype)
+        if codec is not None:
+            fill = _object_fill(codec, fillvalue)
+        else:
+            fill = _fill_bytes(fmt, fillvalue, dtype)
         if fmt != "zarr3":
             for option, value in (("shards", shards), ("chunk_key_encoding", chunk_key_encoding)):
                 if value is not None:
@@ -360,7 +478,7 @@ class Dataset(Node):
             fmt,
             shape,
             chunks,
-            _dtype_argument(dtype),
+            codec if codec is not None else _dtype_argument(dtype),
             compression,
             json.dumps(options),
             fill,
@@ -382,8 +500,13 @@ class Dataset(Node):
         if write_empty_chunks:
             handle = handle.with_write_empty_chunks(True)
         if data is not None and data.size > 0:
-            native = _c_order(data.astype(_handle_dtype(handle), copy=False))
-            handle.write_from((0,) * len(shape), native, n_threads)
+            if codec is not None:
+                handle.write_objects((0,) * len(shape), data, n_threads)
+            else:
+                native = _c_order(data.astype(_handle_dtype(handle), copy=False))
+                handle.write_from((0,) * len(shape), native, n_threads)
+        if string_dtype:
+            _STRINGDTYPE_HANDOFF[id(handle)] = handle
         return handle
 
     # ----------------------------------------------------------------------------------
@@ -494,6 +617,11 @@ class Dataset(Node):
     def fillvalue(self) -> Any:
         """Value of elements in chunks that were never written (a numpy scalar)."""
         raw = self._handle.fill_value
+        codec = self._handle.object_codec
+        if codec is not None:
+            if codec == "json2":
+                return json.loads(raw)
+            return raw.decode("utf-8") if codec == "vlen-utf8" else raw
         if len(raw) != self._dtype.itemsize:
             return None
         return np.frombuffer(raw, dtype=self._dtype)[0]
@@ -513,6 +641,13 @@ class Dataset(Node):
 
     def _read_box(self, start: Sequence[int], shape: Sequence[int]) -> np.ndarray:
         """Read the box at ``start`` of ``shape`` (assumed in bounds) into a new array."""
+        if self._objects:
+            items = np.empty(tuple(shape), dtype=object)
+            if items.size:
+                self._handle.read_objects(list(start), items, self._n_threads)
+            if self._read_dtype is not None:
+                return items.astype(self._read_dtype)
+            return items
         out = np.empty(tuple(shape), dtype=self._dtype)
         if out.size:
             self._handle.read_into(list(start), out, self._n_threads)
@@ -530,6 +665,9 @@ class Dataset(Node):
         if not data.size:
             return
         handle = self._handle if handle is None else handle
+        if self._objects:
+            handle.write_objects(list(start), _object_items(data), self._n_threads)
+            return
         if data.flags.c_contiguous or data.nbytes <= WRITE_SLAB_BYTES:
             handle.write_from(list(start), _c_order(data), self._n_threads)
             return
@@ -552,6 +690,12 @@ class Dataset(Node):
         """
         if isinstance(value, Dataset):
             value = value[...]
+        if self._objects:
+            if isinstance(value, str | bytes) or value is None:
+                array = np.empty((), dtype=object)
+                array[()] = value
+                return array
+            return _object_items(value)
         if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
             array = np.asarray(value)
         else:
@@ -625,6 +769,8 @@ class Dataset(Node):
         box = sel.box
         if box is not None:
             out = self._read_box(*box)
+        elif self._objects:
+            out = self._objects_through_box(sel.indices())
         else:
             out = np.empty(sel.counts, dtype=self._dtype)
             self._handle.read_orthogonal(sel.indices(), out, self._n_threads)
@@ -641,12 +787,39 @@ class Dataset(Node):
         box = sel.box
         if box is not None:
             self._write_box(box[0], data)
+        elif self._objects:
+            self._objects_through_box(sel.indices(), data)
         else:
             # the engine reads the value in C order: at most the selection's size
             self._handle.write_orthogonal(sel.indices(), _c_order(data), self._n_threads)
 
+    def _objects_through_box(
+        self, indices: Sequence[Any], value: Any = None, points: bool = False
+    ) -> Any:
+        """Variable-length items of an orthogonal (or, with ``points``, a point) selection
+        given by one index array per axis, through the box that bounds it: read, or with
+        ``value`` a read-modify-write of that box."""
+        indices = [np.asarray(i, dtype=np.int64) for i in indices]
+        start = [int(i.min()) for i in indices]
+        shape = [int(i.max()) - s + 1 for i, s in zip(indices, start)]
+        box = self._read_box(start, shape)
+        if self._read_dtype is not None:
+            box = box.astype(object)
+        local = [i - s for i, s in zip(indices, start)]
+        where = tuple(local) if points else np.ix_(*local)
+        if value is None:
+            out = box[where]
+            return out.astype(self._read_dtype) if self._read_dtype is not None else out
+        box[where] = value
+        self._write_box(start, box)
+        return None
+
     def _read_points(self, index: Any) -> np.ndarray:
         coords, out_shape = points(index, self._shape)
+        if self._objects:
+            if not coords.shape[0]:
+                return np.empty(out_shape, dtype=object)
+            return self._objects_through_box(list(coords.T), points=True).reshape(out_shape)
         out = np.empty(coords.shape[0], dtype=self._dtype)
         if out.size:
             self._handle.read_points(coords.reshape(-1), out, self._n_threads)
@@ -656,7 +829,9 @@ class Dataset(Node):
         self._check_writable("write to a dataset")
         coords, out_shape = points(index, self._shape)
         data = self._broadcast_value(value, out_shape)
-        if coords.shape[0]:
+        if coords.shape[0] and self._objects:
+            self._objects_through_box(list(coords.T), np.reshape(data, -1), points=True)
+        elif coords.shape[0]:
             flat = np.ascontiguousarray(data).reshape(-1)
             self._handle.write_points(coords.reshape(-1), flat, self._n_threads)
 
@@ -884,7 +1059,14 @@ class Dataset(Node):
         N5 chunks at the upper border have the clipped shape; Zarr chunks always have the
         full chunk shape.
         """
-        return self._handle.read_chunk(self._chunk_index(chunk_indices))
+        index = self._chunk_index(chunk_indices)
+        if self._objects:
+            if not self._handle.chunk_exists(index):
+                return None
+            start = [i * c for i, c in zip(index, self.chunks)]
+            shape = [min(c, n - s) for c, n, s in zip(self.chunks, self._shape, start)]
+            return self._read_box(start, shape)
+        return self._handle.read_chunk(index)
 
     def write_chunk(self, chunk_indices: Sequence[int], data: Any, varlen: bool = False) -> None:
         """Encode and store ``data`` as the chunk at ``chunk_indices``.
@@ -903,6 +1085,17 @@ class Dataset(Node):
             raise ChunkArgumentError(
                 f"varlen=True is only supported by N5, not {self._fmt} ({self._path!r})"
             )
+        if self._objects:
+            start = [i * c for i, c in zip(index, self.chunks)]
+            items = self._coerce(data)
+            stop = [s + n for s, n in zip(start, items.shape)]
+            if items.ndim != self.ndim or any(e > n for e, n in zip(stop, self._shape)):
+                raise ChunkArgumentError(
+                    f"chunk data of shape {items.shape} does not fit chunk {index} of "
+                    f"{self._name!r}"
+                )
+            self._write_box(start, items)
+            return
         if isinstance(data, np.ndarray | np.generic):
             if not same_dtype(data.dtype, self._dtype):
                 raise DtypeMismatchError(

@@ -15,12 +15,14 @@ pub mod filter;
 pub mod fixedscaleoffset;
 pub mod fletcher32;
 pub mod gzip;
+pub mod json2;
 pub mod lz4;
 pub mod numeric;
 pub mod options;
 pub mod packbits;
 pub mod quantize;
 pub mod shuffle;
+pub mod vlen;
 pub mod xz;
 pub mod zstd;
 

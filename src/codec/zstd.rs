@@ -48,5 +48,19 @@ pub fn decode_into(input: &[u8], out: &mut [u8]) -> Result<()> {
 }
 
 pub fn decode_bounded(input: &[u8], max: usize) -> Result<Vec<u8>> {
+    // A frame that declares its size (numcodecs and zarr-python write one) decodes into
+    // exactly that much instead of a buffer of the bound.
+    if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(input) {
+        if n > max as u64 {
+            return Err(Error::codec(
+                "zstd",
+                format!("frame declares {n} bytes, more than the bound of {max}"),
+            ));
+        }
+        let mut out = vec![0u8; n as usize];
+        if decode_into(input, &mut out).is_ok() {
+            return Ok(out);
+        }
+    }
     with_dctx(|d| d.decompress(input, max))
 }

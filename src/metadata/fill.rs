@@ -1,6 +1,6 @@
 //! Fill values: native element bytes in memory, each format's JSON spelling on disk.
 
-use crate::dtype::DataType;
+use crate::dtype::{DataType, ObjectCodec};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
@@ -143,6 +143,9 @@ pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
             dtype.name()
         ))
     };
+    if let Object(codec) = dtype {
+        return object_from_json(codec, v).ok_or_else(bad);
+    }
     if v.is_null() {
         return Ok(vec![0; dtype.size()]);
     }
@@ -193,6 +196,7 @@ pub fn from_json(dtype: DataType, v: &Value) -> Result<Vec<u8>> {
             Value::String(s) if s == "NaT" => i64::MIN.to_ne_bytes().to_vec(),
             _ => int_bytes!(i64),
         },
+        Object(_) => unreachable!("handled above"),
         Bool => match v {
             Value::Bool(b) => vec![*b as u8],
             _ => vec![(int(v).ok_or_else(bad)? != 0) as u8],
@@ -251,6 +255,25 @@ pub fn to_json(dtype: DataType, b: &[u8]) -> Value {
             .map(|c| char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER))
             .collect::<String>()),
         DateTime(_) | TimeDelta(_) => json!(i64::from_ne_bytes(b[..8].try_into().unwrap())),
+        Object(ObjectCodec::Json2) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        // zarr-python 3 writes the empty string; bytes that are not UTF-8 go as base64
+        Object(_) => match std::str::from_utf8(b) {
+            Ok(s) => json!(s),
+            Err(_) => json!(base64_encode(b)),
+        },
+    }
+}
+
+/// The fill item of an object array: its bytes (`vlen-utf8`, `vlen-bytes`), or its JSON
+/// text (`json2`). zarr-python 3 writes `""`; zarr-python 2 wrote `0` or `null` for "no
+/// fill value", which reads as the empty item (and as 0 / None for `json2`, as there).
+fn object_from_json(codec: ObjectCodec, v: &Value) -> Option<Vec<u8>> {
+    match (codec, v) {
+        (ObjectCodec::Json2, v) => serde_json::to_vec(v).ok(),
+        (_, Value::String(s)) => Some(s.as_bytes().to_vec()),
+        (_, Value::Null) => Some(Vec::new()),
+        (_, Value::Number(n)) if n.as_f64() == Some(0.0) => Some(Vec::new()),
+        _ => None,
     }
 }
 

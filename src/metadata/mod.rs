@@ -258,7 +258,7 @@ pub fn open(at: &Loc) -> Result<ArrayMeta> {
 /// Write the metadata of a new array and return it as parsed back from the store.
 pub fn create(at: &Loc, spec: &ArraySpec) -> Result<ArrayMeta> {
     ChunkGrid::new(spec.shape.clone(), spec.chunks.clone())?;
-    if spec.fill.len() != spec.dtype.size() {
+    if spec.fill.len() != spec.dtype.size() && !spec.dtype.is_object() {
         return Err(Error::invalid(format!(
             "fill value has {} bytes, data type {} needs {}",
             spec.fill.len(),

@@ -192,6 +192,13 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     if !spec.filters.is_empty() {
         return Err(Error::invalid("N5 has no filters (they need Zarr)"));
     }
+    if spec.dtype.is_object() {
+        return Err(Error::unsupported(format!(
+            "variable-length data ({}) in the N5 dataset {}: N5 has no such type; use Zarr",
+            spec.dtype.name(),
+            at.location("")
+        )));
+    }
     if !spec.dtype.in_n5() {
         return Err(Error::unsupported(format!(
             "data type {} in N5",

@@ -7,7 +7,7 @@ use crate::codec::blosc::BloscConfig;
 use crate::codec::filter::{self, Filter};
 use crate::codec::options::shuffle_from;
 use crate::codec::{Compressor, Lz4Framing};
-use crate::dtype::{DataType, Endian};
+use crate::dtype::{DataType, Endian, ObjectCodec};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Value};
@@ -208,6 +208,26 @@ pub fn dtype_from_json(dt: &Value) -> Result<(DataType, Endian)> {
     }
 }
 
+/// The object codec of a `|O` array (the first of its `filters`) and the filters after it.
+fn object_codec(filters: Option<&Value>, file: &str) -> Result<(ObjectCodec, Vec<Value>)> {
+    let list = match filters {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        _ => {
+            return Err(Error::metadata(
+                file,
+                "dtype \"|O\" (object) without an object codec in \"filters\"",
+            ))
+        }
+    };
+    let id = list[0].get("id").and_then(Value::as_str).unwrap_or("");
+    let codec = ObjectCodec::from_id(id).ok_or_else(|| {
+        Error::unsupported(format!(
+            "object codec {id:?} in {file} (vlen-utf8, vlen-bytes and json2 are supported)"
+        ))
+    })?;
+    Ok((codec, list[1..].to_vec()))
+}
+
 pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let file = at.location(ZARRAY);
     let doc = json::read(at, ZARRAY)?.ok_or_else(|| Error::metadata(&file, "missing"))?;
@@ -217,11 +237,24 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     let shape = u64_list(get(&doc, "shape", &file)?, "shape", &file)?;
     let chunks = u64_list(get(&doc, "chunks", &file)?, "chunks", &file)?;
     let dt = get(&doc, "dtype", &file)?;
-    let (dtype, endian) =
-        dtype_from_json(dt).map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?;
-    let (mut chain, current) = match doc.get("filters") {
-        None | Some(Value::Null) => (vec![], (dtype, endian)),
-        Some(Value::Array(list)) => filters_from_json(list, (dtype, endian), &file)?,
+    let mut filters = doc.get("filters").cloned();
+    let (dtype, endian) = if dt.as_str() == Some("|O") {
+        // An object array: its first filter is the object codec, which turns the items
+        // into bytes for the rest of the chain.
+        let (codec, rest) = object_codec(filters.as_ref(), &file)?;
+        filters = Some(Value::Array(rest));
+        (DataType::Object(codec), Endian::Little)
+    } else {
+        dtype_from_json(dt).map_err(|_| Error::unsupported(format!("dtype {dt} in {}", file)))?
+    };
+    let chain_input = if dtype.is_object() {
+        (DataType::UInt8, Endian::Little)
+    } else {
+        (dtype, endian)
+    };
+    let (mut chain, current) = match filters.as_ref() {
+        None | Some(Value::Null) => (vec![], chain_input),
+        Some(Value::Array(list)) => filters_from_json(list, chain_input, &file)?,
         Some(f) => {
             return Err(Error::metadata(
                 &file,
@@ -273,6 +306,18 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
     })
 }
 
+/// An object codec's numcodecs JSON, as numcodecs writes it (json2 with its defaults).
+fn object_codec_json(codec: ObjectCodec) -> Value {
+    match codec {
+        ObjectCodec::Json2 => json!({
+            "allow_nan": true, "check_circular": true, "encoding": "utf-8",
+            "ensure_ascii": true, "id": "json2", "indent": null, "separators": [",", ":"],
+            "skipkeys": false, "sort_keys": true, "strict": true,
+        }),
+        other => json!({ "id": other.id() }),
+    }
+}
+
 pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     if spec.shards.is_some() {
         return Err(Error::invalid("sharding needs Zarr v3"));
@@ -283,6 +328,18 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
             "dimension_separator {sep:?} is not . or /"
         )));
     }
+    let mut list = match spec.dtype {
+        DataType::Object(codec) => vec![object_codec_json(codec)],
+        _ => vec![],
+    };
+    for f in &spec.filters {
+        list.push(codec_to_json(f)?);
+    }
+    let filters = if list.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(list)
+    };
     let doc = json!({
         "zarr_format": 2,
         "shape": spec.shape,
@@ -302,11 +359,7 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
         "compressor": codec_to_json(&spec.compressor)?,
         "fill_value": fill::to_json(spec.dtype, &spec.fill),
         "order": "C",
-        "filters": if spec.filters.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(spec.filters.iter().map(codec_to_json).collect::<Result<_>>()?)
-        },
+        "filters": filters,
         "dimension_separator": sep.to_string(),
     });
     json::write(at, ZARRAY, &doc)

@@ -9,7 +9,7 @@ use crate::chunk::key::KeyEncoding;
 use crate::codec::blosc::BloscConfig;
 use crate::codec::options::shuffle_from;
 use crate::codec::Compressor;
-use crate::dtype::{DataType, Endian, TimeUnit};
+use crate::dtype::{DataType, Endian, ObjectCodec, TimeUnit};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use serde_json::{json, Map, Value};
@@ -136,6 +136,30 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
                     None => order,
                     Some(prev) => order.iter().map(|&o| prev[o]).collect(),
                 });
+            }
+            "vlen-utf8" | "vlen-bytes" if !after_bytes => {
+                let codec = ObjectCodec::from_id(&name).expect("a vlen codec");
+                if dtype != DataType::Object(codec) {
+                    return Err(Error::metadata(
+                        file,
+                        format!("codec {name:?} does not encode data type {}", dtype.name()),
+                    ));
+                }
+                endian = Some(Endian::Little);
+                current = (DataType::UInt8, Endian::Little);
+            }
+            "bytes" if !after_bytes && dtype.is_object() => {
+                return Err(Error::metadata(
+                    file,
+                    format!(
+                        "data type {} needs the {} codec, not bytes",
+                        dtype.name(),
+                        match dtype {
+                            DataType::Object(c) => c.id(),
+                            _ => "vlen",
+                        }
+                    ),
+                ));
             }
             "bytes" if !after_bytes => {
                 endian = Some(match c.get("endian").and_then(Value::as_str) {
@@ -305,7 +329,11 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
 /// A `data_type`: a bare name, or one of the parameterised types zarr-python 3 writes.
 fn dtype_from_json(dt: &Value) -> Option<DataType> {
     if let Some(name) = dt.as_str() {
-        return DataType::from_name(name);
+        return match name {
+            "string" => Some(DataType::Object(ObjectCodec::VlenUtf8)),
+            "variable_length_bytes" => Some(DataType::Object(ObjectCodec::VlenBytes)),
+            _ => DataType::from_name(name),
+        };
     }
     let name = dt.get("name")?.as_str()?;
     let config = dt.get("configuration")?;
@@ -514,7 +542,17 @@ pub fn create(at: &Loc, spec: &ArraySpec) -> Result<()> {
     for c in spec.filters.iter().filter(is_pre) {
         chain.extend(codec_json(c)?);
     }
-    chain.push(json!({"name": "bytes", "configuration": {"endian": endian}}));
+    match spec.dtype {
+        DataType::Object(ObjectCodec::Json2) => {
+            return Err(Error::unsupported(
+                "json2 object arrays in Zarr v3 (only zarr-python 2 writes json2; use Zarr v2)",
+            ))
+        }
+        DataType::Object(codec) => {
+            chain.push(json!({"name": codec.id(), "configuration": {}}));
+        }
+        _ => chain.push(json!({"name": "bytes", "configuration": {"endian": endian}})),
+    }
     for c in spec.filters.iter().filter(|c| !is_pre(c)) {
         chain.extend(codec_json(c)?);
     }

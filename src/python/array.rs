@@ -69,6 +69,13 @@ impl ArrayHandle {
     ) -> PyResult<RawBuf> {
         let descr = arr.dtype();
         let dtype = self.inner.meta.dtype;
+        if dtype.is_object() {
+            // Object pointers must never be read or written as bytes.
+            return Err(bad(format!(
+                "{} holds variable-length items: use read_objects / write_objects",
+                self.inner.meta.meta_path
+            )));
+        }
         // Records keep their fields' stored byte order; datetimes must agree on the unit.
         let kind_ok = descr.itemsize() == dtype.size()
             && (matches!(dtype, DataType::Opaque(_))
@@ -149,6 +156,9 @@ impl ArrayHandle {
                 .map_err(|e| bad(format!("structured dtype {dtype}: {e}")))?;
             let (dt, endian) = crate::metadata::zarr_v2::dtype_from_json(&fields)?;
             (dt, endian, Some(fields))
+        } else if let Some(codec) = crate::dtype::ObjectCodec::from_id(dtype) {
+            // variable-length items: the dtype argument names the object codec
+            (DataType::Object(codec), Endian::Little, None)
         } else {
             let (dt, endian) = DataType::from_typestr(dtype)?;
             (dt, endian, None)
@@ -336,6 +346,49 @@ impl ArrayHandle {
         })
     }
 
+    /// The object codec of a variable-length array (`vlen-utf8`, `vlen-bytes`, `json2`),
+    /// None for fixed-size data.
+    #[getter]
+    fn object_codec(&self) -> Option<&'static str> {
+        match self.inner.meta.dtype {
+            DataType::Object(c) => Some(c.id()),
+            _ => None,
+        }
+    }
+
+    /// Fill `out` (a C-contiguous numpy object array) with the items of the region at
+    /// `start` of shape `out.shape`: chunks are read and decoded without the GIL, which is
+    /// held only to create the objects.
+    fn read_objects(
+        &self,
+        py: Python<'_>,
+        start: Vec<u64>,
+        out: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let a = &self.inner;
+        let codec = a.object_codec()?;
+        let shape = Self::u64s(out.shape());
+        let parts = py.detach(|| guard(|| a.read_objects(&start, &shape, n_threads)))?;
+        super::objects::fill_region(py, codec, &parts, &a.object_fill()?, out)
+    }
+
+    /// Write the items of `data` (a C-contiguous numpy object array) as the region at
+    /// `start`: their bytes are gathered with the GIL, encoded and stored without it.
+    fn write_objects(
+        &self,
+        py: Python<'_>,
+        start: Vec<u64>,
+        data: &Bound<'_, PyUntypedArray>,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let a = &self.inner;
+        let codec = a.object_codec()?;
+        let shape = Self::u64s(data.shape());
+        let items = super::objects::collect_items(py, codec, data)?;
+        py.detach(|| guard(|| a.write_objects(&start, &shape, &items, n_threads)))
+    }
+
     /// Fill `out` (shape: the lengths of `indices`) with the orthogonal selection given by
     /// one array of indices per axis; only chunks holding selected elements are read.
     fn read_orthogonal(
@@ -417,6 +470,12 @@ impl ArrayHandle {
         chunk_index: Vec<u64>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let a = &self.inner;
+        if a.meta.dtype.is_object() {
+            return Err(bad(format!(
+                "{} holds variable-length items: read them with read_objects",
+                a.meta.meta_path
+            )));
+        }
         let Some(c) = py.detach(|| guard(|| a.read_chunk(&chunk_index)))? else {
             return Ok(None);
         };

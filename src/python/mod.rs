@@ -3,6 +3,7 @@
 
 mod array;
 mod errors;
+mod objects;
 mod store;
 
 use crate::metadata::{self, json, Format, Loc, NodeKind};
