@@ -201,7 +201,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     """Forwards every request to ``upstream``.  Faults, switched on in ``faults``:
     ``"put"``: a PUT is read in part and its connection then dropped, as a network failure
     mid-upload would; ``"delay"``: a GET waits that many seconds before it is answered;
-    ``"truncate"``: a GET's body is cut to half its declared Content-Length."""
+    ``"truncate"``: a GET's body is cut to half its declared Content-Length; ``"fail"``:
+    that many GETs are answered 503 SlowDown (a transient error) before they pass again."""
 
     protocol_version = "HTTP/1.1"
     upstream: tuple[str, int]
@@ -220,6 +221,15 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.rfile.read(length // 2)
             self.close_connection = True
             self.connection.shutdown(2)
+            return
+        if self.command == "GET" and self.faults.get("fail", 0) > 0:
+            self.faults["fail"] -= 1
+            self.rfile.read(length)
+            body = b"<Error><Code>SlowDown</Code><Message>try again</Message></Error>"
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
             return
         if self.command == "GET" and self.faults.get("delay"):
             time.sleep(self.faults["delay"])

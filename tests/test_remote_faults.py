@@ -112,6 +112,39 @@ def test_a_slow_server_times_out_and_a_truncated_body_is_an_error(s3):
         np.testing.assert_array_equal(ds[:], _data())
 
 
+def test_transient_errors_are_retried_with_backoff(s3):
+    url = "s3://faults/retry/c.zarr"
+    with fault_proxy(s3.endpoint) as proxy:
+        so = {"endpoint": proxy.endpoint, "max_retries": 3, "retry_timeout": 20}
+        ds = z5py.File(url, "w", storage_options=so).create_dataset(
+            "d", data=_data(), chunks=(12, 10)
+        )
+        proxy.log.clear()
+        proxy.faults["fail"] = 2
+        np.testing.assert_array_equal(ds[:], _data())  # two 503s, then the data
+        assert proxy.log.count("GET /faults/retry/c.zarr/d/0.0") == 3
+        # without retries the first 503 is the answer, naming the chunk
+        no_retry = z5py.File(url, "r", storage_options={**so, "max_retries": 0})["d"]
+        proxy.faults["fail"] = 1
+        with pytest.raises(OSError) as e:
+            no_retry[:]
+        assert f"{url}/d/0.0" in str(e.value)
+
+
+def test_open_returns_the_dataset_of_an_array_root_on_s3(s3):
+    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("obstore")
+    a = zarr.create_array(
+        s3.zarr_store("faults", "root-array.zarr"), shape=(6, 4), chunks=(3, 2), dtype="i2"
+    )
+    a[:] = np.arange(24, dtype="i2").reshape(6, 4)
+    ds = z5py.open("s3://faults/root-array.zarr", "r", storage_options={"endpoint": s3.endpoint})
+    assert isinstance(ds, z5py.Dataset)
+    np.testing.assert_array_equal(ds[:], np.arange(24, dtype="i2").reshape(6, 4))
+    with pytest.raises(z5py.ReadOnlyError):
+        ds[0, 0] = 1
+
+
 # --------------------------------------------------------------------------------------
 # mode 'r' on every backend
 
