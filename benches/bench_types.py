@@ -2,12 +2,14 @@
 
 Rows: a delta-filtered uint64 segmentation (Zarr v2 ``filters=[Delta("<u8")]`` with zlib 1
 and with blosc lz4), written and read whole by z5py and by zarr-python 3 (numcodecs does
-the filter and the compressor there), and a ``|S16`` fixed-length label array.  Each
+the filter and the compressor there), a ``|S16`` fixed-length label array, and
+variable-length string labels (``--vlen`` short strings, default 10^6, in 1-d chunks of
+65536: Zarr v2 ``|O`` with ``vlen-utf8`` and zstd; numcodecs' vlen-utf8 is the peer).  Each
 library runs the same operation in turn (interleaved), the median of ``--reps`` runs is
 reported with its CPU time (user+sys of the process, all threads), and every read is
 checked against the data.
 
-    python benches/bench_types.py [--reps 5] [--shape 64,256,256] [--threads 1,2]
+    python benches/bench_types.py [--reps 5] [--shape 64,256,256] [--threads 1,2] [--vlen N]
 """
 
 from __future__ import annotations
@@ -45,6 +47,21 @@ def labels(shape, seed=1) -> np.ndarray:
     return names[rng.integers(0, len(names), size=shape)]
 
 
+def vlen_labels(n, seed=2) -> np.ndarray:
+    """``n`` short variable-length labels (3-14 characters) as an object array of str."""
+    rng = np.random.default_rng(seed)
+    names = [f"c{i}_" + "x" * (i % 10) for i in range(5000)]
+    out = np.empty(n, dtype=object)
+    out[:] = [names[i] for i in rng.integers(0, len(names), size=n)]
+    return out
+
+
+def same(got, data) -> bool:
+    if data.dtype == object:
+        return np.asarray(got).tolist() == data.tolist()
+    return np.array_equal(got, data)
+
+
 def timed(fn):
     w0, c0 = time.perf_counter(), time.process_time()
     result = fn()
@@ -65,8 +82,8 @@ class Z5:
         ds = f.create_dataset(
             "d",
             shape=data.shape,
-            dtype=data.dtype,
-            chunks=CHUNKS,
+            dtype=str if data.dtype == object else data.dtype,
+            chunks=chunks_for(data),
             compression=compression,
             filters=filters,
             n_threads=self.threads,
@@ -91,6 +108,7 @@ class Zarr:
 
     def write(self, path, data, filters, compression, opts):
         compressor = {
+            "zstd": lambda: numcodecs.Zstd(level=opts.get("level", 1)),
             "zlib": lambda: numcodecs.Zlib(level=opts.get("level", 1)),
             "blosc": lambda: numcodecs.Blosc(cname=opts.get("codec", "lz4"), clevel=5, shuffle=1),
             "raw": lambda: None,
@@ -99,9 +117,9 @@ class Zarr:
         a = g.create_array(
             "d",
             shape=data.shape,
-            dtype=data.dtype,
-            chunks=CHUNKS,
-            filters=filters,
+            dtype=str if data.dtype == object else data.dtype,
+            chunks=chunks_for(data),
+            filters="auto" if filters is None and data.dtype == object else filters,
             compressors=compressor,
         )
         a[...] = data
@@ -111,6 +129,12 @@ class Zarr:
 
 
 CHUNKS = (64, 64, 64)
+#: chunk length of the 1-d variable-length row
+VLEN_CHUNK = 65536
+
+
+def chunks_for(data):
+    return (VLEN_CHUNK,) if data.dtype == object else CHUNKS
 
 
 def main(argv=None) -> int:
@@ -119,6 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--shape", default="64,256,256")
     p.add_argument("--threads", default="1,2")
+    p.add_argument("--vlen", type=int, default=10**6, help="items of the vlen-utf8 row")
     p.add_argument("--workdir", default=None)
     args = p.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
@@ -130,6 +155,7 @@ def main(argv=None) -> int:
         ("seg u64 delta+zlib1", seg, [numcodecs.Delta("<u8")], "zlib", {"level": 1}),
         ("seg u64 delta+blosc-lz4", seg, [numcodecs.Delta("<u8")], "blosc", {"codec": "lz4"}),
         ("labels |S16 zlib1", lab, None, "zlib", {"level": 1}),
+        (f"vlen-utf8 {args.vlen} zstd1", vlen_labels(args.vlen), None, "zstd", {"level": 1}),
     ]
     work = args.workdir or tempfile.mkdtemp(prefix="z5py-bench-types-")
     print(f"shape {shape}, chunks {CHUNKS}, {args.reps} reps, median wall (cpu) ms")
@@ -147,7 +173,7 @@ def main(argv=None) -> int:
                         w, c, _ = timed(lambda lib=lib, a=args_: lib.write(*a))
                         times[(lib.name, "write")].append((w, c))
                         w, c, got = timed(lambda lib=lib, path=path: lib.read(path))
-                        if not np.array_equal(got, data):
+                        if not same(got, data):
                             print(f"{lib.name} read back different data", file=sys.stderr)
                             return 1
                         times[(lib.name, "read")].append((w, c))

@@ -22,6 +22,8 @@ def test_bench_types_runs(tmp_path):
             "8,16,16",
             "--threads",
             "1",
+            "--vlen",
+            "3000",
             "--workdir",
             str(tmp_path),
         ],
@@ -33,5 +35,6 @@ def test_bench_types_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.endswith("x")]
-    assert len(rows) == 6, proc.stdout
+    assert len(rows) == 8, proc.stdout
     assert any("delta" in row for row in rows)
+    assert any("vlen-utf8" in row for row in rows)
