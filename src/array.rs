@@ -101,6 +101,13 @@ impl Array {
         })
     }
 
+    /// How many chunk tasks a call asked to run on `n_threads` runs at once: more on
+    /// stores that serve many requests at once (object stores, where each task mostly
+    /// waits on the link), so that the requests in flight, not the cores, set the pace.
+    pub fn tasks(&self, n_threads: usize) -> usize {
+        n_threads.max(self.store.concurrency())
+    }
+
     pub fn elem(&self) -> usize {
         self.meta.dtype.size()
     }
@@ -233,6 +240,7 @@ impl Array {
         out: &mut [u8],
         n_threads: usize,
     ) -> Result<()> {
+        let n_threads = self.tasks(n_threads);
         self.meta.grid.check_region(start, shape)?;
         self.check_len(shape, out.len())?;
         if self.meta.sharding.is_some() {
@@ -328,6 +336,7 @@ impl Array {
         data: &[u8],
         n_threads: usize,
     ) -> Result<()> {
+        let n_threads = self.tasks(n_threads);
         self.meta.grid.check_region(start, shape)?;
         self.check_len(shape, data.len())?;
         if self.meta.sharding.is_some() {
@@ -762,59 +771,133 @@ mod tests {
         }
     }
 
+    /// A memory store that counts requests, and the most in flight at once; it reports
+    /// `concurrency` and makes each read wait `delay`, like a store on a slow link.
+    #[derive(Debug, Default)]
+    struct Probe {
+        inner: MemoryStore,
+        concurrency: usize,
+        delay: std::time::Duration,
+        requests: AtomicUsize,
+        in_flight: AtomicUsize,
+        max_in_flight: AtomicUsize,
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    impl Probe {
+        fn request<R>(&self, f: impl FnOnce() -> R) -> R {
+            self.requests.fetch_add(1, SeqCst);
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, SeqCst);
+            std::thread::sleep(self.delay);
+            let r = f();
+            self.in_flight.fetch_sub(1, SeqCst);
+            r
+        }
+    }
+    impl ReadableStore for Probe {
+        fn location(&self, key: &str) -> String {
+            self.inner.location(key)
+        }
+        fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool> {
+            self.request(|| self.inner.get_into(key, buf))
+        }
+        fn get_ranges(
+            &self,
+            key: &str,
+            ranges: &[crate::store::ByteRange],
+        ) -> Result<Option<Vec<Vec<u8>>>> {
+            self.request(|| self.inner.get_ranges(key, ranges))
+        }
+        fn size(&self, key: &str) -> Result<Option<u64>> {
+            self.request(|| self.inner.size(key))
+        }
+        fn concurrency(&self) -> usize {
+            self.concurrency.max(1)
+        }
+    }
+    impl crate::store::WritableStore for Probe {
+        fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()> {
+            self.inner.put_parts(key, parts)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn delete_prefix(&self, prefix: &str) -> Result<()> {
+            self.inner.delete_prefix(prefix)
+        }
+        fn update(
+            &self,
+            key: &str,
+            f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+        ) -> Result<()> {
+            self.inner.update(key, f)
+        }
+    }
+    impl ListableStore for Probe {
+        fn list_dir(&self, prefix: &str) -> Result<crate::store::Listing> {
+            self.inner.list_dir(prefix)
+        }
+        fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+            self.inner.list_prefix(prefix)
+        }
+    }
+
+    /// On a store that serves many requests at once, a read keeps that many in flight even
+    /// when the caller asked for one thread; on local storage it keeps the caller's count.
+    #[test]
+    fn reads_keep_the_stores_concurrency_in_flight() {
+        for (concurrency, want) in [(16, 8..=16), (1, 1..=1)] {
+            let store = Arc::new(Probe {
+                concurrency,
+                delay: std::time::Duration::from_millis(5),
+                ..Default::default()
+            });
+            let spec = ArraySpec {
+                format: Format::ZarrV2,
+                shape: vec![64, 64],
+                chunks: vec![8, 8],
+                dtype: DataType::UInt8,
+                endian: Endian::Little,
+                compressor: Compressor::Raw,
+                fill: vec![0],
+                separator: None,
+                shards: None,
+                key_encoding: None,
+                record: None,
+                filters: vec![],
+            };
+            let a = Array::create(store.clone(), "a", &spec).unwrap();
+            let data: Vec<u8> = (0..64 * 64).map(|i| (i % 251) as u8).collect();
+            a.write_region(&[0, 0], &[64, 64], &data, 1).unwrap();
+            store.max_in_flight.store(0, SeqCst);
+            let mut out = vec![0u8; 64 * 64];
+            a.read_region(&[0, 0], &[64, 64], &mut out, 1).unwrap();
+            assert_eq!(out, data);
+            let most = store.max_in_flight.load(SeqCst);
+            assert!(
+                want.contains(&most),
+                "concurrency {concurrency}: {most} in flight"
+            );
+            // selections fan out the same way
+            store.max_in_flight.store(0, SeqCst);
+            let rows: Vec<u64> = (0..64).step_by(3).collect();
+            let cols: Vec<u64> = (0..64).step_by(5).collect();
+            let mut sel = vec![0u8; rows.len() * cols.len()];
+            crate::selection::read_orthogonal(&a, &[rows.clone(), cols.clone()], &mut sel, 1)
+                .unwrap();
+            assert_eq!(sel[1], data[5]);
+            let most = store.max_in_flight.load(SeqCst);
+            assert!(
+                want.contains(&most),
+                "selection, concurrency {concurrency}: {most}"
+            );
+        }
+    }
+
     /// A partial read of one shard costs at most two store requests.
     #[test]
     fn a_partial_shard_read_is_two_requests() {
-        #[derive(Debug)]
-        struct Counting(MemoryStore, std::sync::atomic::AtomicUsize);
-        impl ReadableStore for Counting {
-            fn location(&self, key: &str) -> String {
-                self.0.location(key)
-            }
-            fn get_into(&self, key: &str, buf: &mut Vec<u8>) -> Result<bool> {
-                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                self.0.get_into(key, buf)
-            }
-            fn get_ranges(
-                &self,
-                key: &str,
-                ranges: &[crate::store::ByteRange],
-            ) -> Result<Option<Vec<Vec<u8>>>> {
-                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                self.0.get_ranges(key, ranges)
-            }
-            fn size(&self, key: &str) -> Result<Option<u64>> {
-                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                self.0.size(key)
-            }
-        }
-        impl crate::store::WritableStore for Counting {
-            fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()> {
-                self.0.put_parts(key, parts)
-            }
-            fn delete(&self, key: &str) -> Result<()> {
-                self.0.delete(key)
-            }
-            fn delete_prefix(&self, prefix: &str) -> Result<()> {
-                self.0.delete_prefix(prefix)
-            }
-            fn update(
-                &self,
-                key: &str,
-                f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
-            ) -> Result<()> {
-                self.0.update(key, f)
-            }
-        }
-        impl ListableStore for Counting {
-            fn list_dir(&self, prefix: &str) -> Result<crate::store::Listing> {
-                self.0.list_dir(prefix)
-            }
-            fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
-                self.0.list_prefix(prefix)
-            }
-        }
-        let store = Arc::new(Counting(MemoryStore::new(), Default::default()));
+        let store = Arc::new(Probe::default());
         let spec = ArraySpec {
             shards: Some(vec![16, 16]),
             ..ArraySpec::new(Format::ZarrV3, vec![16, 16], vec![4, 4], DataType::UInt8)
@@ -822,10 +905,10 @@ mod tests {
         let a = Array::create(store.clone(), "s", &spec).unwrap();
         let data: Vec<u8> = (0..=255).collect();
         a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
-        store.1.store(0, std::sync::atomic::Ordering::SeqCst);
+        store.requests.store(0, SeqCst);
         let mut out = vec![0u8; 7 * 9];
         a.read_region(&[3, 2], &[7, 9], &mut out, 1).unwrap();
-        assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(store.requests.load(SeqCst), 2);
         assert_eq!(out[0], 3 * 16 + 2);
         assert_eq!(out[7 * 9 - 1], 9 * 16 + 10);
     }

@@ -220,7 +220,7 @@ fn for_each_box(
     let (axes, tasks) = orthogonal_tasks(array, indices)?;
     let chunk = array.chunk_shape().to_vec();
     threads::for_each(
-        n_threads,
+        array.tasks(n_threads),
         &tasks,
         |scratch: &mut Vec<u8>, t: &Vec<usize>| {
             let ks: Vec<u64> = t.iter().zip(&axes).map(|(&g, a)| a.groups[g].0).collect();
@@ -377,29 +377,33 @@ fn for_each_point_box(
         return Ok(());
     }
     let groups = group_points(array, coords)?;
-    threads::for_each(n_threads, &groups, |scratch: &mut Vec<u8>, (_, points)| {
-        let mut lo = vec![u64::MAX; ndim];
-        let mut hi = vec![0u64; ndim];
-        for &p in points {
-            for d in 0..ndim {
-                lo[d] = lo[d].min(coords[p * ndim + d]);
-                hi[d] = hi[d].max(coords[p * ndim + d]);
+    threads::for_each(
+        array.tasks(n_threads),
+        &groups,
+        |scratch: &mut Vec<u8>, (_, points)| {
+            let mut lo = vec![u64::MAX; ndim];
+            let mut hi = vec![0u64; ndim];
+            for &p in points {
+                for d in 0..ndim {
+                    lo[d] = lo[d].min(coords[p * ndim + d]);
+                    hi[d] = hi[d].max(coords[p * ndim + d]);
+                }
             }
-        }
-        let shape: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l + 1).collect();
-        let strides = c_strides(&shape, 1);
-        // (buffer position, element offset in the box)
-        let offsets: Vec<(usize, usize)> = points
-            .iter()
-            .map(|&p| {
-                let off = (0..ndim)
-                    .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
-                    .sum();
-                (p, off)
-            })
-            .collect();
-        f(scratch, &lo, &shape, &offsets)
-    })
+            let shape: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l + 1).collect();
+            let strides = c_strides(&shape, 1);
+            // (buffer position, element offset in the box)
+            let offsets: Vec<(usize, usize)> = points
+                .iter()
+                .map(|&p| {
+                    let off = (0..ndim)
+                        .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
+                        .sum();
+                    (p, off)
+                })
+                .collect();
+            f(scratch, &lo, &shape, &offsets)
+        },
+    )
 }
 
 /// Read the points `coords` (`n * ndim` coordinates) into `out` (`n` elements).
