@@ -46,7 +46,7 @@ LIBS = ["z5py", "tensorstore", "zarr-fsspec", "zarr-obstore", "zarr-zarrs"]
 def serve(root: str, latency: float, ready_fd: int) -> None:
     """Serve ``root`` on 127.0.0.1 (HTTP/1.1, keep-alive) until killed; write the port to
     ``ready_fd``. ``GET /__stats`` returns and resets the request count (not delayed)."""
-    counts = {"requests": 0, "bytes": 0}
+    counts = {"requests": 0, "bytes": 0, "in_flight": 0, "most_in_flight": 0}
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -61,11 +61,14 @@ def serve(root: str, latency: float, ready_fd: int) -> None:
                         headers[k.strip().lower()] = v.strip()
                 if target == "/__stats":
                     body = json.dumps(counts).encode()
-                    counts.update(requests=0, bytes=0)
+                    counts.update(requests=0, bytes=0, most_in_flight=0)
                     status, extra = "200 OK", {}
                 else:
                     counts["requests"] += 1
+                    counts["in_flight"] += 1
+                    counts["most_in_flight"] = max(counts["most_in_flight"], counts["in_flight"])
                     await asyncio.sleep(latency)
+                    counts["in_flight"] -= 1
                     status, extra, body = _answer(root, method, target, headers)
                     counts["bytes"] += len(body)
                 hdr = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}"]

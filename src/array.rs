@@ -78,6 +78,9 @@ pub(crate) fn to_c_order(
     })
 }
 
+/// Memory the extra tasks of a call on a remote store may hold at once (see `Array::tasks`).
+const TASK_MEMORY: usize = 256 << 20;
+
 impl Array {
     /// Open the array at `prefix` of `store`.
     pub fn open(store: Arc<dyn Store>, prefix: &str) -> Result<Array> {
@@ -104,8 +107,12 @@ impl Array {
     /// How many chunk tasks a call asked to run on `n_threads` runs at once: more on
     /// stores that serve many requests at once (object stores, where each task mostly
     /// waits on the link), so that the requests in flight, not the cores, set the pace.
+    /// The buffers of the tasks in flight (a stored chunk and its decoded copy each) stay
+    /// within [`TASK_MEMORY`].
     pub fn tasks(&self, n_threads: usize) -> usize {
-        n_threads.max(self.store.concurrency())
+        let per_task = 2 * self.meta.grid.chunk_bytes(self.elem()).max(1);
+        let fit = (TASK_MEMORY / per_task).max(1);
+        n_threads.max(self.store.concurrency().min(fit))
     }
 
     pub fn elem(&self) -> usize {
@@ -892,6 +899,49 @@ mod tests {
                 "selection, concurrency {concurrency}: {most}"
             );
         }
+    }
+
+    /// Over a network, a read of whole shards costs one request per shard (the index
+    /// comes from the shard's own bytes); a shard shorter than its index is corrupt.
+    #[test]
+    fn whole_shards_over_a_network_are_one_request_each() {
+        let store = Arc::new(Probe {
+            concurrency: 4,
+            ..Default::default()
+        });
+        let spec = ArraySpec {
+            format: Format::ZarrV3,
+            shape: vec![16, 12],
+            chunks: vec![4, 4],
+            dtype: DataType::UInt16,
+            endian: Endian::Little,
+            compressor: Compressor::Raw,
+            fill: vec![0, 0],
+            separator: None,
+            shards: Some(vec![8, 8]),
+            key_encoding: None,
+            record: None,
+            filters: vec![],
+        };
+        let a = Array::create(store.clone(), "s", &spec).unwrap();
+        let data: Vec<u8> = (0..16 * 12 * 2).map(|i| (i % 253) as u8).collect();
+        a.write_region(&[0, 0], &[16, 12], &data, 1).unwrap();
+        store.requests.store(0, SeqCst);
+        let mut out = vec![0u8; data.len()];
+        a.read_region(&[0, 0], &[16, 12], &mut out, 1).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(store.requests.load(SeqCst), 4); // 2 x 2 shards, the edge ones clipped
+                                                    // a partial read of a shard still fetches only the ranges it needs
+        store.requests.store(0, SeqCst);
+        let mut part = vec![0u8; 3 * 3 * 2];
+        a.read_region(&[1, 1], &[3, 3], &mut part, 1).unwrap();
+        assert_eq!(store.requests.load(SeqCst), 2);
+        assert_eq!(part[..2], data[(12 + 1) * 2..(12 + 2) * 2]);
+        // a truncated shard is named as corrupt
+        crate::store::WritableStore::put_parts(&store.inner, "s/c/1/1", &[b"short"]).unwrap();
+        let err = a.read_region(&[0, 0], &[16, 12], &mut out, 1).unwrap_err();
+        assert!(matches!(err, Error::CorruptChunk { .. }), "{err}");
+        assert!(err.to_string().contains("s/c/1/1"), "{err}");
     }
 
     /// A partial read of one shard costs at most two store requests.

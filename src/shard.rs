@@ -145,6 +145,32 @@ fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<Index>> {
     decode_index(a, &got[0], None, &path).map(Some)
 }
 
+/// Read a whole shard into `buf` and decode its index from those bytes; None when the
+/// shard does not exist.
+fn read_whole_shard(
+    a: &Array,
+    sidx: &[u64],
+    path: &str,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Index>> {
+    if !a.store.get_into(&a.chunk_key(sidx), buf)? {
+        return Ok(None);
+    }
+    let ilen = index_len(a);
+    if buf.len() < ilen {
+        return Err(Error::corrupt(
+            path,
+            format!("shard is shorter than its {ilen}-byte index"),
+        ));
+    }
+    let bytes = if sharding(a).index_at_start {
+        &buf[..ilen]
+    } else {
+        &buf[buf.len() - ilen..]
+    };
+    decode_index(a, bytes, Some(buf.len() as u64), path).map(Some)
+}
+
 /// Ranges of a shard closer than this are read as one (the bytes between cost less than
 /// one more request): 64 KiB on local storage, 1 MiB over a network.
 fn merge_gap(a: &Array) -> u64 {
@@ -274,7 +300,6 @@ pub fn read_region(
     // touches, and their bytes (one more request, close ranges merged).
     let fetch = |sidx: &Vec<u64>, span: &mut Vec<u8>| -> Result<_> {
         let path = a.chunk_path(sidx);
-        let index = open_shard(a, sidx)?;
         let origin = a.meta.grid.origin(sidx);
         let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
         let sub_start: Vec<u64> = start
@@ -284,6 +309,17 @@ pub fn read_region(
             .collect();
         let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
         let inner = grid.chunks_in_region(&sub_start, &sub_shape);
+        // Over a network a request costs more than the few bytes a whole shard holds
+        // beyond what a read of all of it needs: one request, the index from its own bytes.
+        if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
+            let index = read_whole_shard(a, sidx, &path, span)?;
+            let spans = index.as_ref().map(|_| Spans {
+                starts: vec![0],
+                rest: Vec::new(),
+            });
+            return Ok((path, index, inner, spans));
+        }
+        let index = open_shard(a, sidx)?;
         let spans = match &index {
             Some(index) => {
                 let mut entries: Vec<(u64, u64)> = inner

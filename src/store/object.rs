@@ -19,8 +19,10 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Requests in flight per call unless `storage_options` say otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Requests in flight per call unless `storage_options` say otherwise. At 20-100 ms a
+/// request, 128 in flight is 1,300-6,400 requests a second: what a link serves, and within
+/// S3's 5,500 GETs a second per prefix at realistic latencies (benches/bench_remote.py).
+pub const DEFAULT_CONCURRENCY: usize = 128;
 
 /// Ranges of one value closer than this are fetched by one request and split afterwards.
 const COALESCE_GAP: u64 = 64 << 10;
