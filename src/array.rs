@@ -859,20 +859,7 @@ mod tests {
                 delay: std::time::Duration::from_millis(5),
                 ..Default::default()
             });
-            let spec = ArraySpec {
-                format: Format::ZarrV2,
-                shape: vec![64, 64],
-                chunks: vec![8, 8],
-                dtype: DataType::UInt8,
-                endian: Endian::Little,
-                compressor: Compressor::Raw,
-                fill: vec![0],
-                separator: None,
-                shards: None,
-                key_encoding: None,
-                record: None,
-                filters: vec![],
-            };
+            let spec = ArraySpec::new(Format::ZarrV2, vec![64, 64], vec![8, 8], DataType::UInt8);
             let a = Array::create(store.clone(), "a", &spec).unwrap();
             let data: Vec<u8> = (0..64 * 64).map(|i| (i % 251) as u8).collect();
             a.write_region(&[0, 0], &[64, 64], &data, 1).unwrap();
@@ -910,18 +897,8 @@ mod tests {
             ..Default::default()
         });
         let spec = ArraySpec {
-            format: Format::ZarrV3,
-            shape: vec![16, 12],
-            chunks: vec![4, 4],
-            dtype: DataType::UInt16,
-            endian: Endian::Little,
-            compressor: Compressor::Raw,
-            fill: vec![0, 0],
-            separator: None,
             shards: Some(vec![8, 8]),
-            key_encoding: None,
-            record: None,
-            filters: vec![],
+            ..ArraySpec::new(Format::ZarrV3, vec![16, 12], vec![4, 4], DataType::UInt16)
         };
         let a = Array::create(store.clone(), "s", &spec).unwrap();
         let data: Vec<u8> = (0..16 * 12 * 2).map(|i| (i % 253) as u8).collect();
