@@ -306,6 +306,21 @@ impl ReadableStore for ConsolidatedStore {
         }
     }
 
+    // Chunks are never in the document: they keep the store's own ranged read (a pread into
+    // a pooled buffer on the filesystem).
+    fn get_range_into(&self, key: &str, range: &ByteRange, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.known(key) {
+            Some(_) => match self.get_ranges(key, std::slice::from_ref(range))? {
+                Some(mut got) => {
+                    *buf = got.pop().unwrap_or_default();
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            None => self.inner.get_range_into(key, range, buf),
+        }
+    }
+
     fn size(&self, key: &str) -> Result<Option<u64>> {
         match self.known(key) {
             Some(doc) => Ok(doc.map(|d| d.len() as u64)),
