@@ -168,6 +168,22 @@ def test_create_spellings_and_string_dtype(tmp_path):
     assert zarr.open_array(str(tmp_path / "s.zarr" / "filled"))[:].tolist() == ds[:].tolist()
 
 
+def test_astype_and_asstr_views(tmp_path):
+    f = z5_open(tmp_path / "v.zarr", "zarr2", mode="w")
+    s = f.create_dataset("s", data=make_items("str", seed=3), chunks=CHUNKS)
+    b = f.create_dataset("b", data=make_items("bytes", seed=3), chunks=CHUNKS)
+    got = s.astype(np.dtypes.StringDType())[WINDOW]
+    assert got.dtype == np.dtypes.StringDType()
+    assert got.tolist() == s[WINDOW].tolist()
+    assert np.asarray(s.astype(np.dtypes.StringDType())).shape == SHAPE
+    decoded = b.asstr(errors="surrogateescape")[1:3, 2]
+    assert decoded.dtype == object
+    assert decoded.tolist() == [x.decode("utf-8", "surrogateescape") for x in b[1:3, 2]]
+    assert b.asstr(errors="replace")[0, 0] == b[0, 0].decode("utf-8", "replace")
+    with pytest.raises(TypeError, match="string data"):
+        f.create_dataset("n", shape=(2,), dtype="u1").asstr()[:]
+
+
 def test_n5_refuses_variable_length_naming_the_dataset(tmp_path):
     f = z5_open(tmp_path / "x.n5", "n5", mode="w")
     with pytest.raises(UnsupportedError, match="labels"):

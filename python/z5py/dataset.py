@@ -793,6 +793,36 @@ class Dataset(Node):
             # the engine reads the value in C order: at most the selection's size
             self._handle.write_orthogonal(sel.indices(), _c_order(data), self._n_threads)
 
+    def astype(self, dtype: Any) -> _CastView:
+        """Reads through ``[]`` cast to ``dtype`` (h5py's ``Dataset.astype``), e.g.
+        ``ds.astype(np.dtypes.StringDType())[:]`` reads variable-length strings as numpy's
+        StringDType instead of an object array."""
+        target = np.dtype(dtype)
+
+        def convert(value: Any) -> Any:
+            return np.asarray(value).astype(target)
+
+        return _CastView(self, convert)
+
+    def asstr(self, encoding: str = "utf-8", errors: str = "strict") -> _CastView:
+        """Reads through ``[]`` as object arrays of ``str`` (h5py's ``Dataset.asstr``):
+        variable-length or fixed-length bytes are decoded with ``encoding``."""
+
+        def decode(item: Any) -> Any:
+            return item.decode(encoding, errors) if isinstance(item, bytes) else item
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, bytes | str):
+                return decode(value)
+            array = np.asarray(value)
+            if array.dtype.kind not in "OS":
+                raise TypeError(f"asstr() needs string data, the dataset holds {self._dtype}")
+            out = np.empty(array.shape, dtype=object)
+            out.flat[:] = [decode(item) for item in array.flat]
+            return out if out.ndim else out[()]
+
+        return _CastView(self, convert)
+
     def _objects_through_box(
         self, indices: Sequence[Any], value: Any = None, points: bool = False
     ) -> Any:
@@ -1181,6 +1211,27 @@ class Dataset(Node):
             f'<z5py Dataset "{self._name}": shape {self._shape}, type "{self._dtype.str}", '
             f"{self._fmt}, mode {self._mode!r}>"
         )
+
+
+class _CastView:
+    """``ds.astype(dtype)`` / ``ds.asstr()``: reads through ``[]`` converted on the way out
+    (h5py's wrappers of the same names)."""
+
+    __slots__ = ("_convert", "_dataset")
+
+    def __init__(self, dataset: Dataset, convert: Any) -> None:
+        self._dataset = dataset
+        self._convert = convert
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._convert(self._dataset[index])
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = np.asarray(self[()])
+        return array if dtype is None else array.astype(dtype)
 
 
 class _Indexer:

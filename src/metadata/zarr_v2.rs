@@ -307,7 +307,7 @@ pub fn parse(at: &Loc) -> Result<ArrayMeta> {
 }
 
 /// An object codec's numcodecs JSON, as numcodecs writes it (json2 with its defaults).
-fn object_codec_json(codec: ObjectCodec) -> Value {
+pub fn object_codec_json(codec: ObjectCodec) -> Value {
     match codec {
         ObjectCodec::Json2 => json!({
             "allow_nan": true, "check_circular": true, "encoding": "utf-8",

@@ -280,7 +280,11 @@ impl ArrayHandle {
             None => &meta.pipeline.compressors,
         };
         let mut skipped_main = false;
-        let mut out = Vec::new();
+        // an object array's object codec comes first, as numcodecs lists it
+        let mut out = match meta.dtype {
+            DataType::Object(codec) => vec![crate::metadata::zarr_v2::object_codec_json(codec)],
+            _ => Vec::new(),
+        };
         for c in chain {
             if *c == Compressor::Raw {
                 continue;
