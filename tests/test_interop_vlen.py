@@ -132,6 +132,29 @@ def test_ours_read_by_zarr_python(tmp_path, case):
     assert not ds.chunk_exists((0, 0))
 
 
+def test_fortran_order_both_ways(tmp_path):
+    """Zarr v2 ``order: "F"``: vlen items are stored in the chunk's memory order."""
+    data = make_items("str", seed=4)
+    path = str(tmp_path / "f.zarr")
+    z = zarr.create_array(path, shape=SHAPE, chunks=CHUNKS, dtype=str, zarr_format=2, order="F")
+    z[:] = data
+    ds = z5py.open(path, "a")
+    _equal(ds[:], data)
+    new = make_items("str", seed=5)
+    ds[WINDOW] = new[WINDOW]
+    data[WINDOW] = new[WINDOW]
+    _equal(zarr.open_array(path, mode="r")[:], data)
+
+
+def test_sharded_variable_length_is_refused_naming_the_file(tmp_path):
+    path = str(tmp_path / "sh.zarr")
+    z = zarr.create_array(path, shape=(8,), chunks=(2,), shards=(4,), dtype=str, zarr_format=3)
+    z[:] = np.array(list("abcdefgh"), dtype=object)
+    ds = z5py.open(path, "r")
+    with pytest.raises(UnsupportedError, match="sharded.*sh.zarr"):
+        ds[:]
+
+
 def test_create_spellings_and_string_dtype(tmp_path):
     h5py = pytest.importorskip("h5py")
     f = z5_open(tmp_path / "s.zarr", "zarr3", mode="w")
