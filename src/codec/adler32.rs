@@ -1,6 +1,6 @@
 //! numcodecs `adler32`: the Adler-32 of the payload (zlib's), 4 bytes little-endian, before it.
 
-use super::checksum32;
+use super::checksum32::{self, At};
 use crate::error::Result;
 
 pub fn checksum(data: &[u8]) -> u32 {
@@ -19,11 +19,11 @@ pub fn checksum(data: &[u8]) -> u32 {
 }
 
 pub fn encode(input: &[u8]) -> Vec<u8> {
-    checksum32::encode_start(input, checksum(input))
+    checksum32::encode(input, checksum(input), At::Start)
 }
 
 pub fn decode(input: &[u8]) -> Result<&[u8]> {
-    checksum32::decode_start("adler32", input, checksum)
+    checksum32::decode("adler32", input, At::Start, checksum)
 }
 
 #[cfg(test)]

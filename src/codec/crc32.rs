@@ -1,6 +1,6 @@
 //! numcodecs `crc32`: the CRC-32 of the payload (zlib's), 4 bytes little-endian, before it.
 
-use super::checksum32;
+use super::checksum32::{self, At};
 use crate::error::Result;
 
 const fn table() -> [u32; 256] {
@@ -34,11 +34,11 @@ pub fn checksum(data: &[u8]) -> u32 {
 }
 
 pub fn encode(input: &[u8]) -> Vec<u8> {
-    checksum32::encode_start(input, checksum(input))
+    checksum32::encode(input, checksum(input), At::Start)
 }
 
 pub fn decode(input: &[u8]) -> Result<&[u8]> {
-    checksum32::decode_start("crc32", input, checksum)
+    checksum32::decode("crc32", input, At::Start, checksum)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! numcodecs `fletcher32`: HDF5's Fletcher-32 of the payload, 4 bytes little-endian, after it.
 
-use crate::error::{Error, Result};
+use super::checksum32::{self, At};
+use crate::error::Result;
 
 pub fn checksum(data: &[u8]) -> u32 {
     let (mut sum1, mut sum2) = (0u32, 0u32);
@@ -29,29 +30,11 @@ pub fn checksum(data: &[u8]) -> u32 {
 }
 
 pub fn encode(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() + 4);
-    out.extend_from_slice(input);
-    out.extend_from_slice(&checksum(input).to_le_bytes());
-    out
+    checksum32::encode(input, checksum(input), At::End)
 }
 
 pub fn decode(input: &[u8]) -> Result<&[u8]> {
-    if input.len() < 4 {
-        return Err(Error::codec(
-            "fletcher32",
-            "input shorter than the 4-byte checksum",
-        ));
-    }
-    let (payload, sum) = input.split_at(input.len() - 4);
-    let stored = u32::from_le_bytes(sum.try_into().unwrap());
-    let actual = checksum(payload);
-    if stored != actual {
-        return Err(Error::codec(
-            "fletcher32",
-            format!("checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"),
-        ));
-    }
-    Ok(payload)
+    checksum32::decode("fletcher32", input, At::End, checksum)
 }
 
 #[cfg(test)]
