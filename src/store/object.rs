@@ -11,8 +11,8 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{
-    BackoffConfig, GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig,
-    UpdateVersion,
+    BackoffConfig, ClientConfigKey, GetOptions, GetRange, ObjectStore, PutMode, PutOptions,
+    PutPayload, RetryConfig, UpdateVersion,
 };
 use std::io::ErrorKind;
 use std::ops::Range;
@@ -274,6 +274,52 @@ fn unknown_option(url: &str, key: &str, e: impl std::fmt::Display) -> Error {
     Error::invalid(format!("unknown storage option {key:?} for {url}: {e}"))
 }
 
+/// The bucket named by an `s3://BUCKET/...` or `gs://BUCKET/...` URL.
+fn bucket<'u>(parsed: &'u url::Url, url: &str) -> Result<&'u str> {
+    parsed
+        .host_str()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| Error::invalid(format!("no bucket in URL {url:?}")))
+}
+
+/// What a service's configuration key means for plain-HTTP access.
+enum Role {
+    Endpoint,
+    AllowHttp,
+    Other,
+}
+
+/// Apply the service's `options` to its builder `b`: each key is parsed as the service's
+/// key type `K` (an unknown one is an error naming it) and handed to `set`, which applies it
+/// and says its role. Returns the builder and whether plain HTTP must be allowed: the
+/// endpoint (the last one given, else `endpoint_http` for one from elsewhere) is an
+/// `http://` URL and no `allow_http` option was given, since an explicit `http://` endpoint
+/// needs no `allow_http`.
+fn configure<B, K>(
+    url: &str,
+    mut b: B,
+    options: &[(String, String)],
+    mut endpoint_http: bool,
+    set: impl Fn(B, K, &str) -> (B, Role),
+) -> Result<(B, bool)>
+where
+    K: std::str::FromStr,
+    K::Err: std::fmt::Display,
+{
+    let mut allow_http_given = false;
+    for (k, v) in options {
+        let key: K = k.parse().map_err(|e| unknown_option(url, k, e))?;
+        let role;
+        (b, role) = set(b, key, v);
+        match role {
+            Role::Endpoint => endpoint_http = v.starts_with("http://"),
+            Role::AllowHttp => allow_http_given = true,
+            Role::Other => {}
+        }
+    }
+    Ok((b, endpoint_http && !allow_http_given))
+}
+
 impl ObjectStoreBackend {
     /// Open the container at `url` (`s3://`, `s3a://`, `gs://`, `gcs://`, `az://`,
     /// `azure://`, `abfs://`, `abfss://`, `http://`, `https://`) with `options` (the
@@ -292,31 +338,21 @@ impl ObjectStoreBackend {
         {
             "s3" | "s3a" => {
                 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-                let bucket = parsed
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| Error::invalid(format!("no bucket in URL {url:?}")))?;
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                let mut endpoint_http = std::env::var("AWS_ENDPOINT_URL")
+                let b = AmazonS3Builder::from_env().with_bucket_name(bucket(&parsed, url)?);
+                let env_endpoint_http = std::env::var("AWS_ENDPOINT_URL")
                     .or_else(|_| std::env::var("AWS_ENDPOINT"))
                     .map(|e| e.starts_with("http://"))
                     .unwrap_or(false);
-                let mut allow_http_given = false;
-                for (k, v) in &rest {
-                    let key: AmazonS3ConfigKey =
-                        k.parse().map_err(|e| unknown_option(url, k, e))?;
-                    match key {
-                        AmazonS3ConfigKey::Endpoint => endpoint_http = v.starts_with("http://"),
-                        AmazonS3ConfigKey::Client(object_store::ClientConfigKey::AllowHttp) => {
-                            allow_http_given = true
-                        }
-                        _ => {}
-                    }
-                    b = b.with_config(key, v);
-                }
-                if endpoint_http && !allow_http_given {
-                    b = b.with_allow_http(true);
-                }
+                let (b, http) = configure(url, b, &rest, env_endpoint_http, |b, key, v| {
+                    let role = match key {
+                        AmazonS3ConfigKey::Endpoint => Role::Endpoint,
+                        AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp) => Role::AllowHttp,
+                        _ => Role::Other,
+                    };
+                    (b.with_config(key, v), role)
+                })?;
+                // only ever turned on: an allow_http option given stands
+                let b = if http { b.with_allow_http(true) } else { b };
                 let s = b
                     .with_retry(own.retry.clone())
                     .build()
@@ -325,15 +361,11 @@ impl ObjectStoreBackend {
             }
             "gs" | "gcs" => {
                 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-                let bucket = parsed
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| Error::invalid(format!("no bucket in URL {url:?}")))?;
-                let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
-                for (k, v) in &rest {
-                    let key: GoogleConfigKey = k.parse().map_err(|e| unknown_option(url, k, e))?;
-                    b = b.with_config(key, v);
-                }
+                let b =
+                    GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket(&parsed, url)?);
+                let (b, _) = configure(url, b, &rest, false, |b, key: GoogleConfigKey, v| {
+                    (b.with_config(key, v), Role::Other)
+                })?;
                 let s = b
                     .with_retry(own.retry.clone())
                     .build()
@@ -359,22 +391,16 @@ impl ObjectStoreBackend {
                 if let Some(account) = account.filter(|a| !a.is_empty()) {
                     b = b.with_account(account);
                 }
-                let mut endpoint_http = false;
-                let mut allow_http_given = false;
-                for (k, v) in &rest {
-                    let key: AzureConfigKey = k.parse().map_err(|e| unknown_option(url, k, e))?;
-                    match key {
-                        AzureConfigKey::Endpoint => endpoint_http = v.starts_with("http://"),
-                        AzureConfigKey::Client(object_store::ClientConfigKey::AllowHttp) => {
-                            allow_http_given = true
-                        }
-                        _ => {}
-                    }
-                    b = b.with_config(key, v);
-                }
-                if endpoint_http && !allow_http_given {
-                    b = b.with_allow_http(true);
-                }
+                let (b, http) = configure(url, b, &rest, false, |b, key, v| {
+                    let role = match key {
+                        AzureConfigKey::Endpoint => Role::Endpoint,
+                        AzureConfigKey::Client(ClientConfigKey::AllowHttp) => Role::AllowHttp,
+                        _ => Role::Other,
+                    };
+                    (b.with_config(key, v), role)
+                })?;
+                // only ever turned on: an allow_http option given stands
+                let b = if http { b.with_allow_http(true) } else { b };
                 let s = b
                     .with_retry(own.retry.clone())
                     .build()
@@ -383,15 +409,16 @@ impl ObjectStoreBackend {
             }
             "http" | "https" => {
                 use object_store::http::HttpBuilder;
-                use object_store::ClientConfigKey;
-                let mut b = HttpBuilder::new().with_url(shown.clone());
-                for (k, v) in &rest {
-                    let key: ClientConfigKey = k.parse().map_err(|e| unknown_option(url, k, e))?;
-                    b = b.with_config(key, v);
-                }
-                if scheme == "http" && !rest.iter().any(|(k, _)| k == "allow_http") {
-                    b = b.with_config(ClientConfigKey::AllowHttp, "true");
-                }
+                let b = HttpBuilder::new().with_url(shown.clone());
+                // the URL itself is the endpoint
+                let (b, http) = configure(url, b, &rest, scheme == "http", |b, key, v| {
+                    let role = match key {
+                        ClientConfigKey::AllowHttp => Role::AllowHttp,
+                        _ => Role::Other,
+                    };
+                    (b.with_config(key, v), role)
+                })?;
+                let b = if http { b.with_config(ClientConfigKey::AllowHttp, "true") } else { b };
                 let s = b
                     .with_retry(own.retry.clone())
                     .build()
