@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .shape_utils import expand_index, index_position
+
 __all__ = ["Orthogonal", "is_full_mask", "orthogonal", "points"]
 
 
@@ -44,10 +46,7 @@ def _as_int(item: Any, dim: int, extent: int) -> int:
             "z5py datasets are indexed by integers, slices, integer arrays or lists, "
             f"boolean masks, Ellipsis ('...') and None; got {type(item).__name__} ({item!r})"
         )
-    position = operator.index(item)
-    if not -extent <= position < extent:
-        raise IndexError(f"index {position} is out of bounds for axis {dim} with size {extent}")
-    return position % extent
+    return index_position(operator.index(item), dim, extent)
 
 
 def _index_array(item: Any, dim: int, extent: int) -> np.ndarray:
@@ -80,26 +79,6 @@ def _index_array(item: Any, dim: int, extent: int) -> np.ndarray:
             bad = low if low < -extent else high
             raise IndexError(f"index {bad} is out of bounds for axis {dim} with size {extent}")
     return np.where(positions < 0, positions + extent, positions)
-
-
-def _expand(index: Any, ndim: int) -> tuple[list[Any], bool]:
-    """Index as a list with ``Ellipsis`` expanded and missing trailing slices added."""
-    items = list(index) if isinstance(index, tuple) else [index]
-    n_ellipsis = sum(1 for item in items if item is Ellipsis)
-    if n_ellipsis > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    consuming = sum(1 for item in items if item is not None and item is not Ellipsis)
-    if consuming > ndim:
-        raise IndexError(
-            f"too many indices: the dataset is {ndim}-dimensional but {consuming} were given"
-        )
-    fill = [slice(None)] * (ndim - consuming)
-    if n_ellipsis:
-        pos = items.index(Ellipsis)
-        items = items[:pos] + fill + items[pos + 1 :]
-    else:
-        items = items + fill
-    return items, n_ellipsis == 1
 
 
 @dataclass(frozen=True)
@@ -159,7 +138,7 @@ def orthogonal(index: Any, shape: Sequence[int]) -> Orthogonal:
     the wrong length, ``TypeError`` for indices of another kind (floats, strings...) and
     ``ValueError`` for a slice step of zero.
     """
-    items, has_ellipsis = _expand(index, len(shape))
+    items, has_ellipsis = expand_index(index, len(shape))
     axes: list[Any] = []
     counts: list[int] = []
     out_shape: list[int] = []

@@ -19,6 +19,8 @@ __all__ = [
     "Selection",
     "check_region",
     "default_chunks",
+    "expand_index",
+    "index_position",
     "normalize_chunks",
     "normalize_index",
     "normalize_maxshape",
@@ -162,8 +164,10 @@ class Selection:
         return any(c == 0 for c in self.counts)
 
 
-def _expand(index: Any, ndim: int) -> tuple[list[Any], bool]:
-    """Index as a list with ``Ellipsis`` expanded and missing trailing slices added."""
+def expand_index(index: Any, ndim: int) -> tuple[list[Any], bool]:
+    """An index of an ``ndim``-dimensional array as a list with ``Ellipsis`` expanded and
+    missing trailing slices added, and whether it had an ``Ellipsis`` (the basic and the
+    fancy selections of :mod:`z5py.indexing` alike)."""
     items = list(index) if isinstance(index, tuple) else [index]
     n_ellipsis = sum(1 for item in items if item is Ellipsis)
     if n_ellipsis > 1:
@@ -190,7 +194,7 @@ def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
     and ``TypeError`` for anything else (lists, arrays, floats: fancy indexing is not
     supported).
     """
-    items, has_ellipsis = _expand(index, len(shape))
+    items, has_ellipsis = expand_index(index, len(shape))
     start: list[int] = []
     box: list[int] = []
     steps: list[slice] = []
@@ -223,12 +227,7 @@ def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
             counts.append(count)
             out_shape.append(count)
         else:
-            position = _index_or_type_error(item)
-            if not -extent <= position < extent:
-                raise IndexError(
-                    f"index {position} is out of bounds for axis {dim} with size {extent}"
-                )
-            position %= extent
+            position = index_position(_index_or_type_error(item), dim, extent)
             start.append(position)
             box.append(1)
             steps.append(slice(None))
@@ -242,6 +241,14 @@ def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
         out_shape=tuple(out_shape),
         scalar=not has_ellipsis and not out_shape,
     )
+
+
+def index_position(position: int, dim: int, extent: int) -> int:
+    """``position`` on axis ``dim`` of length ``extent`` counted from the start (negative
+    ones count from the end); ``IndexError`` when it lies outside."""
+    if not -extent <= position < extent:
+        raise IndexError(f"index {position} is out of bounds for axis {dim} with size {extent}")
+    return position % extent
 
 
 def _index_or_type_error(item: Any) -> int:
