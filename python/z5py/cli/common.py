@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._location import is_url
@@ -23,11 +24,13 @@ __all__ = [
     "format_name",
     "human",
     "is_dataset",
+    "kind_name",
     "open_node",
     "parse_ints",
     "parse_value",
     "split_target",
     "storage_options",
+    "target_node",
     "tuple_str",
 ]
 
@@ -166,6 +169,29 @@ def open_node(container: str, key: str, options: dict[str, Any] | None = None):
     except KeyError:
         raise CliError(f"{container} has no dataset or group {key!r}") from None
     return f, node
+
+
+def kind_name(kind: str) -> str:
+    """How the command line names a container kind (``h5``, ``zarr``, ``n5``)."""
+    return {"h5": "HDF5", "zarr": "Zarr", "n5": "N5"}[kind]
+
+
+@contextlib.contextmanager
+def target_node(args: Any) -> Iterator[tuple[str, str, Any]]:
+    """The existing node that a command's ``path`` / ``--key`` / ``-S`` arguments name, as
+    ``(label, kind, node)``: an h5py group or dataset of the file, open while the block
+    runs, for HDF5 (``kind`` ``"h5"``), else the z5py node."""
+    options = storage_options(args)
+    container, key, kind = existing_container(args.path, args.key, options)
+    label = f"{container}/{key}" if key else container
+    if kind == "h5":
+        import h5py
+
+        with h5py.File(container, "r") as f:
+            yield label, kind, (f[key] if key else f)
+        return
+    _f, node = open_node(container, key, options)
+    yield label, kind, node
 
 
 def is_dataset(obj: Any) -> bool:

@@ -16,12 +16,11 @@ from ..converter import H5PY_ERRORS, h5_attrs_to_json
 from .common import (
     add_storage_option,
     codec_str,
-    existing_container,
     format_name,
     human,
     is_dataset,
-    open_node,
-    storage_options,
+    kind_name,
+    target_node,
     tuple_str,
 )
 from .tree import h5_tree_lines, z5_tree_lines
@@ -120,28 +119,22 @@ def h5_dataset_lines(ds: Any, label: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = storage_options(args)
-    container, key, kind = existing_container(args.path, args.key, options)
-    label = f"{container}/{key}" if key else container
-    if kind == "h5":
-        import h5py
+    with target_node(args) as (label, kind, node):
+        if kind == "h5":
+            import h5py
 
-        with h5py.File(container, "r") as f:
-            node = f[key] if key else f
             if isinstance(node, h5py.Dataset):
                 print("\n".join(h5_dataset_lines(node, label)))
             else:
-                print(f"group:        {label}\nformat:       HDF5")
+                print(f"group:        {label}\nformat:       {kind_name(kind)}")
                 print("\n".join(h5_tree_lines(node)))
-        return 0
-    _f, node = open_node(container, key, options)
-    if is_dataset(node):
-        print("\n".join(z5_dataset_lines(node, label)))
-    else:
-        print(f"group:        {label}")
-        print(f"format:       {'Zarr' if kind == 'zarr' else 'N5'}")
-        attrs = dict(node.attrs.items())
-        if attrs:
-            print(attrs_line(attrs))
-        print("\n".join(z5_tree_lines(node)))
+        elif is_dataset(node):
+            print("\n".join(z5_dataset_lines(node, label)))
+        else:
+            print(f"group:        {label}")
+            print(f"format:       {kind_name(kind)}")
+            attrs = dict(node.attrs.items())
+            if attrs:
+                print(attrs_line(attrs))
+            print("\n".join(z5_tree_lines(node)))
     return 0

@@ -11,10 +11,9 @@ import numpy as np
 from ..containers import compression_of
 from .common import (
     add_storage_option,
-    existing_container,
     is_dataset,
-    open_node,
-    storage_options,
+    kind_name,
+    target_node,
     tuple_str,
 )
 
@@ -80,24 +79,19 @@ def h5_tree_lines(group: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = storage_options(args)
-    container, key, kind = existing_container(args.path, args.key, options)
-    label = f"{container}/{key}" if key else container
-    if kind == "h5":
-        import h5py
+    with target_node(args) as (label, kind, node):
+        print(f"{label} ({kind_name(kind)})")
+        if kind == "h5":
+            import h5py
 
-        with h5py.File(container, "r") as f:
-            node = f[key] if key else f
-            print(f"{label} (HDF5)")
             if isinstance(node, h5py.Group):
                 print("\n".join(h5_tree_lines(node)))
-        return 0
-    _f, node = open_node(container, key, options)
-    print(f"{label} ({'Zarr' if kind == 'zarr' else 'N5'})")
-    if not is_dataset(node):
-        lines = z5_tree_lines(node)
-        if lines:
-            print("\n".join(lines))
-    else:
-        print(f"    {np.dtype(node.dtype)} {tuple_str(node.shape)} chunks {tuple_str(node.chunks)}")
+        elif not is_dataset(node):
+            lines = z5_tree_lines(node)
+            if lines:
+                print("\n".join(lines))
+        else:
+            print(
+                f"    {np.dtype(node.dtype)} {tuple_str(node.shape)} chunks {tuple_str(node.chunks)}"
+            )
     return 0
