@@ -10,6 +10,12 @@ Zarr v3 and sharded Zarr v3 (shards of twice the chunk), raw and gzip level 1, o
 threads, under the system's temporary directory (or $AB_DIR); the partial write is a
 read-modify-write of every chunk it touches. It prints the median CPU and wall milliseconds
 of each cell and the geometric mean of the CPU ratios B/A.
+
+With --selections the cells are fancy selections instead (src/selection.rs): on a
+(128, 256, 256) uint8 array in 32^3 chunks per format, raw, on 1 and 2 threads, an
+orthogonal read and write of 100 sorted random indices per axis (`ds.oindex`), a strided
+read (`ds[::2, ::2, ::2]`) and a point read and write of 200,000 random points
+(`ds.vindex`).
 """
 
 import argparse
@@ -47,6 +53,47 @@ def _cell(ds, data, sub, part, reps: int) -> dict:
         "partial_read": _measure(lambda: ds[sub], reps),
         "partial_write": _measure(lambda: ds.__setitem__(sub, part), reps),
     }
+
+
+def _selection_cells(ds, data, rng, reps: int) -> dict:
+    axes = tuple(np.sort(rng.choice(n, 100, replace=False)) for n in data.shape)
+    ortho = data[np.ix_(*axes)].copy()
+    pts = tuple(rng.integers(0, n, 200_000) for n in data.shape)
+    vals = data[pts].copy()
+    return {
+        "oindex_read": _measure(lambda: ds.oindex[axes], reps),
+        "oindex_write": _measure(lambda: ds.oindex.__setitem__(axes, ortho), reps),
+        "strided_read": _measure(lambda: ds[::2, ::2, ::2], reps),
+        "vindex_read": _measure(lambda: ds.vindex[pts], reps),
+        "vindex_write": _measure(lambda: ds.vindex.__setitem__(pts, vals), reps),
+    }
+
+
+def selection_worker(reps: int) -> dict:
+    import z5py
+
+    root = tempfile.mkdtemp(prefix="ab-", dir=os.environ.get("AB_DIR"))
+    rng = np.random.default_rng(0)
+    shape, chunks = (128, 256, 256), (32, 32, 32)
+    data = rng.integers(0, 255, shape, dtype="uint8")
+    out = {}
+    for fmt in ["n5", "zarr2", "zarr3", "zarr3s"]:
+        for nt in [1, 2]:
+            ext = ".n5" if fmt == "n5" else ".zarr"
+            kw = {"zarr_format": 3} if fmt.startswith("zarr3") else {}
+            path = os.path.join(root, f"sel-{fmt}-{nt}{ext}")
+            f = z5py.File(path, mode="w", **kw)
+            dkw = {"shape": shape, "chunks": chunks, "dtype": "uint8", "compression": "raw"}
+            if fmt == "zarr3s":
+                dkw["shards"] = tuple(2 * c for c in chunks)
+            ds = f.create_dataset("d", n_threads=nt, **dkw)
+            ds[...] = data
+            for op, t in _selection_cells(ds, data, np.random.default_rng(1), reps).items():
+                out[f"sel/{fmt}/t{nt}/{op}"] = t
+            assert np.array_equal(ds[...], data)
+            shutil.rmtree(path)
+    shutil.rmtree(root)
+    return out
 
 
 def worker(reps: int) -> dict:
@@ -92,10 +139,11 @@ def main() -> None:
     p.add_argument("b")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--selections", action="store_true", help="fancy selection cells")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        json.dump(worker(args.reps), sys.stdout)
+        json.dump((selection_worker if args.selections else worker)(args.reps), sys.stdout)
         return
     builds = {"A": args.a, "B": args.b}
     res = {k: [] for k in builds}
@@ -103,6 +151,7 @@ def main() -> None:
         for k in ["A", "B"] if r % 2 == 0 else ["B", "A"]:
             env = dict(os.environ, PYTHONPATH=builds[k])
             cmd = [sys.executable, __file__, "-", "-", "--worker", "--reps", str(args.reps)]
+            cmd += ["--selections"] if args.selections else []
             o = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             res[k].append(json.loads(o.stdout))
     print(

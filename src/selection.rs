@@ -15,19 +15,79 @@
 //! value (as numpy's assignment does).
 
 use crate::array::Array;
+use crate::chunk::copy::OutputBuffer;
 use crate::error::{Error, Result};
 use crate::threads;
 
-/// The caller's buffer, shared between tasks that touch disjoint elements of it.
-#[derive(Clone, Copy)]
-struct Shared {
-    ptr: *mut u8,
-    len: usize,
+/// The caller's buffer: the destination of a read, shared by tasks that write disjoint
+/// elements of it, or the source of a write.
+enum Buffer<'a> {
+    Out(OutputBuffer<'a>),
+    In(&'a [u8]),
 }
-// SAFETY: tasks write disjoint elements (see the callers); the buffer outlives the call.
-unsafe impl Send for Shared {}
-// SAFETY: as for Send: no two tasks touch the same element.
-unsafe impl Sync for Shared {}
+
+impl Buffer<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Buffer::Out(out) => out.raw().1,
+            Buffer::In(data) => data.len(),
+        }
+    }
+
+    /// Move a row of elements between a chunk's box and the buffer: for each `(pos, at)` of
+    /// `row`, the `elem` bytes at `box_at + at` of the box and `buf_at + pos` of the buffer;
+    /// into the buffer for a read, out of it for a write.
+    ///
+    /// # Safety
+    /// For a read, no other task moves elements to these buffer positions meanwhile.
+    unsafe fn move_row(
+        &self,
+        boxed: &mut [u8],
+        box_at: usize,
+        buf_at: usize,
+        row: &[(usize, usize)],
+        elem: usize,
+    ) -> Result<()> {
+        match self {
+            // SAFETY: the caller's promise.
+            Buffer::Out(out) => unsafe { out.scatter(buf_at, boxed, box_at, row, elem) },
+            Buffer::In(data) => {
+                for &(pos, at) in row {
+                    let (b, p) = (box_at + at, buf_at + pos);
+                    boxed[b..b + elem].copy_from_slice(&data[p..p + elem]);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One chunk's share of a selection, through the box (`start`, `shape`) spanning its
+    /// selected elements: the box is read (for a write only where `covered` says the
+    /// elements leave gaps in it), `moves` moves the elements between the box and the
+    /// buffer, and a write stores the box again.
+    fn through_box(
+        &self,
+        array: &Array,
+        scratch: &mut Vec<u8>,
+        start: &[u64],
+        shape: &[u64],
+        covered: impl FnOnce() -> bool,
+        moves: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        let nbytes = shape.iter().product::<u64>() as usize * array.elem();
+        crate::store::resize(scratch, nbytes)?;
+        let boxed = &mut scratch[..nbytes];
+        let write = matches!(self, Buffer::In(_));
+        if !write || !covered() {
+            array.read_region(start, shape, boxed, 1)?;
+        }
+        moves(boxed)?;
+        if write {
+            array.write_region(start, shape, boxed, 1)?;
+        }
+        Ok(())
+    }
+}
 
 /// One axis of an orthogonal selection, grouped by chunk: for each chunk touched, the
 /// (buffer position, offset in the chunk) pairs of the indices falling into it.
@@ -88,59 +148,40 @@ fn c_strides(shape: &[u64], elem: usize) -> Vec<usize> {
     s
 }
 
-/// Copy every combination of the per-axis (buffer position, box offset) pairs between the
-/// box and the buffer: `to_buf` reads the box into the buffer, else the other way.
-///
-/// # Safety
-/// `buf` must be valid for the positions given, and no other thread may touch them.
-#[allow(clippy::too_many_arguments)]
-unsafe fn transfer(
+/// The rows of an orthogonal selection inside a chunk's box: `f(box offset, buffer offset,
+/// row)` for every combination of the outer axes' (buffer position, box offset) pairs, the
+/// row holding the last axis' pairs as byte offsets (buffer, box) from there.
+fn each_row(
     lists: &[Vec<(usize, usize)>],
-    boxed: *mut u8,
     box_strides: &[usize],
-    buf: *mut u8,
     buf_strides: &[usize],
-    elem: usize,
-    to_buf: bool,
-) {
+    f: &mut impl FnMut(usize, usize, &[(usize, usize)]) -> Result<()>,
+) -> Result<()> {
     fn rec(
         d: usize,
-        lists: &[Vec<(usize, usize)>],
-        boxed: *mut u8,
-        box_strides: &[usize],
-        buf: *mut u8,
-        buf_strides: &[usize],
-        elem: usize,
-        to_buf: bool,
-    ) {
-        let last = d + 1 == lists.len();
-        for &(pos, off) in &lists[d] {
-            // SAFETY: offsets are inside the box and positions inside the buffer (callers).
-            unsafe {
-                let b = boxed.add(off * box_strides[d]);
-                let o = buf.add(pos * buf_strides[d]);
-                if last {
-                    if to_buf {
-                        std::ptr::copy_nonoverlapping(b, o, elem);
-                    } else {
-                        std::ptr::copy_nonoverlapping(o, b, elem);
-                    }
-                } else {
-                    rec(d + 1, lists, b, box_strides, o, buf_strides, elem, to_buf);
-                }
-            }
+        outer: &[Vec<(usize, usize)>],
+        strides: (&[usize], &[usize]),
+        at: usize,
+        pos: usize,
+        row: &[(usize, usize)],
+        f: &mut impl FnMut(usize, usize, &[(usize, usize)]) -> Result<()>,
+    ) -> Result<()> {
+        if d == outer.len() {
+            return f(at, pos, row);
         }
+        let (bs, os) = (strides.0[d], strides.1[d]);
+        for &(p, o) in &outer[d] {
+            rec(d + 1, outer, strides, at + o * bs, pos + p * os, row, f)?;
+        }
+        Ok(())
     }
-    if lists.is_empty() {
+    let Some((last, outer)) = lists.split_last() else {
         // 0-d: the single element
-        if to_buf {
-            std::ptr::copy_nonoverlapping(boxed, buf, elem);
-        } else {
-            std::ptr::copy_nonoverlapping(buf, boxed, elem);
-        }
-        return;
-    }
-    rec(0, lists, boxed, box_strides, buf, buf_strides, elem, to_buf);
+        return f(0, 0, &[(0, 0)]);
+    };
+    let (bs, os) = (box_strides[outer.len()], buf_strides[outer.len()]);
+    let row: Vec<(usize, usize)> = last.iter().map(|&(p, o)| (p * os, o * bs)).collect();
+    rec(0, outer, (box_strides, buf_strides), 0, 0, &row, f)
 }
 
 /// Whether the offsets of every axis cover their box without a gap (so a write needs no
@@ -204,19 +245,17 @@ fn check_buf(n: usize, elem: usize, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Run `f(start, shape, lists)` for each chunk-box of an orthogonal selection.
-fn for_each_box(
-    array: &Array,
-    indices: &[Vec<u64>],
-    buf_len: usize,
-    n_threads: usize,
-    f: impl Fn(&mut Vec<u8>, &[u64], &[u64], &[Vec<(usize, usize)>]) -> Result<()> + Sync + Send,
-) -> Result<()> {
+/// Read or write the orthogonal selection `indices`, the buffer in C order of the
+/// selection's shape: one task per chunk holding selected elements.
+fn orthogonal(array: &Array, indices: &[Vec<u64>], buf: Buffer, n_threads: usize) -> Result<()> {
+    let elem = array.elem();
     let n: usize = indices.iter().map(Vec::len).product();
-    check_buf(n, array.elem(), buf_len)?;
+    check_buf(n, elem, buf.len())?;
     if n == 0 {
         return Ok(());
     }
+    let counts: Vec<u64> = indices.iter().map(|v| v.len() as u64).collect();
+    let buf_strides = c_strides(&counts, elem);
     let (axes, tasks) = orthogonal_tasks(array, indices)?;
     let chunk = array.chunk_shape().to_vec();
     threads::for_each(
@@ -230,7 +269,21 @@ fn for_each_box(
                 .map(|(&g, a)| a.groups[g].1.as_slice())
                 .collect();
             let (start, shape, rebased) = bounding_box(&chunk, &ks, &lists);
-            f(scratch, &start, &shape, &rebased)
+            let box_strides = c_strides(&shape, elem);
+            buf.through_box(
+                array,
+                scratch,
+                &start,
+                &shape,
+                || covers_box(&rebased, &shape),
+                |boxed| {
+                    each_row(&rebased, &box_strides, &buf_strides, &mut |at, pos, row| {
+                        // SAFETY: every buffer position belongs to exactly one chunk per
+                        // axis, so tasks move disjoint elements of the buffer.
+                        unsafe { buf.move_row(boxed, at, pos, row, elem) }
+                    })
+                },
+            )
         },
     )
 }
@@ -242,42 +295,9 @@ pub fn read_orthogonal(
     out: &mut [u8],
     n_threads: usize,
 ) -> Result<()> {
-    let elem = array.elem();
-    let counts: Vec<u64> = indices.iter().map(|v| v.len() as u64).collect();
-    let buf_strides = c_strides(&counts, elem);
-    let dst = Shared {
-        ptr: out.as_mut_ptr(),
-        len: out.len(),
-    };
-    for_each_box(
-        array,
-        indices,
-        out.len(),
-        n_threads,
-        |scratch, start, shape, lists| {
-            let nbytes = shape.iter().product::<u64>() as usize * elem;
-            crate::store::resize(scratch, nbytes)?;
-            array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
-            let box_strides = c_strides(shape, elem);
-            #[allow(clippy::redundant_locals)] // capture all of `dst` (Sync), not its pointer field
-            let dst = dst;
-            debug_assert!(dst.len > 0);
-            // SAFETY: every buffer position belongs to exactly one chunk per axis, so tasks
-            // write disjoint elements of `out`, which outlives this call.
-            unsafe {
-                transfer(
-                    lists,
-                    scratch.as_mut_ptr(),
-                    &box_strides,
-                    dst.ptr,
-                    &buf_strides,
-                    elem,
-                    true,
-                )
-            };
-            Ok(())
-        },
-    )
+    let len = out.len();
+    let out = OutputBuffer::c_order(out, &[len], 1)?;
+    orthogonal(array, indices, Buffer::Out(out), n_threads)
 }
 
 /// Write `data` (C order, of the selection's shape) to the orthogonal selection `indices`.
@@ -289,43 +309,7 @@ pub fn write_orthogonal(
     data: &[u8],
     n_threads: usize,
 ) -> Result<()> {
-    let elem = array.elem();
-    let counts: Vec<u64> = indices.iter().map(|v| v.len() as u64).collect();
-    let buf_strides = c_strides(&counts, elem);
-    let src = Shared {
-        ptr: data.as_ptr() as *mut u8,
-        len: data.len(),
-    };
-    for_each_box(
-        array,
-        indices,
-        data.len(),
-        n_threads,
-        |scratch, start, shape, lists| {
-            let nbytes = shape.iter().product::<u64>() as usize * elem;
-            crate::store::resize(scratch, nbytes)?;
-            if !covers_box(lists, shape) {
-                array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
-            }
-            let box_strides = c_strides(shape, elem);
-            #[allow(clippy::redundant_locals)] // capture all of `src` (Sync), not its pointer field
-            let src = src;
-            debug_assert!(src.len > 0);
-            // SAFETY: `data` is only read; `scratch` is this task's own.
-            unsafe {
-                transfer(
-                    lists,
-                    scratch.as_mut_ptr(),
-                    &box_strides,
-                    src.ptr,
-                    &buf_strides,
-                    elem,
-                    false,
-                )
-            };
-            array.write_region(start, shape, &scratch[..nbytes], 1)
-        },
-    )
+    orthogonal(array, indices, Buffer::In(data), n_threads)
 }
 
 /// Points grouped by the chunk holding them: (chunk index, point numbers).
@@ -363,16 +347,14 @@ fn group_points(array: &Array, coords: &[u64]) -> Result<Vec<(Vec<u64>, Vec<usiz
     Ok(groups)
 }
 
-fn for_each_point_box(
-    array: &Array,
-    coords: &[u64],
-    buf_len: usize,
-    n_threads: usize,
-    f: impl Fn(&mut Vec<u8>, &[u64], &[u64], &[(usize, usize)]) -> Result<()> + Sync + Send,
-) -> Result<()> {
+/// Read or write the points `coords` (`n * ndim` coordinates), the buffer holding `n`
+/// elements: one task per chunk holding points. Points are in input order inside their
+/// group, so of a repeated point the value given last is written last.
+fn points(array: &Array, coords: &[u64], buf: Buffer, n_threads: usize) -> Result<()> {
+    let elem = array.elem();
     let ndim = array.meta.grid.shape.len();
     let n = coords.len() / ndim.max(1);
-    check_buf(n, array.elem(), buf_len)?;
+    check_buf(n, elem, buf.len())?;
     if n == 0 {
         return Ok(());
     }
@@ -390,83 +372,44 @@ fn for_each_point_box(
                 }
             }
             let shape: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l + 1).collect();
-            let strides = c_strides(&shape, 1);
-            // (buffer position, element offset in the box)
+            let strides = c_strides(&shape, elem);
+            // (byte offset in the buffer, byte offset in the box)
             let offsets: Vec<(usize, usize)> = points
                 .iter()
                 .map(|&p| {
-                    let off = (0..ndim)
+                    let at = (0..ndim)
                         .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
                         .sum();
-                    (p, off)
+                    (p * elem, at)
                 })
                 .collect();
-            f(scratch, &lo, &shape, &offsets)
+            let covered = || {
+                let mut seen = vec![false; shape.iter().product::<u64>() as usize];
+                for &(_, at) in &offsets {
+                    seen[at / elem] = true;
+                }
+                seen.iter().all(|&s| s)
+            };
+            buf.through_box(array, scratch, &lo, &shape, covered, |boxed| {
+                // SAFETY: each point belongs to one chunk group: tasks move disjoint elements of
+                // the buffer.
+                unsafe { buf.move_row(boxed, 0, 0, &offsets, elem) }
+            })
         },
     )
 }
 
 /// Read the points `coords` (`n * ndim` coordinates) into `out` (`n` elements).
 pub fn read_points(array: &Array, coords: &[u64], out: &mut [u8], n_threads: usize) -> Result<()> {
-    let elem = array.elem();
-    let dst = Shared {
-        ptr: out.as_mut_ptr(),
-        len: out.len(),
-    };
-    for_each_point_box(
-        array,
-        coords,
-        out.len(),
-        n_threads,
-        |scratch, start, shape, offs| {
-            let nbytes = shape.iter().product::<u64>() as usize * elem;
-            crate::store::resize(scratch, nbytes)?;
-            array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
-            #[allow(clippy::redundant_locals)] // capture all of `dst` (Sync), not its pointer field
-            let dst = dst;
-            for &(p, off) in offs {
-                debug_assert!((p + 1) * elem <= dst.len);
-                // SAFETY: each point belongs to one chunk group: tasks write disjoint elements.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        scratch.as_ptr().add(off * elem),
-                        dst.ptr.add(p * elem),
-                        elem,
-                    )
-                };
-            }
-            Ok(())
-        },
-    )
+    let len = out.len();
+    let out = OutputBuffer::c_order(out, &[len], 1)?;
+    points(array, coords, Buffer::Out(out), n_threads)
 }
 
 /// Write `data` (`n` elements) to the points `coords`; a repeated point keeps the value
 /// given last.
 pub fn write_points(array: &Array, coords: &[u64], data: &[u8], n_threads: usize) -> Result<()> {
-    let elem = array.elem();
-    for_each_point_box(
-        array,
-        coords,
-        data.len(),
-        n_threads,
-        |scratch, start, shape, offs| {
-            let nbytes = shape.iter().product::<u64>() as usize * elem;
-            crate::store::resize(scratch, nbytes)?;
-            let mut seen = vec![false; nbytes / elem];
-            for &(_, off) in offs {
-                seen[off] = true;
-            }
-            if !seen.iter().all(|&s| s) {
-                array.read_region(start, shape, &mut scratch[..nbytes], 1)?;
-            }
-            // points are in input order inside their group: the last repeat wins
-            for &(p, off) in offs {
-                scratch[off * elem..(off + 1) * elem]
-                    .copy_from_slice(&data[p * elem..(p + 1) * elem]);
-            }
-            array.write_region(start, shape, &scratch[..nbytes], 1)
-        },
-    )
+    points(array, coords, Buffer::In(data), n_threads)
 }
 
 #[cfg(test)]

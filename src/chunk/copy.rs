@@ -164,6 +164,56 @@ impl<'a> OutputBuffer<'a> {
         })
     }
 
+    /// Copy scattered elements of `src` into the buffer: for each `(d, s)` of `pairs`, the
+    /// `elem` bytes at `src_at + s` of `src` go to byte `at + d` of the buffer. For fancy and
+    /// point selections, which regions do not describe; the bounds of all the pairs are
+    /// checked once, before any byte is copied.
+    ///
+    /// # Safety
+    /// No region or other `scatter` in use at the same time (on any thread) may cover the
+    /// elements written.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when an element lies outside the buffer or outside `src`.
+    pub unsafe fn scatter(
+        &self,
+        at: usize,
+        src: &[u8],
+        src_at: usize,
+        pairs: &[(usize, usize)],
+        elem: usize,
+    ) -> Result<()> {
+        let Some(&first) = pairs.first() else {
+            return Ok(());
+        };
+        let (d_max, s_max) = pairs
+            .iter()
+            .fold(first, |(d, s), &(pd, ps)| (d.max(pd), s.max(ps)));
+        let fits = |base: usize, max: usize, len: usize| {
+            base.checked_add(max)
+                .and_then(|e| e.checked_add(elem))
+                .is_some_and(|end| end <= len)
+        };
+        if !fits(at, d_max, self.len) || !fits(src_at, s_max, src.len()) {
+            return Err(Error::invalid(format!(
+                "scattered {elem}-byte elements up to offset {} of a buffer of {} bytes and \
+                 {} of a source of {} bytes do not fit",
+                at.saturating_add(d_max),
+                self.len,
+                src_at.saturating_add(s_max),
+                src.len()
+            )));
+        }
+        let (dst, src) = (self.ptr.wrapping_add(at), src.as_ptr().wrapping_add(src_at));
+        for &(d, s) in pairs {
+            // SAFETY: every element lies inside the buffer and inside `src` (checked above),
+            // no other writer covers it (the caller's promise), and `src` cannot overlap the
+            // buffer, which this view borrows mutably.
+            unsafe { copy_elem(src.add(s), dst.add(d), elem) };
+        }
+        Ok(())
+    }
+
     /// Like [`OutputBuffer::region`], for the one caller that has the buffer to itself.
     ///
     /// # Errors
@@ -352,6 +402,27 @@ unsafe fn copy_run(src: *const u8, dst: *mut u8, n: usize) {
     }
 }
 
+/// Copy one element of `n` bytes, without a `memcpy` call for the common sizes.
+///
+/// # Safety
+/// Both ranges must be valid and must not overlap.
+#[inline(always)]
+unsafe fn copy_elem(src: *const u8, dst: *mut u8, n: usize) {
+    match n {
+        1 => *dst = *src,
+        2 => {
+            std::ptr::write_unaligned(dst as *mut u16, std::ptr::read_unaligned(src as *const u16))
+        }
+        4 => {
+            std::ptr::write_unaligned(dst as *mut u32, std::ptr::read_unaligned(src as *const u32))
+        }
+        8 => {
+            std::ptr::write_unaligned(dst as *mut u64, std::ptr::read_unaligned(src as *const u64))
+        }
+        _ => std::ptr::copy_nonoverlapping(src, dst, n),
+    }
+}
+
 /// Visit the runs of an n-d box. Trailing dimensions that are contiguous in both source and
 /// destination are merged, so a C-order copy is one call per outer row (or one call total).
 fn walk(
@@ -536,6 +607,23 @@ mod tests {
             .fill(&[7])
             .is_err());
         assert_eq!(dst, vec![0, 0, 0, 0, 0, 0, 7, 8, 0, 0, 7, 8]);
+    }
+
+    #[test]
+    fn scattered_elements_are_bounds_checked_before_copying() {
+        let src: Vec<u8> = (10..20).collect();
+        let mut buf = vec![0u8; 6];
+        let out = OutputBuffer::c_order(&mut buf, &[6], 1).unwrap();
+        // SAFETY: one thread, no region in use.
+        unsafe {
+            out.scatter(2, &src, 4, &[(0, 2), (2, 0)], 2).unwrap();
+            // one pair out of either buffer: refused, and nothing is written
+            assert!(out.scatter(0, &src, 0, &[(0, 0), (5, 0)], 2).is_err());
+            assert!(out.scatter(0, &src, 0, &[(0, 0), (0, 9)], 2).is_err());
+            assert!(out.scatter(usize::MAX, &src, 0, &[(0, 0)], 1).is_err());
+            out.scatter(0, &src, 0, &[], 2).unwrap();
+        }
+        assert_eq!(buf, [0, 0, 16, 17, 14, 15]);
     }
 
     #[test]
