@@ -22,6 +22,8 @@ __all__ = [
     "Loc",
     "as_loc",
     "container_exists",
+    "durable_loc",
+    "durable_writes",
     "is_url",
     "open_location",
     "options_for",
@@ -184,3 +186,31 @@ def with_consolidated(root: Loc) -> Loc:
     store = root.target if root.remote else _z5py.Store(root.target)
     overlay = store.with_consolidated()
     return root if overlay is None else Loc(overlay, "")
+
+
+def durable_writes(loc: Loc) -> bool:
+    """Whether writes at ``loc`` are synced before they return (a store opened with
+    ``durable=True``, or ``Z5PY_DURABLE=1`` for the whole process)."""
+    store = loc.target if loc.remote else _z5py.Store(loc.target)
+    return bool(store.durable)
+
+
+def durable_loc(loc: Loc, root: Loc) -> Loc:
+    """``loc``, a node below the container root ``root``, on a store that syncs every write
+    before it returns (see ``File(durable=True)``).  Object stores are durable when a write
+    returns and keep their location."""
+    if durable_writes(loc):
+        return loc
+    if not loc.remote:
+        rel = os.path.relpath(loc.target, root.target).replace(os.sep, "/")
+        return Loc(_z5py.Store(root.target, durable=True), "" if rel == "." else rel)
+    if is_url(loc.target.url):
+        return loc
+    from .errors import InvalidArgumentError
+
+    # a local container read through its consolidated metadata: a second store would keep
+    # its own copy of the document, so the whole container must be durable
+    raise InvalidArgumentError(
+        f"durable=True for one dataset of {loc.target.url!r}, which has consolidated "
+        "metadata: open the container with File(..., durable=True) instead"
+    )

@@ -49,6 +49,10 @@ class Store:
     @property
     def url(self) -> str: ...
     @property
+    def durable(self) -> bool:
+        """Whether every write is synced before it returns (``durable=True`` or
+        ``Z5PY_DURABLE=1``)."""
+    @property
     def consolidated(self) -> bool:
         """Whether the container's consolidated metadata is laid over this store."""
     def with_consolidated(self) -> Store | None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _z5py, array_metadata
-from ._location import as_loc
+from ._location import as_loc, durable_writes
 from ._node import Node
 from .attribute_manager import MAXSHAPE_KEY
 from .errors import (
@@ -568,6 +568,12 @@ class Dataset(Node):
             return None
         names = json.loads(self._handle.metadata_json).get("dimension_names")
         return None if names is None else tuple(names)
+
+    @property
+    def durable(self) -> bool:
+        """Whether writes to this dataset are synced before they return
+        (``File(durable=True)``, ``create_dataset(durable=True)`` or ``Z5PY_DURABLE=1``)."""
+        return durable_writes(self._loc)
 
     @property
     def write_empty_chunks(self) -> bool:

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from . import _z5py
-from ._location import Loc, open_location, with_consolidated
+from ._location import Loc, durable_writes, open_location, with_consolidated
 from ._node import REOPEN_MODES
 from .dataset import Dataset
 from .errors import (
@@ -127,6 +127,11 @@ class File(Group):
         fill value); ``create_dataset(write_empty_chunks=...)`` overrides it.
     storage_options:
         Configuration of an object store (see above); an error with a local path.
+    durable:
+        Make every write through this container (chunks, metadata, attributes) durable
+        before it returns: the file is synced before it is renamed into place and its
+        directory after, as with ``Z5PY_DURABLE=1`` for a whole process (see the README's
+        "Durability").  Off by default; object stores are durable when a write returns.
     """
 
     #: Extensions inferred as N5.
@@ -144,6 +149,7 @@ class File(Group):
         zarr_format: int | None | object = _UNSET,
         write_empty_chunks: bool = False,
         storage_options: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
         merged = _positional(
             args,
@@ -181,6 +187,11 @@ class File(Group):
             )
         if not loc.remote and os.path.exists(path) and not os.path.isdir(path):
             raise Z5OSError(f"{path!r} exists and is not a directory")
+        local = not loc.remote
+        if durable and local:
+            # every write through this container, metadata included, goes through a store
+            # that syncs it before returning (object stores' PUTs are durable as they are)
+            loc = Loc(_z5py.Store(path, durable=True), "")
 
         # A Zarr container with consolidated metadata is read through it (the hierarchy in
         # one request); looked for first, its document also tells that the container exists.
@@ -188,13 +199,13 @@ class File(Group):
         if (
             mode in ("r", "r+", "a")
             and self.infer_format(path) is not False
-            and (loc.remote or os.path.isdir(path))
+            and (not local or os.path.isdir(path))
         ):
             through = with_consolidated(loc)
             consolidated, loc = through is not loc, through
         # (a read-only web server cannot be listed: what is there shows in its metadata)
         present = consolidated or (loc.remote and loc.target.read_only) or loc.exists()
-        if mode in ("r", "r+") and not present and not loc.remote:
+        if mode in ("r", "r+") and not present and local:
             raise Z5FileNotFoundError(f"no container at {path!r} (mode {mode!r})")
         if mode in ("w-", "x") and present:
             raise Z5FileExistsError(f"{path!r} already exists (mode {mode!r})")
@@ -314,6 +325,12 @@ class File(Group):
         return None
 
     @property
+    def durable(self) -> bool:
+        """Whether writes through this container are synced before they return
+        (``durable=True`` or ``Z5PY_DURABLE=1``; see :class:`File`)."""
+        return durable_writes(self._loc)
+
+    @property
     def write_empty_chunks(self) -> bool:
         """Whether datasets of this file store chunks holding only the fill value (the
         default of ``create_dataset``'s ``write_empty_chunks`` and of opened datasets)."""
@@ -384,8 +401,15 @@ class N5File(File):
         path: str | os.PathLike[str],
         mode: str = "a",
         storage_options: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
-        super().__init__(path, use_zarr_format=False, mode=mode, storage_options=storage_options)
+        super().__init__(
+            path,
+            use_zarr_format=False,
+            mode=mode,
+            storage_options=storage_options,
+            durable=durable,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by path; unpickling reopens without ever truncating."""
@@ -415,6 +439,7 @@ class ZarrFile(File):
         dimension_separator: str = ".",
         zarr_format: int | None = None,
         storage_options: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
         super().__init__(
             path,
@@ -423,6 +448,7 @@ class ZarrFile(File):
             dimension_separator=dimension_separator,
             zarr_format=zarr_format,
             storage_options=storage_options,
+            durable=durable,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _z5py
-from ._location import Loc, as_loc
+from ._location import Loc, as_loc, durable_loc
 from ._node import Node, split_name
 from .dataset import Dataset, same_dtype
 from .errors import (
@@ -336,6 +336,7 @@ class Group(Node, Mapping):
         maxshape: Any = None,
         dimension_names: Any = None,
         write_empty_chunks: bool | None = None,
+        durable: bool = False,
         **compression_options: Any,
     ) -> Dataset:
         """Create the dataset ``name`` (and any missing intermediate groups) and return it.
@@ -381,6 +382,10 @@ class Group(Node, Mapping):
         write_empty_chunks:
             Store chunks that hold only the fill value instead of removing them; defaults
             to the :class:`~z5py.File`'s setting (``False``).
+        durable:
+            Make every write to the returned dataset (its metadata, chunks and attributes)
+            durable before it returns, as ``File(durable=True)`` does for a whole container
+            (this dataset object only: reopening it gives the file's setting).
         **compression_options:
             Options of the compressor in z5py spelling, e.g. ``level=5`` for gzip, or
             ``codec``, ``clevel``, ``shuffle``, ``blocksize`` for blosc.  h5py's
@@ -402,10 +407,13 @@ class Group(Node, Mapping):
                 maxshape=maxshape,
                 dimension_names=dimension_names,
                 write_empty_chunks=write_empty_chunks,
+                durable=durable,
                 **compression_options,
             )
         self._check_writable("create a dataset")
         path, full = self._child_location(name)
+        if durable:
+            path = durable_loc(path, self._root_loc)
         self._check_absent(name, path, "dataset")
         parts = split_name(name)
         self._make_parents(parts[:-1])

@@ -164,6 +164,13 @@ impl PyStore {
         }))
     }
 
+    /// Whether this store syncs every write before returning it (`durable=True`, or
+    /// `Z5PY_DURABLE=1` in the environment).
+    #[getter]
+    fn durable(&self) -> bool {
+        self.durable || crate::store::fs::durable_from_env()
+    }
+
     /// Whether consolidated metadata is laid over this store (see `with_consolidated`).
     #[getter]
     fn consolidated(&self) -> bool {

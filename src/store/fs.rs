@@ -21,6 +21,17 @@ pub fn durable_from_env() -> bool {
     *ON.get_or_init(|| std::env::var("Z5PY_DURABLE").is_ok_and(|v| v.trim() == "1"))
 }
 
+/// Whether `Z5PY_FILE_LOCKING=none` turns off the lock files between processes (read
+/// once), as tensorstore's `file_io_locking` mode `none` does: for a process that knows it
+/// is the only writer (and for measuring what the locks cost). Threads of one process still
+/// exclude each other.
+fn process_locks_off() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| {
+        std::env::var("Z5PY_FILE_LOCKING").is_ok_and(|v| v.trim().eq_ignore_ascii_case("none"))
+    })
+}
+
 /// A directory as a store.
 #[derive(Clone, Debug)]
 pub struct FsStore {
@@ -202,7 +213,10 @@ impl WritableStore for FsStore {
         let path = self.path(key)?;
         // Threads of this process first (the stripe), then other processes (the lock file).
         let _guard = lock(&path);
-        let _lock = KeyLock::acquire(&path, self.durable)?;
+        let _lock = match process_locks_off() {
+            true => None,
+            false => Some(KeyLock::acquire(&path, self.durable)?),
+        };
         let mut buf = PooledBuf::default();
         let found = self.get_into(key, &mut buf)?;
         match f(found.then_some(&buf[..]))? {

@@ -1,0 +1,123 @@
+"""What the inter-process locks and durable writes cost (issue 13), on the local disk.
+
+Rows (N5 and Zarr v3, raw, uint8):
+* ``full``: a chunk-aligned write of the whole volume (no read-modify-write, no lock);
+* ``partial``: an unaligned write of a box shifted by half a chunk on every axis: every
+  chunk it touches is a read-modify-write under that chunk's lock;
+* ``attrs``: 200 single-key attribute updates (each a locked read-modify-write).
+
+Each row runs in a fresh process per setting, interleaved, median of ``--reps``:
+``default``; ``no-locks`` (``Z5PY_FILE_LOCKING=none``: the lock files between processes
+off, so default / no-locks is what the locks cost); ``durable`` (``Z5PY_DURABLE=1``: every
+file synced before it is renamed, its directory after). Wall time and CPU time
+(user + sys, all threads) are reported with their ratio to ``default``.
+
+    python benches/bench_durable.py [--reps 5] [--shape 128,256,256] [--chunks 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SETTINGS = {
+    "default": {},
+    "no-locks": {"Z5PY_FILE_LOCKING": "none"},
+    "durable": {"Z5PY_DURABLE": "1"},
+}
+
+
+def worker(root: str, fmt: str, op: str, shape: tuple, chunk: int) -> None:
+    import numpy as np
+    import z5py
+
+    path = os.path.join(root, "n.n5" if fmt == "n5" else "z.zarr")
+    f = z5py.File(path, mode="w", zarr_format=3 if fmt == "zarr3" else None)
+    data = (np.arange(np.prod(shape)) % 251).astype("uint8").reshape(shape)
+    ds = f.create_dataset("d", shape=shape, dtype="uint8", chunks=(chunk,) * 3, compression="raw")
+    half = chunk // 2
+    box = tuple(slice(half, s - half) for s in shape)
+    if op == "partial":
+        ds[:] = data  # the chunks exist: each partial one is read, merged and written back
+
+    def run() -> None:
+        if op == "full":
+            ds[:] = data
+        elif op == "partial":
+            ds[box] = data[box]
+        else:
+            for i in range(200):
+                ds.attrs[f"k{i}"] = i
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    run()
+    print(json.dumps({"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--shape", default="128,256,256")
+    ap.add_argument("--chunks", type=int, default=64)
+    ap.add_argument("--formats", default="n5,zarr3")
+    ap.add_argument("--ops", default="full,partial,attrs")
+    args = ap.parse_args()
+    results: dict = {}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
+        for fmt in args.formats.split(","):
+            for op in args.ops.split(","):
+                for _ in range(args.reps):
+                    for name, env in SETTINGS.items():
+                        out = subprocess.run(
+                            [
+                                sys.executable,
+                                __file__,
+                                "--worker",
+                                tmp,
+                                fmt,
+                                op,
+                                args.shape,
+                                str(args.chunks),
+                            ],
+                            env={**os.environ, **env},
+                            capture_output=True,
+                            text=True,
+                            check=True,
+                        )
+                        r = json.loads(out.stdout.strip().splitlines()[-1])
+                        results.setdefault((fmt, op, name), []).append(r)
+    print(
+        f"\nshape {args.shape}, chunks {args.chunks}^3, uint8 raw; median of {args.reps}, "
+        "interleaved; ratio = setting / default"
+    )
+    print(
+        f"{'format':7} {'op':8} {'setting':9} {'wall ms':>8} {'CPU ms':>8} {'wall x':>7} "
+        f"{'CPU x':>6}"
+    )
+    for fmt in args.formats.split(","):
+        for op in args.ops.split(","):
+            base = results[(fmt, op, "default")]
+            bw = statistics.median(r["wall"] for r in base)
+            bc = statistics.median(r["cpu"] for r in base)
+            for name in SETTINGS:
+                rs = results[(fmt, op, name)]
+                w = statistics.median(r["wall"] for r in rs)
+                c = statistics.median(r["cpu"] for r in rs)
+                print(
+                    f"{fmt:7} {op:8} {name:9} {w * 1e3:8.1f} {c * 1e3:8.1f} {w / bw:7.2f} "
+                    f"{c / bc:6.2f}"
+                )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        shape = tuple(int(s) for s in sys.argv[5].split(","))
+        worker(sys.argv[2], sys.argv[3], sys.argv[4], shape, int(sys.argv[6]))
+    else:
+        main()
