@@ -114,6 +114,37 @@ impl ArrayHandle {
     fn u64s(v: &[usize]) -> Vec<u64> {
         v.iter().map(|&x| x as u64).collect()
     }
+
+    /// Check `out` as a writeable buffer of this array's dtype, then run `f` on the array and
+    /// `out`'s memory without the GIL.
+    fn fill_buffer<R: Send>(
+        &self,
+        py: Python<'_>,
+        out: &Bound<'_, PyUntypedArray>,
+        what: &str,
+        f: impl FnOnce(&Array, &mut [u8]) -> crate::Result<R> + Send,
+    ) -> PyResult<R> {
+        let buf = self.buffer(out, true, what)?;
+        let a = &self.inner;
+        // SAFETY: `out` is borrowed, so the numpy array behind `buf` is referenced by the
+        // caller for this whole call.
+        py.detach(move || guard(|| f(a, unsafe { buf.slice_mut() })))
+    }
+
+    /// Check `data` as a buffer of this array's dtype, then run `f` on the array and `data`'s
+    /// memory without the GIL.
+    fn with_buffer<R: Send>(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyUntypedArray>,
+        what: &str,
+        f: impl FnOnce(&Array, &[u8]) -> crate::Result<R> + Send,
+    ) -> PyResult<R> {
+        let buf = self.buffer(data, false, what)?;
+        let a = &self.inner;
+        // SAFETY: as in fill_buffer.
+        py.detach(move || guard(|| f(a, unsafe { buf.slice() })))
+    }
 }
 
 #[pymethods]
@@ -322,13 +353,9 @@ impl ArrayHandle {
         out: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(out, true, "output array")?;
         let shape = Self::u64s(out.shape());
-        let a = &self.inner;
-        // SAFETY: `out` is kept alive by the caller's reference for this whole call.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| a.read_region(&start, &shape, unsafe { buf.slice_mut() }, n_threads))
+        self.fill_buffer(py, out, "output array", |a, buf| {
+            a.read_region(&start, &shape, buf, n_threads)
         })
     }
 
@@ -340,13 +367,9 @@ impl ArrayHandle {
         data: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(data, false, "data")?;
         let shape = Self::u64s(data.shape());
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| a.write_region(&start, &shape, unsafe { buf.slice() }, n_threads))
+        self.with_buffer(py, data, "data", |a, buf| {
+            a.write_region(&start, &shape, buf, n_threads)
         })
     }
 
@@ -402,13 +425,9 @@ impl ArrayHandle {
         out: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(out, true, "output array")?;
         let idx = index_lists(&indices)?;
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| selection::read_orthogonal(a, &idx, unsafe { buf.slice_mut() }, n_threads))
+        self.fill_buffer(py, out, "output array", |a, buf| {
+            selection::read_orthogonal(a, &idx, buf, n_threads)
         })
     }
 
@@ -420,13 +439,9 @@ impl ArrayHandle {
         data: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(data, false, "data")?;
         let idx = index_lists(&indices)?;
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| selection::write_orthogonal(a, &idx, unsafe { buf.slice() }, n_threads))
+        self.with_buffer(py, data, "data", |a, buf| {
+            selection::write_orthogonal(a, &idx, buf, n_threads)
         })
     }
 
@@ -439,13 +454,9 @@ impl ArrayHandle {
         out: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(out, true, "output array")?;
         let c = coords.as_slice()?.to_vec();
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| selection::read_points(a, &c, unsafe { buf.slice_mut() }, n_threads))
+        self.fill_buffer(py, out, "output array", |a, buf| {
+            selection::read_points(a, &c, buf, n_threads)
         })
     }
 
@@ -457,13 +468,9 @@ impl ArrayHandle {
         data: &Bound<'_, PyUntypedArray>,
         n_threads: usize,
     ) -> PyResult<()> {
-        let buf = self.buffer(data, false, "data")?;
         let c = coords.as_slice()?.to_vec();
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || {
-            // SAFETY: the numpy array behind `buf` is referenced by the caller for this whole call.
-            guard(|| selection::write_points(a, &c, unsafe { buf.slice() }, n_threads))
+        self.with_buffer(py, data, "data", |a, buf| {
+            selection::write_points(a, &c, buf, n_threads)
         })
     }
 
@@ -500,10 +507,9 @@ impl ArrayHandle {
         data: &Bound<'_, PyUntypedArray>,
         varlen: bool,
     ) -> PyResult<()> {
-        let buf = self.buffer(data, false, "chunk data")?;
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        py.detach(move || guard(|| a.write_chunk(&chunk_index, unsafe { buf.slice() }, varlen)))
+        self.with_buffer(py, data, "chunk data", |a, buf| {
+            a.write_chunk(&chunk_index, buf, varlen)
+        })
     }
 
     /// The shape an N5 chunk's header declares, or None when the chunk is not stored.
@@ -539,11 +545,8 @@ impl ArrayHandle {
         py: Python<'py>,
         data: &Bound<'_, PyUntypedArray>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = self.buffer(data, false, "data")?;
         let shape = Self::u64s(data.shape());
-        let a = &self.inner;
-        // SAFETY: as in read_into.
-        let bytes = py.detach(move || guard(|| a.encode_chunk(unsafe { buf.slice() }, &shape)))?;
+        let bytes = self.with_buffer(py, data, "data", |a, buf| a.encode_chunk(buf, &shape))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
