@@ -11,61 +11,16 @@ from .attribute_manager import AttributeManager, set_json_decoder, set_json_enco
 from .clean import clean
 from .consolidated import consolidate_metadata
 from .dataset import Dataset
-from .errors import (
-    ChunkArgumentError,
-    ChunkSizeError,
-    CompressionOptionsError,
-    CorruptChunkError,
-    DtypeMismatchError,
-    FormatMismatchError,
-    InternalError,
-    InvalidArgumentError,
-    MetadataError,
-    NodeExistsError,
-    NodeNotFoundError,
-    ReadOnlyError,
-    ReservedAttributeError,
-    ResourceExhaustedError,
-    UnsupportedError,
-    Z5ConnectionError,
-    Z5Error,
-    Z5FileExistsError,
-    Z5FileNotFoundError,
-    Z5OSError,
-    Z5PermissionError,
-    Z5TimeoutError,
-)
+from .errors import *  # the exception classes, listed once in errors.__all__
 from .file import File, N5File, ZarrFile, open
 from .group import Group
 
 __all__ = [
     "AttributeManager",
-    "ChunkArgumentError",
-    "ChunkSizeError",
-    "CompressionOptionsError",
-    "CorruptChunkError",
     "Dataset",
-    "DtypeMismatchError",
     "File",
-    "FormatMismatchError",
     "Group",
-    "InternalError",
-    "InvalidArgumentError",
-    "MetadataError",
     "N5File",
-    "NodeExistsError",
-    "NodeNotFoundError",
-    "ReadOnlyError",
-    "ReservedAttributeError",
-    "ResourceExhaustedError",
-    "UnsupportedError",
-    "Z5ConnectionError",
-    "Z5Error",
-    "Z5FileExistsError",
-    "Z5FileNotFoundError",
-    "Z5OSError",
-    "Z5PermissionError",
-    "Z5TimeoutError",
     "ZarrFile",
     "__version__",
     "clean",
@@ -78,3 +33,4 @@ __all__ = [
     "shape_utils",
     "util",
 ]
+__all__ += errors.__all__
