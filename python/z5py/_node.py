@@ -98,6 +98,17 @@ class Node:
         self._parent = parent
         self._separator = separator
 
+    def _context(self) -> dict[str, Any]:
+        """What the members of this node share with it, as keyword arguments of
+        ``group_at``, ``open_dataset`` and ``dataset_at``: the mode, the container root,
+        the :class:`~z5py.File` and the default Zarr v2 ``dimension_separator``."""
+        return {
+            "mode": self._mode,
+            "root": self._root_loc,
+            "file": self._file,
+            "separator": self._separator,
+        }
+
     def _child_location(self, name: str) -> tuple[Loc, str]:
         """Location and container name of the member ``name`` (validated)."""
         parts = split_name(name)
@@ -169,17 +180,9 @@ class Node:
         parent_name = posixpath.dirname(self._name)
         if parent_name == "/":
             return self.file
-        from .group import Group
+        from .group import group_at
 
-        self._parent = Group._from_location(
-            self._loc.parent(),
-            self._fmt,
-            self._mode,
-            self._root_loc,
-            parent_name,
-            self._file,
-            separator=self._separator,
-        )
+        self._parent = group_at(self._loc.parent(), self._fmt, name=parent_name, **self._context())
         return self._parent
 
     def __eq__(self, other: object) -> bool:

@@ -125,7 +125,7 @@ def _is_zero(value: Any) -> bool:
 _STRING_DTYPE: Any = getattr(getattr(np, "dtypes", None), "StringDType", None)
 
 #: Handles of datasets just created with ``dtype=StringDType()``: their first ``_setup``
-#: reads strings as StringDType (``Dataset._create`` hands the choice over here).
+#: reads strings as StringDType (:func:`create_array` hands the choice over here).
 _STRINGDTYPE_HANDOFF: dict[int, Any] = {}
 
 #: The dtypes of variable-length datasets by object codec: h5py's spelling
@@ -329,185 +329,6 @@ class Dataset(Node):
         handed = _STRINGDTYPE_HANDOFF.pop(id(handle), None)
         #: numpy dtype that reads of variable-length strings return (object by default)
         self._read_dtype: Any = _STRING_DTYPE() if handed is handle else None
-
-    @classmethod
-    def _open(
-        cls,
-        path: Any,
-        mode: str,
-        root: Any,
-        name: str,
-        file: Any,
-        n_threads: int = 1,
-    ) -> Dataset:
-        """Open the existing dataset at ``path`` (a directory or a ``Loc``) as the member
-        ``name`` of a container."""
-        loc = as_loc(path)
-        handle = _z5py.ArrayHandle.open(loc.target, loc.key)
-        dataset = cls.__new__(cls)
-        dataset._setup(handle, n_threads)
-        dataset._init_node(loc, handle.format, mode, root, name, file)
-        if file is not None and file.write_empty_chunks:
-            dataset._handle = handle.with_write_empty_chunks(True)
-        return dataset
-
-    @staticmethod
-    def _create(
-        path: str,
-        fmt: str,
-        shape: Any = None,
-        dtype: Any = None,
-        data: Any = None,
-        chunks: Any = None,
-        compression: str | None = None,
-        fillvalue: Any = 0,
-        n_threads: int = 1,
-        shards: Any = None,
-        chunk_key_encoding: str | None = None,
-        dimension_separator: str | None = None,
-        compression_options: dict[str, Any] | None = None,
-        maxshape: Any = None,
-        dimension_names: Any = None,
-        write_empty_chunks: bool = False,
-    ) -> _z5py.ArrayHandle:
-        """Validate the arguments of ``Group.create_dataset``, write metadata (and data).
-
-        Returns the engine handle of the new dataset at ``path``.
-        """
-        n_threads = _check_n_threads(n_threads)
-        if data is not None:
-            data = np.asarray(data)
-            if dtype is not None and not same_dtype(dtype, data.dtype):
-                raise DtypeMismatchError(
-                    f"data has dtype {data.dtype} but dtype={np.dtype(dtype)} was requested; "
-                    "z5py does not convert data on creation, cast it first"
-                )
-            if shape is not None and normalize_shape(shape) != data.shape:
-                raise InvalidArgumentError(
-                    f"shape {normalize_shape(shape)} does not match the data's shape {data.shape}"
-                )
-            shape, dtype = data.shape, data.dtype
-        if shape is None or dtype is None:
-            raise TypeError("create_dataset needs either data, or both shape and dtype")
-        shape = normalize_shape(shape)
-        maxshape = normalize_maxshape(maxshape, shape)
-        dimension_names = array_metadata.check_dimension_names(dimension_names, len(shape), fmt)
-        codec, string_dtype = _object_codec(dtype, data)
-        compression_options = dict(compression_options or {})
-        filters_given = compression_options.get("filters")
-        first = _filters_argument(filters_given)
-        if (
-            first is not None
-            and json.loads(first)
-            and json.loads(first)[0].get("id")
-            in (
-                "vlen-utf8",
-                "vlen-bytes",
-                "json2",
-            )
-        ):
-            # numcodecs' object codec given as the first filter (zarr-python 2's object_codec)
-            configs = json.loads(first)
-            codec = configs[0]["id"]
-            compression_options["filters"] = configs[1:] or None
-        if codec is not None:
-            if fmt == "n5":
-                raise UnsupportedError(
-                    f"variable-length data ({codec}) in the N5 dataset {path!r}: N5 has no "
-                    "such type; use Zarr"
-                )
-            if codec == "json2" and fmt != "zarr2":
-                raise UnsupportedError(
-                    f"json2 object arrays need Zarr v2 (only zarr-python 2 writes them): {path!r}"
-                )
-            dtype = np.dtype("O")
-            if data is not None:
-                data = _object_items(data)
-        else:
-            dtype = np.dtype(dtype)
-        if dtype.subdtype is not None:
-            raise UnsupportedError(
-                f"subarray data type {dtype} is not supported: add its shape to the dataset's"
-            )
-        if dtype.kind not in _FIXED_KINDS and codec is None:
-            raise UnsupportedError(
-                f"data type {dtype} is not supported: z5py stores numbers, bool, fixed-length "
-                "strings, records and datetimes"
-            )
-        if dtype.kind not in "biuf" and fmt == "n5":
-            raise UnsupportedError(f"data type {dtype} is not available in N5")
-        chunks = normalize_chunks(chunks, shape)
-        filters = _filters_argument(compression_options.pop("filters", None))
-        if filters is not None and fmt == "n5":
-            raise InvalidArgumentError("filters need Zarr; N5 has none")
-        compression, options = _compression_arguments(fmt, compression, compression_options)
-        try:
-            checked = "|u1" if codec is not None else dtype.str
-            _z5py.check_compression(fmt, compression, json.dumps(options), checked)
-        except InvalidArgumentError as error:
-            raise CompressionOptionsError(str(error)) from None
-        if codec is not None:
-            fill = _object_fill(codec, fillvalue)
-        else:
-            fill = _fill_bytes(fmt, fillvalue, dtype)
-        if fmt != "zarr3":
-            for option, value in (("shards", shards), ("chunk_key_encoding", chunk_key_encoding)):
-                if value is not None:
-                    raise InvalidArgumentError(f"{option} is only supported by Zarr v3, not {fmt}")
-        if fmt == "n5" and dimension_separator is not None:
-            raise InvalidArgumentError("dimension_separator is only supported by Zarr")
-        if dimension_separator not in (None, ".", "/"):
-            raise InvalidArgumentError(
-                f"dimension_separator must be '.' or '/', got {dimension_separator!r}"
-            )
-        if fmt == "zarr2" and dimension_separator is None:
-            dimension_separator = "."
-        if shards is not None:
-            shards = normalize_chunks(shards, shape)
-            if any(s % c for s, c in zip(shards, chunks)):
-                raise InvalidArgumentError(
-                    f"shards {shards} must be a multiple of the chunks {chunks}"
-                )
-        if chunk_key_encoding not in (None, "default", "v2"):
-            raise InvalidArgumentError(
-                f"chunk_key_encoding must be 'default' or 'v2', got {chunk_key_encoding!r}"
-            )
-        loc = as_loc(path)
-        handle = _z5py.ArrayHandle.create(
-            loc.target,
-            fmt,
-            shape,
-            chunks,
-            codec if codec is not None else _dtype_argument(dtype),
-            compression,
-            json.dumps(options),
-            fill,
-            dimension_separator=dimension_separator,
-            shards=shards,
-            chunk_key_encoding=chunk_key_encoding,
-            filters_json=filters,
-            key=loc.key,
-        )
-        if dimension_names is not None:
-            array_metadata.rewrite(
-                loc, fmt, lambda doc: doc.__setitem__("dimension_names", dimension_names)
-            )
-            handle = _z5py.ArrayHandle.open(loc.target, loc.key)
-        if any(m is not None for m in maxshape):
-            attrs = json.loads(_z5py.read_attrs(loc.target, fmt, key=loc.key))
-            attrs[MAXSHAPE_KEY] = list(maxshape)
-            _z5py.write_attrs(loc.target, fmt, json.dumps(attrs), key=loc.key)
-        if write_empty_chunks:
-            handle = handle.with_write_empty_chunks(True)
-        if data is not None and data.size > 0:
-            if codec is not None:
-                handle.write_objects((0,) * len(shape), data, n_threads)
-            else:
-                native = _c_order(data.astype(_handle_dtype(handle), copy=False))
-                handle.write_from((0,) * len(shape), native, n_threads)
-        if string_dtype:
-            _STRINGDTYPE_HANDOFF[id(handle)] = handle
-        return handle
 
     # ----------------------------------------------------------------------------------
     # metadata
@@ -1256,6 +1077,204 @@ class _Indexer:
         self._write(index, value)
 
 
+def create_array(
+    path: Any,
+    fmt: str,
+    shape: Any = None,
+    dtype: Any = None,
+    data: Any = None,
+    chunks: Any = None,
+    compression: str | None = None,
+    fillvalue: Any = 0,
+    n_threads: int = 1,
+    shards: Any = None,
+    chunk_key_encoding: str | None = None,
+    dimension_separator: str | None = None,
+    compression_options: dict[str, Any] | None = None,
+    maxshape: Any = None,
+    dimension_names: Any = None,
+    write_empty_chunks: bool = False,
+) -> _z5py.ArrayHandle:
+    """Validate the arguments of ``Group.create_dataset``, write the metadata (and data) of a
+    new array at ``path`` (a directory or a ``Loc``) and return its engine handle (turn it into
+    a :class:`Dataset` with :func:`dataset_at`)."""
+    n_threads = _check_n_threads(n_threads)
+    if data is not None:
+        data = np.asarray(data)
+        if dtype is not None and not same_dtype(dtype, data.dtype):
+            raise DtypeMismatchError(
+                f"data has dtype {data.dtype} but dtype={np.dtype(dtype)} was requested; "
+                "z5py does not convert data on creation, cast it first"
+            )
+        if shape is not None and normalize_shape(shape) != data.shape:
+            raise InvalidArgumentError(
+                f"shape {normalize_shape(shape)} does not match the data's shape {data.shape}"
+            )
+        shape, dtype = data.shape, data.dtype
+    if shape is None or dtype is None:
+        raise TypeError("create_dataset needs either data, or both shape and dtype")
+    shape = normalize_shape(shape)
+    maxshape = normalize_maxshape(maxshape, shape)
+    dimension_names = array_metadata.check_dimension_names(dimension_names, len(shape), fmt)
+    codec, string_dtype = _object_codec(dtype, data)
+    compression_options = dict(compression_options or {})
+    filters_given = compression_options.get("filters")
+    first = _filters_argument(filters_given)
+    if (
+        first is not None
+        and json.loads(first)
+        and json.loads(first)[0].get("id")
+        in (
+            "vlen-utf8",
+            "vlen-bytes",
+            "json2",
+        )
+    ):
+        # numcodecs' object codec given as the first filter (zarr-python 2's object_codec)
+        configs = json.loads(first)
+        codec = configs[0]["id"]
+        compression_options["filters"] = configs[1:] or None
+    if codec is not None:
+        if fmt == "n5":
+            raise UnsupportedError(
+                f"variable-length data ({codec}) in the N5 dataset {path!r}: N5 has no "
+                "such type; use Zarr"
+            )
+        if codec == "json2" and fmt != "zarr2":
+            raise UnsupportedError(
+                f"json2 object arrays need Zarr v2 (only zarr-python 2 writes them): {path!r}"
+            )
+        dtype = np.dtype("O")
+        if data is not None:
+            data = _object_items(data)
+    else:
+        dtype = np.dtype(dtype)
+    if dtype.subdtype is not None:
+        raise UnsupportedError(
+            f"subarray data type {dtype} is not supported: add its shape to the dataset's"
+        )
+    if dtype.kind not in _FIXED_KINDS and codec is None:
+        raise UnsupportedError(
+            f"data type {dtype} is not supported: z5py stores numbers, bool, fixed-length "
+            "strings, records and datetimes"
+        )
+    if dtype.kind not in "biuf" and fmt == "n5":
+        raise UnsupportedError(f"data type {dtype} is not available in N5")
+    chunks = normalize_chunks(chunks, shape)
+    filters = _filters_argument(compression_options.pop("filters", None))
+    if filters is not None and fmt == "n5":
+        raise InvalidArgumentError("filters need Zarr; N5 has none")
+    compression, options = _compression_arguments(fmt, compression, compression_options)
+    try:
+        checked = "|u1" if codec is not None else dtype.str
+        _z5py.check_compression(fmt, compression, json.dumps(options), checked)
+    except InvalidArgumentError as error:
+        raise CompressionOptionsError(str(error)) from None
+    if codec is not None:
+        fill = _object_fill(codec, fillvalue)
+    else:
+        fill = _fill_bytes(fmt, fillvalue, dtype)
+    if fmt != "zarr3":
+        for option, value in (("shards", shards), ("chunk_key_encoding", chunk_key_encoding)):
+            if value is not None:
+                raise InvalidArgumentError(f"{option} is only supported by Zarr v3, not {fmt}")
+    if fmt == "n5" and dimension_separator is not None:
+        raise InvalidArgumentError("dimension_separator is only supported by Zarr")
+    if dimension_separator not in (None, ".", "/"):
+        raise InvalidArgumentError(
+            f"dimension_separator must be '.' or '/', got {dimension_separator!r}"
+        )
+    if fmt == "zarr2" and dimension_separator is None:
+        dimension_separator = "."
+    if shards is not None:
+        shards = normalize_chunks(shards, shape)
+        if any(s % c for s, c in zip(shards, chunks)):
+            raise InvalidArgumentError(f"shards {shards} must be a multiple of the chunks {chunks}")
+    if chunk_key_encoding not in (None, "default", "v2"):
+        raise InvalidArgumentError(
+            f"chunk_key_encoding must be 'default' or 'v2', got {chunk_key_encoding!r}"
+        )
+    loc = as_loc(path)
+    handle = _z5py.ArrayHandle.create(
+        loc.target,
+        fmt,
+        shape,
+        chunks,
+        codec if codec is not None else _dtype_argument(dtype),
+        compression,
+        json.dumps(options),
+        fill,
+        dimension_separator=dimension_separator,
+        shards=shards,
+        chunk_key_encoding=chunk_key_encoding,
+        filters_json=filters,
+        key=loc.key,
+    )
+    if dimension_names is not None:
+        array_metadata.rewrite(
+            loc, fmt, lambda doc: doc.__setitem__("dimension_names", dimension_names)
+        )
+        handle = _z5py.ArrayHandle.open(loc.target, loc.key)
+    if any(m is not None for m in maxshape):
+        attrs = json.loads(_z5py.read_attrs(loc.target, fmt, key=loc.key))
+        attrs[MAXSHAPE_KEY] = list(maxshape)
+        _z5py.write_attrs(loc.target, fmt, json.dumps(attrs), key=loc.key)
+    if write_empty_chunks:
+        handle = handle.with_write_empty_chunks(True)
+    if data is not None and data.size > 0:
+        if codec is not None:
+            handle.write_objects((0,) * len(shape), data, n_threads)
+        else:
+            native = _c_order(data.astype(_handle_dtype(handle), copy=False))
+            handle.write_from((0,) * len(shape), native, n_threads)
+    if string_dtype:
+        _STRINGDTYPE_HANDOFF[id(handle)] = handle
+    return handle
+
+
+def dataset_at(
+    handle: _z5py.ArrayHandle,
+    path: Any,
+    mode: str,
+    root: Any,
+    name: str,
+    file: Any,
+    n_threads: int = 1,
+    separator: str = ".",
+    parent: Any = None,
+) -> Dataset:
+    """The :class:`Dataset` of the engine handle ``handle`` of the array at ``path`` (a
+    directory or a ``Loc``), the member ``name`` of the container at ``root`` opened as
+    ``file`` in ``mode`` (see ``Node._init_node`` for ``separator`` and ``parent``)."""
+    dataset = Dataset.__new__(Dataset)
+    dataset._setup(handle, n_threads)
+    dataset._init_node(
+        path, handle.format, mode, root, name, file, separator=separator, parent=parent
+    )
+    return dataset
+
+
+def open_dataset(
+    path: Any,
+    mode: str,
+    root: Any,
+    name: str,
+    file: Any,
+    n_threads: int = 1,
+    separator: str = ".",
+    parent: Any = None,
+) -> Dataset:
+    """Open the existing dataset at ``path`` (a directory or a ``Loc``) as the member
+    ``name`` of a container (arguments as for :func:`dataset_at`); it writes empty chunks
+    when ``file`` does."""
+    loc = as_loc(path)
+    handle = _z5py.ArrayHandle.open(loc.target, loc.key)
+    dataset = dataset_at(handle, loc, mode, root, name, file, n_threads, separator, parent)
+    if file is not None and file.write_empty_chunks:
+        dataset._handle = handle.with_write_empty_chunks(True)
+    return dataset
+
+
 def _reopen_dataset(path: str, n_threads: int, mode: str, root: str, name: str) -> Dataset:
     """Reopen a pickled dataset."""
-    return Dataset._open(path, mode, root, name, None, n_threads)
+    return open_dataset(path, mode, root, name, None, n_threads)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 from . import _z5py
 from ._location import Loc, durable_writes, open_location, with_consolidated
 from ._node import REOPEN_MODES
-from .dataset import Dataset
+from .dataset import Dataset, open_dataset
 from .errors import (
     FormatMismatchError,
     InvalidArgumentError,
@@ -506,7 +506,7 @@ def open(
     zarr_format = None if zarr_format is _UNSET else zarr_format
     File._check_extension(text, use_zarr_format, zarr_format)
     File._resolve_format(text, disk_fmt, use_zarr_format, zarr_format)
-    dataset = Dataset._open(loc, merged["mode"], loc, "/", None)
+    dataset = open_dataset(loc, merged["mode"], loc, "/", None)
     if write_empty_chunks:
         dataset.write_empty_chunks = True
     return dataset

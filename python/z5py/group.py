@@ -14,7 +14,7 @@ import numpy as np
 from . import _z5py
 from ._location import Loc, as_loc, durable_loc
 from ._node import Node, split_name
-from .dataset import Dataset, same_dtype
+from .dataset import Dataset, create_array, dataset_at, open_dataset, same_dtype
 from .errors import (
     InvalidArgumentError,
     MetadataError,
@@ -115,23 +115,6 @@ class Group(Node, Mapping):
             )
         self._init_node(loc, fmt, mode, loc, "/", None)
 
-    @classmethod
-    def _from_location(
-        cls,
-        path: str | Loc,
-        fmt: str,
-        mode: str,
-        root: str | Loc,
-        name: str,
-        file: Any,
-        separator: str = ".",
-        parent: Group | None = None,
-    ) -> Group:
-        """A group object for an existing group, without checking the disk."""
-        group = cls.__new__(cls)
-        group._init_node(path, fmt, mode, root, name, file, separator=separator, parent=parent)
-        return group
-
     # ----------------------------------------------------------------------------------
     # names from the root
 
@@ -157,15 +140,12 @@ class Group(Node, Mapping):
         chain of parents leads back to this group."""
         if len(parts) == 1:
             return self
-        return Group._from_location(
+        return group_at(
             self._loc.child(*parts[:-1]),
             self._fmt,
-            self._mode,
-            self._root_loc,
-            posixpath.join(self._name, *parts[:-1]),
-            self._file,
-            separator=self._separator,
+            name=posixpath.join(self._name, *parts[:-1]),
             parent=self._parent_for(parts[:-1]),
+            **self._context(),
         )
 
     # ----------------------------------------------------------------------------------
@@ -197,20 +177,8 @@ class Group(Node, Mapping):
             return None
         parent = self._parent_for(name.split("/"))
         if kind == "array":
-            dataset = Dataset._open(path, self._mode, self._root_loc, full, self._file)
-            dataset._parent = parent
-            dataset._separator = self._separator
-            return dataset
-        return Group._from_location(
-            path,
-            fmt,
-            self._mode,
-            self._root_loc,
-            full,
-            self._file,
-            separator=self._separator,
-            parent=parent,
-        )
+            return open_dataset(path, name=full, parent=parent, **self._context())
+        return group_at(path, fmt, name=full, parent=parent, **self._context())
 
     def __getitem__(self, name: str) -> Group | Dataset:
         """The group or dataset ``name`` (a relative path such as ``"a/b"``, or a path from
@@ -295,15 +263,8 @@ class Group(Node, Mapping):
         self._check_absent(name, path, "group")
         parts = split_name(name)
         self._make_parents(parts)
-        return Group._from_location(
-            path,
-            self._fmt,
-            self._mode,
-            self._root_loc,
-            full,
-            self._file,
-            separator=self._separator,
-            parent=self._parent_for(parts),
+        return group_at(
+            path, self._fmt, name=full, parent=self._parent_for(parts), **self._context()
         )
 
     def require_group(self, name: str) -> Group:
@@ -423,7 +384,7 @@ class Group(Node, Mapping):
         if write_empty_chunks is None:
             write_empty_chunks = self._file is not None and self._file.write_empty_chunks
         try:
-            handle = Dataset._create(
+            handle = create_array(
                 path,
                 self._fmt,
                 shape=shape,
@@ -448,19 +409,14 @@ class Group(Node, Mapping):
                     if path.exists():
                         path.remove()
             raise
-        dataset = Dataset.__new__(Dataset)
-        dataset._setup(handle, n_threads)
-        dataset._init_node(
+        return dataset_at(
+            handle,
             path,
-            handle.format,
-            self._mode,
-            self._root_loc,
-            full,
-            self._file,
-            separator=self._separator,
+            name=full,
+            n_threads=n_threads,
             parent=self._parent_for(parts),
+            **self._context(),
         )
-        return dataset
 
     def require_dataset(
         self,
@@ -556,10 +512,28 @@ class Group(Node, Mapping):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by location: unpickling reopens the group."""
         return (
-            Group._from_location,
+            group_at,
             (self._loc, self._fmt, self._mode, self._root_loc, self._name, None, self._separator),
         )
 
     def __repr__(self) -> str:
         """Name, format, mode and path."""
         return f'<z5py Group "{self._name}" ({self._fmt}, mode {self._mode!r}) at {self._path!r}>'
+
+
+def group_at(
+    path: str | Loc,
+    fmt: str,
+    mode: str,
+    root: str | Loc,
+    name: str,
+    file: Any,
+    separator: str = ".",
+    parent: Group | None = None,
+) -> Group:
+    """A :class:`Group` object for the existing group at ``path`` (a directory or a ``Loc``),
+    the member ``name`` of the container at ``root`` opened as ``file`` in ``mode``, without
+    checking the disk (see ``Node._init_node`` for ``separator`` and ``parent``)."""
+    group = Group.__new__(Group)
+    group._init_node(path, fmt, mode, root, name, file, separator=separator, parent=parent)
+    return group
