@@ -16,6 +16,7 @@ from .formats import METADATA_FILES, ZARR_CONSOLIDATED, infer_zarr_format
 
 __all__ = [
     "compression_of",
+    "copy_compression",
     "disk_usage",
     "native_dtype",
     "open_z5_file",
@@ -28,6 +29,22 @@ __all__ = [
 def compression_of(ds: Any) -> dict[str, Any]:
     """Compression of a z5py dataset as ``create_dataset`` keyword arguments."""
     return dict(ds.compression_options)
+
+
+def copy_compression(ds: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """Compression of a copy of the z5py dataset ``ds`` as ``create_dataset`` keyword
+    arguments, given the compression arguments ``given`` (a codec name under
+    ``compression``, its options, ``shards``): ``given`` itself when it names a codec, else
+    ``ds``'s codec with the options given, or with ``ds``'s own options when none are."""
+    if "compression" in given:
+        return dict(given)
+    kept = compression_of(ds)
+    if not given:
+        return kept
+    merged = {"compression": kept.get("compression"), **given}
+    if merged["compression"] is None:
+        merged.pop("compression")
+    return merged
 
 
 def open_z5_file(

@@ -24,6 +24,7 @@ from .blocks import Block, as_shape, auto_blocks, check_blocks, chunk_ids, n_blo
 from .containers import native_dtype, open_z5_file, open_z5_read, require_z5_dataset
 from .jobs import (
     BlockCallback,
+    JobOptions,
     JobResult,
     Z5Reader,
     Z5Writer,
@@ -174,6 +175,11 @@ def _json_to_h5_attr(value: Any) -> Any:
     return json.dumps(value)
 
 
+def _label(in_path: str, out_path: str) -> str:
+    """The progress bar label of a conversion: ``in -> out`` (file names)."""
+    return f"{os.path.basename(in_path)} -> {os.path.basename(out_path)}"
+
+
 def _resolve_key(key: str) -> str:
     key = str(key).strip("/")
     if not key:
@@ -247,6 +253,7 @@ def convert_from_h5(
     in_key = _resolve_key(in_path_in_file)
     out_key = _resolve_key(out_path_in_file)
     timer = Timer().start()
+    job = JobOptions(n_threads, resume, client, progress, on_block, _label(in_path, out_path))
     with h5py.File(in_path, "r", rdcc_nbytes=_H5_CHUNK_CACHE) as f_h5:
         if in_key not in f_h5:
             raise KeyError(f"{in_path} has no dataset {in_key!r}")
@@ -273,8 +280,8 @@ def convert_from_h5(
         )
         blocks_shape = final_blocks(checked_blocks, ds_z5, ds_h5.chunks, out_dtype.itemsize)
         total = n_blocks(shape, blocks_shape)
-        todo, skipped = plan_into_z5(shape, blocks_shape, ds_z5, existed and resume)
-        outer, inner = split_threads(n_threads, blocks_shape, chunks)
+        todo, skipped = plan_into_z5(shape, blocks_shape, ds_z5, existed and job.resume)
+        outer, inner = split_threads(job.n_threads, blocks_shape, chunks)
         set_threads(ds_z5, inner)
         copied, nbytes = run_blocks(
             todo,
@@ -283,12 +290,9 @@ def convert_from_h5(
             read_in_main=client is None,
             write_in_main=False,
             n_workers=outer,
-            client=client,
-            progress=progress,
-            desc=f"{os.path.basename(in_path)} -> {os.path.basename(out_path)}",
+            job=job,
             total=total,
             skipped=skipped,
-            on_block=on_block,
         )
         attrs = h5_attrs_to_json(ds_h5.attrs)
     for key, value in attrs.items():
@@ -352,6 +356,7 @@ def convert_to_h5(
     in_key = _resolve_key(in_path_in_file)
     out_key = _resolve_key(out_path_in_file)
     timer = Timer().start()
+    job = JobOptions(n_threads, resume, client, progress, on_block, _label(in_path, out_path))
     f_z5 = open_z5_read(in_path, storage_options)
     ds_z5 = f_z5[in_key]
     shape = tuple(int(s) for s in ds_z5.shape)
@@ -390,7 +395,7 @@ def convert_to_h5(
             stored_chunks = h5_chunks
         total = n_blocks(shape, blocks_shape)
         is_done = None
-        if existed and resume and stored is not None and ds_h5.chunks:
+        if existed and job.resume and stored is not None and ds_h5.chunks:
 
             def is_done(b: Block) -> bool:
                 return all(
@@ -399,7 +404,7 @@ def convert_to_h5(
                 )
 
         todo, skipped = plan(shape, blocks_shape, is_done)
-        outer, inner = split_threads(n_threads, blocks_shape, tuple(ds_z5.chunks))
+        outer, inner = split_threads(job.n_threads, blocks_shape, tuple(ds_z5.chunks))
         set_threads(ds_z5, inner)
         copied, nbytes = run_blocks(
             todo,
@@ -408,12 +413,9 @@ def convert_to_h5(
             read_in_main=False,
             write_in_main=True,
             n_workers=outer,
-            client=client,
-            progress=progress,
-            desc=f"{os.path.basename(in_path)} -> {os.path.basename(out_path)}",
+            job=job,
             total=total,
             skipped=skipped,
-            on_block=on_block,
         )
         for key, value in dict(ds_z5.attrs.items()).items():
             try:

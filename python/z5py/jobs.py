@@ -23,6 +23,7 @@ from .timer import Timer
 
 __all__ = [
     "BlockCallback",
+    "JobOptions",
     "JobResult",
     "Z5Reader",
     "Z5Writer",
@@ -43,6 +44,21 @@ __all__ = [
 
 
 BlockCallback = Callable[[Block], None]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a copy job runs, as the public job functions take it: with ``n_threads`` threads
+    (or as tasks on the Dask ``client``), skipping the blocks an earlier run stored when
+    ``resume``, with a tqdm bar labelled ``desc`` when ``progress``, calling ``on_block``
+    with each finished block (in the calling thread)."""
+
+    n_threads: int
+    resume: bool = True
+    client: Any = None
+    progress: bool = False
+    on_block: BlockCallback | None = None
+    desc: str = "copy"
 
 
 @dataclass
@@ -132,26 +148,25 @@ def run_blocks(
     read_in_main: bool,
     write_in_main: bool,
     n_workers: int,
-    client: Any = None,
-    progress: bool = False,
-    desc: str = "copy",
+    job: JobOptions,
     total: int = 0,
     skipped: int = 0,
-    on_block: BlockCallback | None = None,
 ) -> tuple[int, int]:
     """Copy ``blocks`` from ``reader`` to ``writer`` with bounded memory.
 
     Reads happen in the calling thread when ``read_in_main`` (HDF5 input), writes when
     ``write_in_main`` (HDF5 output); the other side runs in a thread pool of ``n_workers``
-    threads, or on a Dask ``client``.  At most about ``2 * n_workers`` blocks are in flight.
-    ``on_block`` is called in the calling thread after each finished block; an exception it
-    raises stops the job (blocks already running are let finish).
+    threads, or on the Dask ``job.client``.  At most about ``2 * n_workers`` blocks are in
+    flight.  ``job.on_block`` is called in the calling thread after each finished block; an
+    exception it raises stops the job (blocks already running are let finish).  ``total``
+    and ``skipped`` size the progress bar.
 
     Returns the number of blocks copied and the number of bytes copied.
     """
+    client, on_block = job.client, job.on_block
     n_workers = max(1, int(n_workers))
     max_inflight = 2 * n_workers if not read_in_main else n_workers + 1
-    bar = progress_bar(progress, total, skipped, desc)
+    bar = progress_bar(job.progress, total, skipped, job.desc)
     copied = 0
     nbytes = 0
 
@@ -343,16 +358,12 @@ def copy_z5_to_z5(
     ds_out: Any,
     out_blocks: tuple[int, ...] | None,
     out_dtype: np.dtype,
-    n_threads: int,
     *,
     existed: bool,
-    resume: bool,
-    client: Any,
-    progress: bool,
-    on_block: BlockCallback | None,
-    desc: str,
+    job: JobOptions,
 ) -> JobResult:
-    """Block copy between two z5py datasets (shared by rechunk and the CLI).
+    """Block copy between two z5py datasets (shared by rechunk and the CLI); ``existed``
+    tells that ``ds_out`` was there before (then ``job.resume`` skips what it holds).
 
     ``out_blocks`` must already be checked against the output chunks (or be None).
     """
@@ -361,8 +372,8 @@ def copy_z5_to_z5(
     out_chunks = tuple(int(c) for c in ds_out.chunks)
     blocks_shape = final_blocks(out_blocks, ds_out, tuple(ds_in.chunks), out_dtype.itemsize)
     total = n_blocks(shape, blocks_shape)
-    todo, skipped = plan_into_z5(shape, blocks_shape, ds_out, existed and resume)
-    outer, inner = split_threads(n_threads, blocks_shape, out_chunks)
+    todo, skipped = plan_into_z5(shape, blocks_shape, ds_out, existed and job.resume)
+    outer, inner = split_threads(job.n_threads, blocks_shape, out_chunks)
     set_threads(ds_in, inner)
     set_threads(ds_out, inner)
     copied, nbytes = run_blocks(
@@ -372,12 +383,9 @@ def copy_z5_to_z5(
         read_in_main=False,
         write_in_main=False,
         n_workers=outer,
-        client=client,
-        progress=progress,
-        desc=desc,
+        job=job,
         total=total,
         skipped=skipped,
-        on_block=on_block,
     )
     copy_attrs(ds_in, ds_out)
     return JobResult(total, skipped, copied, nbytes, timer.stop())

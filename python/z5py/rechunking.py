@@ -10,14 +10,13 @@ import numpy as np
 from ._location import same_container
 from .blocks import as_shape, check_blocks
 from .containers import (
-    compression_of,
+    copy_compression,
     native_dtype,
     open_z5_file,
     open_z5_read,
     require_z5_dataset,
 )
-from .formats import infer_zarr_format
-from .jobs import BlockCallback, JobResult, copy_z5_to_z5
+from .jobs import BlockCallback, JobOptions, JobResult, copy_z5_to_z5
 
 __all__ = [
     "copy_dataset",
@@ -103,36 +102,19 @@ def rechunk(
 
     new_compression = dict(new_compression)
     zarr_format = new_compression.pop("zarr_format", None)
-    compression = compression_of(ds_in)
-    if new_compression:
-        if "compression" in new_compression:
-            compression = dict(new_compression)
-        else:
-            compression = {"compression": compression.get("compression"), **new_compression}
-            if compression["compression"] is None:
-                compression.pop("compression")
-
-    fmt = use_zarr_format
-    if fmt is None:
-        fmt = infer_zarr_format(out_path)
-    if fmt is None:
-        fmt = True if zarr_format is not None else f_in.is_zarr
+    compression = copy_compression(ds_in, new_compression)
     return copy_dataset(
         ds_in,
         out_path,
         out_path_in_file,
-        is_zarr=fmt,
+        is_zarr=use_zarr_format,
+        default_zarr=f_in.is_zarr,
         zarr_format=zarr_format,
         chunks=out_chunks_t,
         dtype=out_dtype,
         compression=compression,
         out_blocks=out_blocks,
-        n_threads=n_threads,
-        resume=resume,
-        client=client,
-        progress=progress,
-        on_block=on_block,
-        desc="rechunk",
+        job=JobOptions(n_threads, resume, client, progress, on_block, desc="rechunk"),
         storage_options=out_storage_options,
     )
 
@@ -142,31 +124,33 @@ def copy_dataset(
     out_path: str,
     out_key: str,
     *,
-    is_zarr: bool,
+    is_zarr: bool | None,
+    default_zarr: bool = True,
     zarr_format: int | None,
     chunks: tuple[int, ...],
     dtype: np.dtype,
     compression: dict[str, Any],
     out_blocks: Sequence[int] | None,
-    n_threads: int,
-    resume: bool,
-    client: Any,
-    progress: bool,
-    on_block: BlockCallback | None,
-    desc: str,
+    job: JobOptions,
     storage_options: dict[str, Any] | None = None,
 ) -> JobResult:
     """Copy the z5py dataset ``ds_in`` into ``out_key`` of the container ``out_path``
-    (created or opened, in the format given), made with ``chunks``, ``dtype`` and the
-    ``create_dataset`` keyword arguments ``compression``; shared by :func:`rechunk` and
-    ``z5py convert``.  An existing output must match; then, with ``resume``, the blocks it
-    holds already are skipped.  Zarr v3 ``dimension_names`` of the input are kept.
-    ``storage_options`` configure ``out_path`` if it is a URL."""
+    (created or opened, in the format ``is_zarr`` names, else the one its extension or
+    files tell, else Zarr if ``zarr_format`` is given, else ``default_zarr``), made with
+    ``chunks``, ``dtype`` and the ``create_dataset`` keyword arguments ``compression``;
+    shared by :func:`rechunk` and ``z5py convert``.  An existing output must match; then,
+    with ``job.resume``, the blocks it holds already are skipped.  Zarr v3
+    ``dimension_names`` of the input are kept.  ``storage_options`` configure ``out_path``
+    if it is a URL."""
     blocks_shape = None
     if out_blocks is not None:
         blocks_shape = check_blocks(out_blocks, chunks, compression.get("shards"))
     f_out = open_z5_file(
-        out_path, is_zarr, zarr_format=zarr_format, storage_options=storage_options
+        out_path,
+        is_zarr,
+        default_zarr=default_zarr,
+        zarr_format=zarr_format,
+        storage_options=storage_options,
     )
     ds_out, existed = require_z5_dataset(
         f_out,
@@ -177,16 +161,4 @@ def copy_dataset(
         create_kwargs=compression,
         dimension_names=ds_in.dimension_names,
     )
-    return copy_z5_to_z5(
-        ds_in,
-        ds_out,
-        blocks_shape,
-        dtype,
-        n_threads,
-        existed=existed,
-        resume=resume,
-        client=client,
-        progress=progress,
-        on_block=on_block,
-        desc=desc,
-    )
+    return copy_z5_to_z5(ds_in, ds_out, blocks_shape, dtype, existed=existed, job=job)

@@ -10,8 +10,8 @@ from typing import Any
 
 from .._location import is_url, same_container
 from ..blocks import as_shape
-from ..containers import compression_of, native_dtype
-from ..jobs import JobResult
+from ..containers import copy_compression, native_dtype
+from ..jobs import JobOptions, JobResult
 from ..rechunking import copy_dataset
 from .common import (
     CliError,
@@ -27,11 +27,12 @@ from .common import (
     storage_options,
 )
 
-__all__ = ["add_copy_options", "add_parser", "run"]
+__all__ = ["add_copy_command", "add_parser", "run"]
 
 
 def add_parser(sub, wrap, epilog: str) -> None:
-    p = sub.add_parser(
+    add_copy_command(
+        sub,
         "convert",
         help="convert between HDF5, N5 and Zarr",
         description=wrap(
@@ -40,16 +41,34 @@ def add_parser(sub, wrap, epilog: str) -> None:
             "with bounded memory; an interrupted run resumes where it stopped."
         ),
         epilog=epilog,
+        examples=("vol.h5/raw", "vol.n5/raw"),
+        chunks_required=False,
+        func=run,
+    )
+
+
+def add_copy_command(
+    sub,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+    examples: tuple[str, str],
+    chunks_required: bool,
+    func,
+) -> None:
+    """Add the command ``name`` with the arguments and options ``convert`` and ``rechunk``
+    share: SRC and DST (``examples`` shows one of each) and the copy options."""
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("src", metavar="SRC", help="source, e.g. vol.h5/raw")
-    p.add_argument("dst", metavar="DST", help="destination, e.g. vol.n5/raw")
-    add_copy_options(p, chunks_required=False)
-    p.set_defaults(func=run)
-
-
-def add_copy_options(p: argparse.ArgumentParser, chunks_required: bool) -> None:
-    """The options ``convert`` and ``rechunk`` share."""
+    p.add_argument("src", metavar="SRC", help=f"source, e.g. {examples[0]}")
+    p.add_argument("dst", metavar="DST", help=f"destination, e.g. {examples[1]}")
     p.add_argument("--src-key", help="dataset inside SRC (when SRC is only the container)")
     p.add_argument("--dst-key", help="dataset inside DST (default: the source's name)")
     add_storage_option(p)
@@ -107,6 +126,7 @@ def add_copy_options(p: argparse.ArgumentParser, chunks_required: bool) -> None:
         metavar="ADDRESS",
         help="run the blocks on a Dask distributed scheduler, e.g. tcp://host:8786",
     )
+    p.set_defaults(func=func)
 
 
 def _client(args: argparse.Namespace):
@@ -189,10 +209,14 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
         raise CliError("HDF5 to HDF5 is not supported; convert to N5/Zarr or use h5repack")
     chunks_arg = parse_ints(args.chunks)
     blocks_arg = parse_ints(args.blocks)
-    threads = args.threads
-    progress = not args.no_progress
-    resume = not args.no_resume
     client = _client(args)
+    # what both HDF5 converters take from the options
+    job = {
+        "progress": not args.no_progress,
+        "resume": not args.no_resume,
+        "client": client,
+        "storage_options": options,
+    }
     label_src, label_dst = f"{src}/{src_key}", f"{dst}/{dst_key}"
     try:
         if src_kind == "h5":
@@ -215,13 +239,10 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 src_key,
                 dst_key,
                 broadcast(chunks_arg, ndim, "--chunks"),
-                threads,
+                args.threads,
                 out_blocks=broadcast(blocks_arg, ndim, "--blocks"),
                 use_zarr_format=dst_kind == "zarr",
-                progress=progress,
-                resume=resume,
-                client=client,
-                storage_options=options,
+                **job,
                 **kwargs,
             )
         elif dst_kind == "h5":
@@ -240,12 +261,9 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 src_key,
                 dst_key,
                 broadcast(chunks_arg, ndim, "--chunks"),
-                threads,
+                args.threads,
                 out_blocks=broadcast(blocks_arg, ndim, "--blocks"),
-                progress=progress,
-                resume=resume,
-                client=client,
-                storage_options=options,
+                **job,
                 **kwargs,
             )
         else:
@@ -282,12 +300,8 @@ def _convert_z5(
     dst_is_zarr = dst_kind == "zarr"
     compression = _z5_compression(args, ndim)
     # across formats without --compression: the target format's default codec
-    if "compression" not in compression and ds_in.is_zarr == dst_is_zarr:
-        base = compression_of(ds_in)
-        if compression:  # only options given: keep the codec, replace its options
-            compression = {"compression": base.get("compression"), **compression}
-        else:
-            compression = base
+    if ds_in.is_zarr == dst_is_zarr:
+        compression = copy_compression(ds_in, compression)
     return copy_dataset(
         ds_in,
         dst,
@@ -298,11 +312,12 @@ def _convert_z5(
         dtype=native_dtype(args.dtype or ds_in.dtype),
         compression=compression,
         out_blocks=broadcast(blocks_arg, ndim, "--blocks"),
-        n_threads=args.threads,
-        resume=not args.no_resume,
-        client=client,
-        progress=not args.no_progress,
-        on_block=None,
-        desc=f"{src_key} -> {dst_key}",
+        job=JobOptions(
+            args.threads,
+            resume=not args.no_resume,
+            client=client,
+            progress=not args.no_progress,
+            desc=f"{src_key} -> {dst_key}",
+        ),
         storage_options=options,
     )

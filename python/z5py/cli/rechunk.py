@@ -10,7 +10,8 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub, wrap, epilog: str) -> None:
-    p = sub.add_parser(
+    convert.add_copy_command(
+        sub,
         "rechunk",
         help="copy an N5/Zarr dataset with new chunks",
         description=wrap(
@@ -18,12 +19,10 @@ def add_parser(sub, wrap, epilog: str) -> None:
             "optionally dtype, format or codec)."
         ),
         epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("vol.n5/raw", "vol.n5/raw_rechunked"),
+        chunks_required=True,
+        func=run,
     )
-    p.add_argument("src", metavar="SRC", help="source dataset, e.g. vol.n5/raw")
-    p.add_argument("dst", metavar="DST", help="destination dataset, e.g. vol.n5/raw_rechunked")
-    convert.add_copy_options(p, chunks_required=True)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
