@@ -3,16 +3,22 @@
 //! and their items decoded in parallel; the items of a region travel as one buffer of
 //! bytes and offsets (or JSON values), which the binding turns into Python objects.
 //!
+//! In a sharded Zarr v3 array the units are the inner chunks, encoded by the inner codec
+//! chain; `crate::shard` reads and rewrites the shards (index, byte ranges, atomic
+//! rewrite) and hands each inner chunk's bytes here.
+//!
 //! These arrays never go through the fixed-size region paths of `array.rs`, which refuse
 //! them.
 
 use crate::array::Array;
 use crate::chunk::copy::Layout;
-use crate::chunk::grid::overlap;
+use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::json2;
 use crate::codec::vlen::{self, Items};
 use crate::dtype::{DataType, ObjectCodec};
 use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+use crate::shard;
 use crate::store::{PooledBuf, Update};
 use crate::threads;
 use serde_json::Value;
@@ -104,9 +110,54 @@ fn walk(
     }
 }
 
+/// The units the items of an object array are encoded in: its chunks, or the inner chunks
+/// of its shards, with their codec chain and where item (i0, i1, ...) is in a unit.
+struct Units<'a> {
+    codec: ObjectCodec,
+    grid: ChunkGrid,
+    pipeline: &'a Pipeline,
+    layout: Layout,
+}
+
+impl Units<'_> {
+    fn items(&self) -> usize {
+        self.grid.chunk_elems()
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        self.grid.chunk.iter().map(|&c| c as usize).collect()
+    }
+
+    /// A unit's share of a region, from where they overlap (as `overlap` gives it: the
+    /// box's start in the unit and in the region, and its extent).
+    fn part(
+        &self,
+        (in_chunk, in_region, extent): (Vec<usize>, Vec<usize>, Vec<usize>),
+    ) -> ObjectPart {
+        ObjectPart {
+            items: None,
+            chunk_strides: self.layout.strides.clone(),
+            chunk_start: self.layout.offset(&in_chunk),
+            in_region,
+            extent,
+        }
+    }
+
+    /// Decode the stored bytes of one unit into its items (errors unnamed: the caller
+    /// names the chunk or shard).
+    fn decode(&self, stored: &[u8]) -> Result<Objects> {
+        let n = self.items();
+        let raw = self.pipeline.decode_bytes(stored)?;
+        Ok(match self.codec {
+            ObjectCodec::VlenUtf8 => Objects::Vlen(vlen::decode("vlen-utf8", &raw, n, true)?),
+            ObjectCodec::VlenBytes => Objects::Vlen(vlen::decode("vlen-bytes", &raw, n, false)?),
+            ObjectCodec::Json2 => Objects::Json(json2::decode(&raw, &self.shape())?),
+        })
+    }
+}
+
 impl Array {
-    /// The object codec of an object array; an error for other arrays and for sharded
-    /// object arrays, which this library does not read or write.
+    /// The object codec of an object array; an error for other arrays.
     pub fn object_codec(&self) -> Result<ObjectCodec> {
         let DataType::Object(codec) = self.meta.dtype else {
             return Err(Error::invalid(format!(
@@ -115,24 +166,34 @@ impl Array {
                 self.meta.dtype.name()
             )));
         };
-        if self.meta.sharding.is_some() {
-            return Err(Error::unsupported(format!(
-                "variable-length data in a sharded array ({})",
-                self.meta.meta_path
-            )));
-        }
         Ok(codec)
     }
 
-    /// Where item (i0, i1, ...) of a chunk is in its stored order: vlen items follow the
-    /// chunk's memory order (Zarr v2 `order`), json2 nests them in C order.
-    fn item_layout(&self, codec: ObjectCodec) -> Layout {
-        let shape: Vec<usize> = self.meta.grid.chunk.iter().map(|&c| c as usize).collect();
-        match (&self.meta.pipeline.permutation, codec) {
+    /// The units of an object array. Vlen items follow a unit's memory order (Zarr v2
+    /// `order`, Zarr v3 `transpose`), json2 nests them in C order.
+    fn units(&self, codec: ObjectCodec) -> Units<'_> {
+        let (grid, pipeline) = match &self.meta.sharding {
+            Some(s) => (
+                ChunkGrid {
+                    shape: self.meta.grid.shape.clone(),
+                    chunk: s.inner.clone(),
+                },
+                &s.inner_pipeline,
+            ),
+            None => (self.meta.grid.clone(), &self.meta.pipeline),
+        };
+        let shape: Vec<usize> = grid.chunk.iter().map(|&c| c as usize).collect();
+        let layout = match (&pipeline.permutation, codec) {
             (Some(p), ObjectCodec::VlenUtf8 | ObjectCodec::VlenBytes) => {
                 Layout::permuted(&shape, p, 1)
             }
             _ => Layout::c_order(&shape, 1),
+        };
+        Units {
+            codec,
+            grid,
+            pipeline,
+            layout,
         }
     }
 
@@ -152,25 +213,7 @@ impl Array {
         })
     }
 
-    /// Decode the stored bytes of chunk `idx` into its items.
-    pub fn decode_objects(&self, idx: &[u64], stored: &[u8]) -> Result<Objects> {
-        let codec = self.object_codec()?;
-        let n = self.meta.grid.chunk_elems();
-        let shape: Vec<usize> = self.meta.grid.chunk.iter().map(|&c| c as usize).collect();
-        let decode = || -> Result<Objects> {
-            let raw = self.meta.pipeline.decode_bytes(stored)?;
-            Ok(match codec {
-                ObjectCodec::VlenUtf8 => Objects::Vlen(vlen::decode("vlen-utf8", &raw, n, true)?),
-                ObjectCodec::VlenBytes => {
-                    Objects::Vlen(vlen::decode("vlen-bytes", &raw, n, false)?)
-                }
-                ObjectCodec::Json2 => Objects::Json(json2::decode(&raw, &shape)?),
-            })
-        };
-        decode().map_err(|e| e.in_chunk(self.chunk_path(idx)))
-    }
-
-    /// Read the chunks the region at `start` of `shape` touches, decoded, on `n_threads`.
+    /// Read the units the region at `start` of `shape` touches, decoded, on `n_threads`.
     pub fn read_objects(
         &self,
         start: &[u64],
@@ -182,22 +225,43 @@ impl Array {
         if shape.contains(&0) {
             return Ok(vec![]);
         }
-        let layout = self.item_layout(codec);
+        let units = self.units(codec);
+        if self.meta.sharding.is_some() {
+            return shard::read_inner_chunks(self, start, shape, n_threads, |_, c| {
+                let decode = |b| {
+                    units
+                        .decode(b)
+                        .map_err(|e| shard::inner_error(c.path, c.local, e))
+                };
+                Ok(ObjectPart {
+                    items: c.bytes.map(decode).transpose()?,
+                    ..units.part(overlap(
+                        &units.grid.origin(c.gidx),
+                        &units.grid.chunk,
+                        start,
+                        shape,
+                    ))
+                })
+            });
+        }
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         threads::map(n_threads, &chunks, |buf, idx| {
-            let origin = self.meta.grid.origin(idx);
-            let (in_chunk, in_region, extent) =
-                overlap(&origin, &self.meta.grid.chunk, start, shape);
             let items = match self.store.get_into(&self.chunk_key(idx), buf)? {
-                true => Some(self.decode_objects(idx, buf)?),
+                true => Some(
+                    units
+                        .decode(buf)
+                        .map_err(|e| e.in_chunk(self.chunk_path(idx)))?,
+                ),
                 false => None,
             };
             Ok(ObjectPart {
                 items,
-                chunk_strides: layout.strides.clone(),
-                chunk_start: layout.offset(&in_chunk),
-                in_region,
-                extent,
+                ..units.part(overlap(
+                    &units.grid.origin(idx),
+                    &units.grid.chunk,
+                    start,
+                    shape,
+                ))
             })
         })
     }
@@ -238,25 +302,48 @@ impl Array {
                 codec.id()
             )));
         }
-        let layout = self.item_layout(codec);
+        let units = self.units(codec);
         let region_shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let fill = self.object_fill()?;
+        let merge = |old: Option<Objects>, part: &ObjectPart| {
+            self.merge_chunk(&units, old.as_ref(), &fill, data, part, &region_shape)
+        };
+        if self.meta.sharding.is_some() {
+            // a shard's decoded size, for batching its I/O: some bytes per item
+            let shard_bytes = self.meta.grid.chunk_elems() * 16;
+            return shard::write_inner_chunks(
+                self,
+                start,
+                shape,
+                n_threads,
+                shard_bytes,
+                &|_, c| {
+                    let old = c.old.filter(|_| !c.full);
+                    let old = old
+                        .map(|b| {
+                            units
+                                .decode(b)
+                                .map_err(|e| shard::inner_error(c.path, c.local, e))
+                        })
+                        .transpose()?;
+                    let part = units.part((c.in_chunk.clone(), c.in_reg.clone(), c.ext.clone()));
+                    Ok(merge(old, &part)?.map(PooledBuf::from))
+                },
+            );
+        }
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         threads::for_each(n_threads, &chunks, |_: &mut (), idx| {
-            let origin = self.meta.grid.origin(idx);
             let inside = self.meta.grid.clipped(idx);
-            let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-            let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-            let part = ObjectPart {
-                items: None,
-                chunk_strides: layout.strides.clone(),
-                chunk_start: layout.offset(&in_chunk),
-                in_region,
-                extent,
-            };
+            let part = units.part(overlap(&units.grid.origin(idx), &inside, start, shape));
+            let covers = part
+                .extent
+                .iter()
+                .zip(&inside)
+                .all(|(e, i)| *e as u64 == *i);
+            let path = || self.chunk_path(idx);
             let build = |old: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
-                let old = old.map(|b| self.decode_objects(idx, b)).transpose()?;
-                self.merge_chunk(codec, old.as_ref(), &fill, data, &part, &region_shape)
+                let old = old.map(|b| units.decode(b).map_err(|e| e.in_chunk(path())));
+                merge(old.transpose()?, &part)
             };
             let key = self.chunk_key(idx);
             if covers {
@@ -279,14 +366,14 @@ impl Array {
     /// `data` that `part` places in it; None when it holds only the fill value.
     fn merge_chunk(
         &self,
-        codec: ObjectCodec,
+        units: &Units,
         old: Option<&Objects>,
         fill: &Objects,
         data: &Objects,
         part: &ObjectPart,
         region_shape: &[usize],
     ) -> Result<Option<Vec<u8>>> {
-        let n = self.meta.grid.chunk_elems();
+        let n = units.items();
         let raw = match (data, fill) {
             (Objects::Vlen(new), Objects::Vlen(fill)) => {
                 let fill = fill.get(0);
@@ -311,17 +398,16 @@ impl Array {
                 if !self.write_empty_chunks && refs.iter().all(|r| *r == fill) {
                     return Ok(None);
                 }
-                let shape: Vec<usize> = self.meta.grid.chunk.iter().map(|&c| c as usize).collect();
-                json2::encode(&refs, &shape)?
+                json2::encode(&refs, &units.shape())?
             }
             _ => {
                 return Err(Error::invalid(format!(
                     "items do not fit a {} array",
-                    codec.id()
+                    units.codec.id()
                 )))
             }
         };
-        self.meta.pipeline.encode_bytes(raw).map(Some)
+        units.pipeline.encode_bytes(raw).map(Some)
     }
 }
 
@@ -391,9 +477,22 @@ mod tests {
             (Format::ZarrV3, ObjectCodec::VlenUtf8, gzip.clone()),
             (Format::ZarrV3, ObjectCodec::VlenBytes, Compressor::Raw),
         ];
-        for (format, codec, comp) in cases {
+        // and sharded Zarr v3: shards of 2x2 inner chunks, edge shards partly beyond
+        let sharded = [
+            (Format::ZarrV3, ObjectCodec::VlenUtf8, gzip.clone()),
+            (Format::ZarrV3, ObjectCodec::VlenBytes, Compressor::Raw),
+        ];
+        let cases = cases
+            .into_iter()
+            .map(|c| (c, None))
+            .chain(sharded.into_iter().map(|c| (c, Some(vec![6, 4]))));
+        for ((format, codec, comp), shards) in cases {
             let store = Arc::new(MemoryStore::new());
-            let a = Array::create(store.clone(), "a", &spec(format, codec, comp)).unwrap();
+            let s = ArraySpec {
+                shards,
+                ..spec(format, codec, comp)
+            };
+            let a = Array::create(store.clone(), "a", &s).unwrap();
             let json = codec == ObjectCodec::Json2;
             let fill = if json {
                 b"null".to_vec()
@@ -492,5 +591,48 @@ mod tests {
         let err = a.read_objects(&[0, 0], &[1, 1], 1).err().unwrap();
         assert!(matches!(err, Error::CorruptChunk { .. }), "{err}");
         assert!(err.to_string().contains("0.0"), "{err}");
+    }
+
+    /// A sharded array: a damaged inner chunk or a shard shorter than its index is corrupt
+    /// data naming the shard; the other shards still read.
+    #[test]
+    fn a_damaged_shard_is_corrupt_naming_it() {
+        let store = Arc::new(MemoryStore::new());
+        let s = ArraySpec {
+            shards: Some(vec![6, 4]),
+            ..spec(Format::ZarrV3, ObjectCodec::VlenUtf8, Compressor::Raw)
+        };
+        let a = Array::create(store.clone(), "a", &s).unwrap();
+        let mut items = Items::new();
+        (0..35).for_each(|i| items.push(format!("v{i}").as_bytes()));
+        a.write_objects(&[0, 0], &[7, 5], &Objects::Vlen(items), 2)
+            .unwrap();
+        use crate::store::{ReadableStore, WritableStore};
+        let key = a.chunk_key(&[0, 0]);
+        let good = store.get(&key).unwrap().unwrap();
+        // the first inner chunk's item count claims more items than it holds
+        let mut bad = good.clone();
+        bad[0] = 0xff;
+        store.put(&key, &bad).unwrap();
+        let err = a.read_objects(&[0, 0], &[7, 5], 2).err().unwrap();
+        assert!(matches!(err, Error::CorruptChunk { .. }), "{err}");
+        assert!(
+            err.to_string().contains("c/0/0") && err.to_string().contains("inner chunk [0, 0]"),
+            "{err}"
+        );
+        assert!(a.read_objects(&[6, 4], &[1, 1], 1).is_ok());
+        // cut short: its index is gone
+        store.put(&key, &good[..10]).unwrap();
+        let err = a.read_objects(&[0, 0], &[2, 2], 1).err().unwrap();
+        assert!(matches!(err, Error::CorruptChunk { .. }), "{err}");
+        assert!(err.to_string().contains("c/0/0"), "{err}");
+        // a partial write over it refuses too, and leaves it as it was
+        let mut one = Items::new();
+        one.push(b"x");
+        let err = a
+            .write_objects(&[0, 0], &[1, 1], &Objects::Vlen(one), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("c/0/0"), "{err}");
+        assert_eq!(store.get(&key).unwrap().unwrap(), &good[..10]);
     }
 }

@@ -258,9 +258,7 @@ fn decode_inner<'b>(
     let (d, data) = s
         .inner_pipeline
         .decode_ref(bytes, &s.inner, &s.inner, scratch)
-        .map_err(|e| {
-            Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
-        })?;
+        .map_err(|e| inner_error(path, local, e))?;
     Ok(ChunkView {
         layout: d.layout,
         bytes: data,
@@ -283,6 +281,90 @@ fn split(a: &Array, idx: &[u64]) -> (Vec<u64>, Vec<u64>) {
     )
 }
 
+/// What a read needs of one shard: its index (None: the shard is not stored), the inner
+/// chunks of the region it holds, and their bytes (the first span in the caller's buffer).
+struct Fetched {
+    path: String,
+    index: Option<Index>,
+    inner: Vec<Vec<u64>>,
+    spans: Option<Spans>,
+}
+
+impl Fetched {
+    /// The stored bytes of inner chunk `local` (None: not stored); `first` holds span 0.
+    fn bytes<'s>(&'s self, first: &'s [u8], local: &[u64], per: &[u64]) -> Option<&'s [u8]> {
+        let entry = self
+            .index
+            .as_ref()
+            .and_then(|idx| idx[linear(local, per)])?;
+        Some(self.spans.as_ref()?.get(first, entry))
+    }
+}
+
+/// The store side of reading the region at `start` of `shape` from shard `sidx`: its index
+/// (one request), the inner chunks the region touches, and their bytes (one more request,
+/// close ranges merged).
+fn fetch_shard(
+    a: &Array,
+    sidx: &[u64],
+    start: &[u64],
+    shape: &[u64],
+    span: &mut Vec<u8>,
+) -> Result<Fetched> {
+    let per = per_shard(a);
+    let path = a.chunk_path(sidx);
+    let origin = a.meta.grid.origin(sidx);
+    let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
+    let sub_start: Vec<u64> = start
+        .iter()
+        .zip(&in_region)
+        .map(|(s, r)| s + *r as u64)
+        .collect();
+    let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
+    let inner = inner_grid(a).chunks_in_region(&sub_start, &sub_shape);
+    // Over a network a request costs more than the few bytes a whole shard holds
+    // beyond what a read of all of it needs: one request, the index from its own bytes.
+    if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
+        let index = read_whole_shard(a, sidx, &path, span)?;
+        let spans = index.as_ref().map(|_| Spans {
+            starts: vec![0],
+            rest: Vec::new(),
+        });
+        return Ok(Fetched {
+            path,
+            index,
+            inner,
+            spans,
+        });
+    }
+    let index = open_shard(a, sidx)?;
+    let spans = match &index {
+        Some(index) => {
+            let mut entries: Vec<(u64, u64)> = inner
+                .iter()
+                .filter_map(|g| {
+                    let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
+                    index[linear(&local, &per)]
+                })
+                .collect();
+            Some(read_spans(
+                a,
+                &a.chunk_key(sidx),
+                &path,
+                &mut entries,
+                span,
+            )?)
+        }
+        None => None,
+    };
+    Ok(Fetched {
+        path,
+        index,
+        inner,
+        spans,
+    })
+}
+
 pub fn read_region(
     a: &Array,
     start: &[u64],
@@ -296,79 +378,76 @@ pub fn read_region(
     let grid = inner_grid(a);
     let per = per_shard(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    // The store side of one shard: its index (one request), the inner chunks the region
-    // touches, and their bytes (one more request, close ranges merged).
-    let fetch = |sidx: &Vec<u64>, span: &mut Vec<u8>| -> Result<_> {
-        let path = a.chunk_path(sidx);
-        let origin = a.meta.grid.origin(sidx);
-        let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
-        let sub_start: Vec<u64> = start
-            .iter()
-            .zip(&in_region)
-            .map(|(s, r)| s + *r as u64)
-            .collect();
-        let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
-        let inner = grid.chunks_in_region(&sub_start, &sub_shape);
-        // Over a network a request costs more than the few bytes a whole shard holds
-        // beyond what a read of all of it needs: one request, the index from its own bytes.
-        if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
-            let index = read_whole_shard(a, sidx, &path, span)?;
-            let spans = index.as_ref().map(|_| Spans {
-                starts: vec![0],
-                rest: Vec::new(),
-            });
-            return Ok((path, index, inner, spans));
-        }
-        let index = open_shard(a, sidx)?;
-        let spans = match &index {
-            Some(index) => {
-                let mut entries: Vec<(u64, u64)> = inner
-                    .iter()
-                    .filter_map(|g| {
-                        let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
-                        index[linear(&local, &per)]
-                    })
-                    .collect();
-                Some(read_spans(
-                    a,
-                    &a.chunk_key(sidx),
-                    &path,
-                    &mut entries,
-                    span,
-                )?)
-            }
-            None => None,
-        };
-        Ok((path, index, inner, spans))
-    };
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
     let prefault = Prefault::new(&dst, &a.meta.grid, start, shape, elem);
     threads::for_each_fetched(
         n_threads,
         &shards,
         shard_bytes,
-        fetch,
+        |sidx, span| fetch_shard(a, sidx, start, shape, span),
         |group| prefault.step_after(group),
         |_: &mut (), _, fetched, span| {
-            let (path, index, inner, spans) = fetched;
-            threads::for_each(n_threads, &inner, |scratch: &mut store::PooledBuf, gidx| {
-                let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
-                let (in_chunk, in_reg, ext) =
-                    overlap(&grid.origin(gidx), &grid.chunk, start, shape);
-                let entry = index.as_ref().and_then(|idx| idx[linear(&local, &per)]);
-                // SAFETY: inner chunks are disjoint boxes of the output.
-                let mut region = unsafe { dst.region(&in_reg, &ext) }?;
-                match (entry, &spans) {
-                    (Some(e), Some(spans)) => {
-                        let bytes = spans.get(span, e);
-                        decode_inner(a, bytes, scratch, &path, &local)?
-                            .copy_to(&in_chunk, &mut region)
+            threads::for_each(
+                n_threads,
+                &fetched.inner,
+                |scratch: &mut store::PooledBuf, gidx| {
+                    let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+                    let (in_chunk, in_reg, ext) =
+                        overlap(&grid.origin(gidx), &grid.chunk, start, shape);
+                    // SAFETY: inner chunks are disjoint boxes of the output.
+                    let mut region = unsafe { dst.region(&in_reg, &ext) }?;
+                    match fetched.bytes(span, &local, &per) {
+                        Some(bytes) => decode_inner(a, bytes, scratch, &fetched.path, &local)?
+                            .copy_to(&in_chunk, &mut region),
+                        None => region.fill(&a.meta.fill),
                     }
-                    _ => region.fill(&a.meta.fill),
-                }
-            })
+                },
+            )
         },
     )
+}
+
+/// One inner chunk a read touches, for arrays that decode inner chunks themselves
+/// (`crate::objects`): its index in the inner chunk grid, in its shard, the shard's path
+/// (for errors) and its stored bytes (None: not stored).
+pub(crate) struct InnerRead<'s> {
+    pub gidx: &'s [u64],
+    pub local: &'s [u64],
+    pub path: &'s str,
+    pub bytes: Option<&'s [u8]>,
+}
+
+/// Map `f` over the inner chunks the region at `start` of `shape` touches (shards in
+/// parallel, each shard's inner chunks in parallel), with their stored bytes.
+pub(crate) fn read_inner_chunks<R: Send>(
+    a: &Array,
+    start: &[u64],
+    shape: &[u64],
+    n_threads: usize,
+    f: impl Fn(&mut Vec<u8>, &InnerRead) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    let per = per_shard(a);
+    let shards = a.meta.grid.chunks_in_region(start, shape);
+    let per_shard_results = threads::map(n_threads, &shards, |span, sidx| {
+        let fetched = fetch_shard(a, sidx, start, shape, span)?;
+        threads::map(n_threads, &fetched.inner, |scratch, gidx| {
+            let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+            let inner = InnerRead {
+                gidx,
+                local: &local,
+                path: &fetched.path,
+                bytes: fetched.bytes(span, &local, &per),
+            };
+            f(scratch, &inner)
+        })
+    })?;
+    Ok(per_shard_results.into_iter().flatten().collect())
+}
+
+/// An error of decoding inner chunk `local` of the shard at `path`: corrupt data named by
+/// the shard.
+pub(crate) fn inner_error(path: &str, local: &[u64], e: Error) -> Error {
+    Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
 }
 
 /// Decides one inner chunk of a shard being rewritten: (scratch, local index, old bytes).
@@ -487,23 +566,41 @@ fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
     Ok(Some(body))
 }
 
-pub fn write_region(
+/// One inner chunk of a shard a region write touches, inside the array: its index in its
+/// shard, the shard's path, where it meets the region (as
+/// `overlap` gives it), whether the region covers all of it that lies in the array
+/// (`full`), whether it lies wholly in the array (`interior`), and its old bytes (when
+/// the shard is rewritten from its old bytes and held it).
+pub(crate) struct InnerWrite<'s> {
+    pub local: &'s [u64],
+    pub path: &'s str,
+    pub in_chunk: Vec<usize>,
+    pub in_reg: Vec<usize>,
+    pub ext: Vec<usize>,
+    pub full: bool,
+    pub interior: bool,
+    pub old: Option<&'s [u8]>,
+}
+
+/// The new stored bytes of an inner chunk a region write touches (None: not stored).
+pub(crate) type InnerWriteFn<'a> =
+    dyn Fn(&mut Vec<u8>, &InnerWrite) -> Result<Option<PooledBuf>> + Sync + 'a;
+
+/// Write the region at `start` of `shape`: each shard it touches is rewritten once
+/// (atomically; a read-modify-write under the store's `update` unless the region covers
+/// it), `f` giving the new bytes of every inner chunk the region touches; the others keep
+/// their bytes. `shard_bytes` is a shard's decoded size, for batching the I/O.
+pub(crate) fn write_inner_chunks(
     a: &Array,
     start: &[u64],
     shape: &[u64],
-    data: &[u8],
     n_threads: usize,
+    shard_bytes: usize,
+    f: &InnerWriteFn,
 ) -> Result<()> {
-    let elem = a.elem();
-    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-    let src_layout = Layout::c_order(&ushape, elem);
     let grid = inner_grid(a);
     let per = per_shard(a);
-    let inner_u: Vec<usize> = sharding(a).inner.iter().map(|&s| s as usize).collect();
-    let inner_layout = Layout::c_order(&inner_u, elem);
-    let inner_bytes = inner_u.iter().product::<usize>() * elem;
     let shards = a.meta.grid.chunks_in_region(start, shape);
-    let shard_bytes = a.meta.grid.chunk_bytes(elem);
     threads::for_each_put(
         &*a.store,
         n_threads,
@@ -544,29 +641,57 @@ pub fn write_region(
                     }
                     let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
                     let interior = in_bounds == sharding(a).inner;
-                    // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
-                    // padding of edge chunks included) gets the fill value.
-                    let mut buf = PooledBuf::with_len(inner_bytes)?;
-                    let zero = vec![0; inner_u.len()];
-                    match old.filter(|_| !full) {
-                        Some(bytes) => {
-                            let mut whole =
-                                OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?;
-                            decode_inner(a, bytes, scratch, &path, local)?
-                                .copy_to(&zero, &mut whole.region_mut(&zero, &inner_u)?)?;
-                        }
-                        None if full && interior => {}
-                        None => fill_all(&mut buf, &a.meta.fill),
-                    }
-                    OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?
-                        .region_mut(&in_chunk, &ext)?
-                        .copy_from(data, &src_layout, &in_reg)?;
-                    Ok(Inner::Set(encode_inner(a, buf)?))
+                    let inner = InnerWrite {
+                        local,
+                        path: &path,
+                        in_chunk,
+                        in_reg,
+                        ext,
+                        full,
+                        interior,
+                        old,
+                    };
+                    Ok(Inner::Set(f(scratch, &inner)?))
                 },
                 sink,
             )
         },
     )
+}
+
+pub fn write_region(
+    a: &Array,
+    start: &[u64],
+    shape: &[u64],
+    data: &[u8],
+    n_threads: usize,
+) -> Result<()> {
+    let elem = a.elem();
+    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+    let src_layout = Layout::c_order(&ushape, elem);
+    let inner_u: Vec<usize> = sharding(a).inner.iter().map(|&s| s as usize).collect();
+    let inner_layout = Layout::c_order(&inner_u, elem);
+    let inner_bytes = inner_u.iter().product::<usize>() * elem;
+    let shard_bytes = a.meta.grid.chunk_bytes(elem);
+    write_inner_chunks(a, start, shape, n_threads, shard_bytes, &|scratch, c| {
+        // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
+        // padding of edge chunks included) gets the fill value.
+        let mut buf = PooledBuf::with_len(inner_bytes)?;
+        let zero = vec![0; inner_u.len()];
+        match c.old.filter(|_| !c.full) {
+            Some(bytes) => {
+                let mut whole = OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?;
+                decode_inner(a, bytes, scratch, c.path, c.local)?
+                    .copy_to(&zero, &mut whole.region_mut(&zero, &inner_u)?)?;
+            }
+            None if c.full && c.interior => {}
+            None => fill_all(&mut buf, &a.meta.fill),
+        }
+        OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?
+            .region_mut(&c.in_chunk, &c.ext)?
+            .copy_from(data, &src_layout, &c.in_reg)?;
+        encode_inner(a, buf)
+    })
 }
 
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {

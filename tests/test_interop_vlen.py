@@ -1,13 +1,13 @@
 """Variable-length strings and bytes with zarr-python 3 (and zarr-python 2 for json2).
 
 Zarr v2 object arrays (``|O``) with the ``vlen-utf8`` and ``vlen-bytes`` object codecs and
-Zarr v3 ``string`` / ``variable_length_bytes``: zarr-python 3 writes, we read equal (whole,
+Zarr v3 ``string`` / ``variable_length_bytes`` (sharded too): zarr-python 3 writes, we read equal (whole,
 windows, fancy selections, fill values of chunks it never wrote); we write (whole, then
 partial regions), zarr-python reads equal and its metadata says what it says for its own.
 ``json2`` only zarr-python 2 writes: a virtualenv with ``zarr<3`` runs as a subprocess
 (``$Z5PY_ZARR2_PYTHON``, default ``/work/zarr2-venv/bin/python``; CI sets
 ``Z5PY_REQUIRE_ZARR2=1`` so that a missing one fails instead of skipping).
-tensorstore (0.1.x) supports none of these types; a test pins that down.
+tensorstore (0.1.x) supports none of these types, sharded or not; a test pins that down.
 """
 
 from __future__ import annotations
@@ -146,13 +146,125 @@ def test_fortran_order_both_ways(tmp_path):
     _equal(zarr.open_array(path, mode="r")[:], data)
 
 
-def test_sharded_variable_length_is_refused_naming_the_file(tmp_path):
+SHARDS = (10, 6)
+
+
+@pytest.mark.parametrize("compressors", ["auto", None], ids=["default", "raw"])
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_sharded_zarr_python_written_read_by_ours(tmp_path, kind, compressors):
+    """Sharded Zarr v3 (inner chunks encoded by vlen-utf8 / vlen-bytes, then zstd by
+    default): shards, and inner chunks within written shards, that zarr-python never wrote
+    read as the fill value."""
+    data = make_items(kind, seed=6)
     path = str(tmp_path / "sh.zarr")
-    z = zarr.create_array(path, shape=(8,), chunks=(2,), shards=(4,), dtype=str, zarr_format=3)
-    z[:] = np.array(list("abcdefgh"), dtype=object)
+    z = zarr.create_array(
+        path,
+        shape=SHAPE,
+        chunks=CHUNKS,
+        shards=SHARDS,
+        dtype=_zarr_dtype(kind),
+        compressors=compressors,
+    )
+    z[:4, :5] = data[:4, :5]  # shard (0, 0) in part; shard (0, 1) gets inner chunks too
+    z[11:, 6:] = data[11:, 6:]  # the corner shard, one inner chunk
+    expected = np.array(z[:])
+    meta = json.loads((tmp_path / "sh.zarr" / "zarr.json").read_text())
+    assert meta["codecs"][0]["name"] == "sharding_indexed"
     ds = z5py.open(path, "r")
-    with pytest.raises(UnsupportedError, match="sharded.*sh.zarr"):
+    assert ds.shards == SHARDS and ds.chunks == CHUNKS
+    assert ds.dtype.metadata["vlen"] is (str if kind == "str" else bytes)
+    assert ds.chunk_exists((0, 0)) and not ds.chunk_exists((1, 0))
+    _equal(ds[:], expected)
+    _equal(ds[WINDOW], expected[WINDOW])
+    _equal(ds[[0, 4, 11], 1:6:2], expected[[0, 4, 11]][:, 1:6:2])
+    _equal(ds.vindex[[1, 12, 3], [6, 0, 2]], expected[[1, 12, 3], [6, 0, 2]])
+    assert ds[12, 6] == expected[12, 6] and ds[8, 1] == ("" if kind == "str" else b"")
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_sharded_ours_read_by_zarr_python(tmp_path, kind):
+    data = make_items(kind, seed=7)
+    f = z5_open(tmp_path / "ours.zarr", "zarr3", mode="w")
+    ds = f.create_dataset(
+        "a",
+        shape=SHAPE,
+        chunks=CHUNKS,
+        shards=SHARDS,
+        dtype=str if kind == "str" else bytes,
+        compression="zstd",
+        n_threads=2,
+    )
+    fill = "" if kind == "str" else b""
+    expected = np.full(SHAPE, fill, dtype=object)
+    # partial shard writes (read-modify-write of shards others filled), then a window
+    for sel, src in [
+        (WINDOW, WINDOW),
+        ((0, slice(None)), (0, slice(None))),
+        ((slice(4, 6), 2), (slice(7, 9), 3)),
+        ((slice(10, 13), slice(6, 7)), (slice(0, 3), slice(0, 1))),
+    ]:
+        ds[sel] = data[src]
+        expected[sel] = data[src]
+    path = str(tmp_path / "ours.zarr" / "a")
+    z = zarr.open_array(path, mode="r")
+    assert z.shards == SHARDS and z.chunks == CHUNKS
+    _equal(z[:], expected)
+    _equal(ds[:], expected)
+    meta = json.loads((tmp_path / "ours.zarr" / "a" / "zarr.json").read_text())
+    assert meta["data_type"] == ("string" if kind == "str" else "variable_length_bytes")
+    inner = meta["codecs"][0]["configuration"]["codecs"]
+    assert [c["name"] for c in inner] == ["vlen-utf8" if kind == "str" else "vlen-bytes", "zstd"]
+    # zarr-python writes into our shards, we read its inner chunks
+    z = zarr.open_array(path, mode="a")
+    z[5:9, 1:4] = data[:4, :3]
+    expected[5:9, 1:4] = data[:4, :3]
+    _equal(z5py.open(path, "r")[:], expected)
+    # inner chunks and shards written back to all fill value are removed
+    ds[:5, :3] = fill
+    assert not ds.chunk_exists((0, 0)) and ds.chunk_exists((1, 0))
+    ds[:] = fill
+    assert [p for p in (tmp_path / "ours.zarr" / "a").rglob("*") if p.is_file()] == [
+        tmp_path / "ours.zarr" / "a" / "zarr.json"
+    ]
+
+
+def test_sharded_concurrent_partial_writes_lose_nothing(tmp_path):
+    """Threads writing disjoint items of the same shards: each write is a read-modify-write
+    of the shard under the store's update, so none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = z5_open(tmp_path / "c.zarr", "zarr3", mode="w")
+    ds = f.create_dataset("a", shape=(12, 8), chunks=(3, 2), shards=(6, 4), dtype=str)
+
+    def write(column):
+        for row in range(12):
+            ds[row, column] = f"{row}/{column}"
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(8)))
+    expected = [[f"{r}/{c}" for c in range(8)] for r in range(12)]
+    assert ds[:].tolist() == expected
+    assert zarr.open_array(str(tmp_path / "c.zarr" / "a"))[:].tolist() == expected
+
+
+def test_sharded_corrupt_or_short_shard_names_it(tmp_path):
+    path = str(tmp_path / "sh.zarr")
+    z = zarr.create_array(path, shape=(16,), chunks=(2,), shards=(8,), dtype=str)
+    z[:] = np.array([f"item {i}" for i in range(16)], dtype=object)
+    shard = tmp_path / "sh.zarr" / "c" / "0"
+    good = shard.read_bytes()
+    ds = z5py.open(path, "r")
+    shard.write_bytes(good[:20])  # cut short: the index at its end is gone
+    with pytest.raises(CorruptChunkError, match=r"sh.zarr[/\\]c[/\\]0"):
         ds[:]
+    assert ds[8:].tolist() == [f"item {i}" for i in range(8, 16)]
+    # an inner chunk's bytes damaged (its zstd frame), the index intact
+    shard.write_bytes(b"\x00" * 8 + good[8:])
+    with pytest.raises(CorruptChunkError, match=r"c[/\\]0.*inner chunk \[0\]"):
+        ds[:2]
+    with pytest.raises(CorruptChunkError, match=r"c[/\\]0"):
+        z5py.open(path, "a")[1] = "x"
+    assert shard.read_bytes()[:8] == b"\x00" * 8
 
 
 def test_create_spellings_and_string_dtype(tmp_path):
@@ -230,14 +342,16 @@ def test_lengths_beyond_the_chunk_are_corrupt(tmp_path):
 
 
 def test_tensorstore_has_no_variable_length_types(tmp_path):
-    """tensorstore 0.1.x refuses these types (zarr: dtype "|O"; zarr3: string): no
-    interop to test until it supports them. Fails when it does, to add that test."""
+    """tensorstore 0.1.x refuses these types (zarr: dtype "|O"; zarr3: string, sharded or
+    not): no interop to test until it supports them. Fails when it does, to add that
+    test."""
     ts = pytest.importorskip("tensorstore")
     f = z5_open(tmp_path / "t.zarr", "zarr2", mode="w")
     f.create_dataset("a", data=np.array(["a"], dtype=object), chunks=(1,))
     f3 = z5_open(tmp_path / "t3.zarr", "zarr3", mode="w")
     f3.create_dataset("a", data=np.array(["a"], dtype=object), chunks=(1,))
-    for driver, path in [("zarr", "t.zarr/a"), ("zarr3", "t3.zarr/a")]:
+    f3.create_dataset("sh", data=np.array(["a", "b"], dtype=object), chunks=(1,), shards=(2,))
+    for driver, path in [("zarr", "t.zarr/a"), ("zarr3", "t3.zarr/a"), ("zarr3", "t3.zarr/sh")]:
         spec = {"driver": driver, "kvstore": {"driver": "file", "path": str(tmp_path / path)}}
         with pytest.raises(ValueError, match="dtype|data type"):
             ts.open(spec).result()
