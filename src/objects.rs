@@ -213,6 +213,14 @@ impl Array {
         })
     }
 
+    /// Decode the stored bytes of chunk `idx` of an unsharded array into its items.
+    pub fn decode_objects(&self, idx: &[u64], stored: &[u8]) -> Result<Objects> {
+        let units = self.units(self.object_codec()?);
+        units
+            .decode(stored)
+            .map_err(|e| e.in_chunk(self.chunk_path(idx)))
+    }
+
     /// Read the units the region at `start` of `shape` touches, decoded, on `n_threads`.
     pub fn read_objects(
         &self,
@@ -340,10 +348,9 @@ impl Array {
                 .iter()
                 .zip(&inside)
                 .all(|(e, i)| *e as u64 == *i);
-            let path = || self.chunk_path(idx);
             let build = |old: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
-                let old = old.map(|b| units.decode(b).map_err(|e| e.in_chunk(path())));
-                merge(old.transpose()?, &part)
+                let old = old.map(|b| self.decode_objects(idx, b)).transpose()?;
+                merge(old, &part)
             };
             let key = self.chunk_key(idx);
             if covers {
