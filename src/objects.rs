@@ -114,6 +114,9 @@ fn walk(
 /// of its shards, with their codec chain and where item (i0, i1, ...) is in a unit.
 struct Units<'a> {
     codec: ObjectCodec,
+    /// Whether a unit left holding only the fill item is removed (not when chunks never
+    /// written read as something else, see `Array::object_missing`).
+    drop_fill: bool,
     grid: ChunkGrid,
     pipeline: &'a Pipeline,
     layout: Layout,
@@ -191,6 +194,7 @@ impl Array {
         };
         Units {
             codec,
+            drop_fill: !self.write_empty_chunks && self.object_missing().is_none(),
             grid,
             pipeline,
             layout,
@@ -211,6 +215,24 @@ impl Array {
                 Objects::Vlen(items)
             }
         })
+    }
+
+    /// What items of chunks never written read as, when it is not the fill item: the
+    /// metadata's fill value, for a vlen array whose fill value is not a string (zarr-python
+    /// 2 writes `0` by default, or `null`). zarr-python 2 reads such items as that value
+    /// itself (an int 0, None); the chunks it writes hold the empty item where nothing was
+    /// written, as numcodecs encodes 0 and None (zarr-python 3 reads them as `str(0)`,
+    /// which its issue #2792 counts as a bug).
+    pub fn object_missing(&self) -> Option<Value> {
+        match self.meta.dtype {
+            DataType::Object(ObjectCodec::VlenUtf8 | ObjectCodec::VlenBytes) => {
+                match self.meta.doc.get("fill_value") {
+                    Some(Value::String(_)) | None => None,
+                    Some(v) => Some(v.clone()),
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Decode the stored bytes of chunk `idx` of an unsharded array into its items.
@@ -389,7 +411,7 @@ impl Array {
                     _ => vec![fill; n],
                 };
                 part.for_each(region_shape, |c, r| refs[c] = new.get(r));
-                if !self.write_empty_chunks && refs.iter().all(|r| *r == fill) {
+                if units.drop_fill && refs.iter().all(|r| *r == fill) {
                     return Ok(None);
                 }
                 let bytes = refs.iter().map(|r| r.len()).sum();
@@ -402,7 +424,7 @@ impl Array {
                     _ => vec![fill; n],
                 };
                 part.for_each(region_shape, |c, r| refs[c] = &new[r]);
-                if !self.write_empty_chunks && refs.iter().all(|r| *r == fill) {
+                if units.drop_fill && refs.iter().all(|r| *r == fill) {
                     return Ok(None);
                 }
                 json2::encode(&refs, &units.shape())?

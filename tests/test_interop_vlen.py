@@ -418,13 +418,73 @@ def test_zarr_python_2_json2_and_vlen_read_by_ours(tmp_path):
     assert j[:3, :3].reshape(-1).tolist() == JSON_ITEMS
     assert j[3].tolist() == [None] * 5 and j[:, 3:].tolist() == [[None, None]] * 4
     assert f["j"].fillvalue is None
-    # missing items read as the fill value zarr-python 2 wrote (it reads them alike)
+    # items of chunks never written read as the fill value zarr-python 2 wrote (its
+    # default 0 for dtype=str), as it reads them; see the next test
     written = json.loads((tmp_path / "z2.zarr" / "s" / ".zarray").read_text())["fill_value"]
-    assert f["s"].fillvalue == (written or "")
+    assert written == 0 and f["s"].fillvalue == 0
     s = f["s"]
     assert s[:5].tolist() == ["a", "", "héllo", "x" * 40, "z"]
-    assert s[5:].tolist() == [s.fillvalue] * 2
+    assert s[5:].tolist() == ["", 0]  # padding of its chunk 1, then chunk 2 never written
     assert f["b"][:].tolist() == [b"\x00", b"", b"xy", b"z"]
+
+
+FILL_SCRIPT = """
+import sys, json, numpy as np, numcodecs, zarr
+root = zarr.open_group(sys.argv[1], mode=sys.argv[2])
+if sys.argv[2] == "w":
+    kinds = {
+        "s0": dict(dtype=str),
+        "sn": dict(dtype=str, fill_value=None),
+        "b0": dict(dtype=object, object_codec=numcodecs.VLenBytes(), fill_value=0),
+        "s5": dict(dtype=str, fill_value=5),
+    }
+    for name, kw in kinds.items():
+        a = root.create_dataset(name, shape=(8,), chunks=(3,), **kw)
+        word = (lambda w: w.encode()) if name == "b0" else (lambda w: w)
+        if name == "s5":  # numcodecs cannot encode 5: only whole chunks are writable
+            a[:3] = np.array([word(w) for w in "abc"], dtype=object)
+        else:
+            a[1] = word("x")  # chunk 0 in part: items 0 and 2 padded with the fill value
+            a[3:6] = np.array([word("")] * 3, dtype=object)
+show = lambda x: "bytes:" + x.decode() if isinstance(x, bytes) else x
+print(json.dumps({
+    name: {"fill": show(a.fill_value), "items": [show(x) for x in a[:].tolist()]}
+    for name, a in root.arrays()
+}))
+"""
+
+
+def _shown(ds):
+    show = lambda x: "bytes:" + x.decode() if isinstance(x, bytes) else x
+    return {"fill": show(ds.fillvalue), "items": [show(x) for x in ds[:].tolist()]}
+
+
+def test_zarr_python_2_non_string_fill_values_both_ways(tmp_path):
+    """zarr-python 2 writes ``fill_value: 0`` for ``dtype=str`` by default (or null, or
+    another number). Where no chunk was written it reads that value itself (int 0, None,
+    5); items its partial writes padded are ``""`` (numcodecs encodes 0 and None so), and
+    a chunk of ``""`` items is no chunk of fill values. We read and write alike.
+    (zarr-python 3 reads ``str(0)`` where no chunk was written, which its issue #2792
+    calls a bug, and cannot read the bytes array.)"""
+    path = tmp_path / "z2.zarr"
+    theirs = _zarr2(FILL_SCRIPT, path, "w")
+    assert theirs["s0"]["items"] == ["", "x", "", "", "", "", 0, 0]
+    assert theirs["sn"]["items"][5:] == ["", None, None]
+    assert theirs["s5"]["items"] == ["a", "b", "c", 5, 5, 5, 5, 5]
+    f = z5py.open(str(path), "a")
+    assert {name: _shown(f[name]) for name in theirs} == theirs
+    # we write: a new chunk in part (padded with ""), a chunk of "" items (kept: "" is not
+    # the fill value 0), a whole chunk of s5
+    for name in ["s0", "sn", "b0"]:
+        word = (lambda w: w.encode()) if name == "b0" else (lambda w: w)
+        f[name][7] = word("y")
+        f[name][0:3] = np.array([word("")] * 3, dtype=object)
+        assert f[name].chunk_exists((0,))
+    f["s5"][3:6] = np.array(["d", "e", "f"], dtype=object)
+    ours = {name: _shown(f[name]) for name in theirs}
+    assert ours["s0"]["items"] == ["", "", "", "", "", "", "", "y"]
+    assert ours["s5"]["items"] == ["a", "b", "c", "d", "e", "f", 5, 5]
+    assert _zarr2(FILL_SCRIPT, path, "r") == ours
 
 
 def test_ours_json2_and_vlen_read_by_zarr_python_2(tmp_path):

@@ -7,7 +7,7 @@ the dataset's native-endian dtype (``ArrayHandle.dtype``), C-contiguous.
 
 import os
 from collections.abc import Sequence
-from typing import TypeAlias, final
+from typing import Any, TypeAlias, final
 
 import numpy as np
 
@@ -195,6 +195,11 @@ class ArrayHandle:
     object_codec: str | None
     """The object codec of a variable-length array (``vlen-utf8``, ``vlen-bytes``,
     ``json2``); None for fixed-size data."""
+    @property
+    def object_fill(self) -> Any:
+        """What items of a variable-length array read as where no chunk was written: the
+        fill item, or the metadata's fill value itself when that is not a string
+        (zarr-python 2's default ``0``, or ``null``)."""
     def read_objects(self, start: Sequence[int], out: np.ndarray, n_threads: int) -> None:
         """Fill ``out`` (a C-contiguous numpy object array) with the variable-length items of
         the region at ``start`` of shape ``out.shape``."""

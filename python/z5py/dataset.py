@@ -442,13 +442,12 @@ class Dataset(Node):
 
     @property
     def fillvalue(self) -> Any:
-        """Value of elements in chunks that were never written (a numpy scalar)."""
+        """Value of elements in chunks that were never written (a numpy scalar; for
+        variable-length data a ``str``, ``bytes`` or JSON value, or the fill value
+        zarr-python 2 wrote when that is not a string, e.g. its default ``0``)."""
+        if self._objects:
+            return self._handle.object_fill
         raw = self._handle.fill_value
-        codec = self._handle.object_codec
-        if codec is not None:
-            if codec == "json2":
-                return json.loads(raw)
-            return raw.decode("utf-8") if codec == "vlen-utf8" else raw
         if len(raw) != self._dtype.itemsize:
             return None
         return np.frombuffer(raw, dtype=self._dtype)[0]
@@ -623,7 +622,8 @@ class Dataset(Node):
     def astype(self, dtype: Any) -> _CastView:
         """Reads through ``[]`` cast to ``dtype`` (h5py's ``Dataset.astype``), e.g.
         ``ds.astype(np.dtypes.StringDType())[:]`` reads variable-length strings as numpy's
-        StringDType instead of an object array."""
+        StringDType instead of an object array. (That choice is not stored: a dataset
+        created with ``dtype=StringDType()`` and opened again reads object arrays.)"""
         target = np.dtype(dtype)
 
         def convert(value: Any) -> Any:

@@ -265,14 +265,15 @@ pub fn to_json(dtype: DataType, b: &[u8]) -> Value {
 }
 
 /// The fill item of an object array: its bytes (`vlen-utf8`, `vlen-bytes`), or its JSON
-/// text (`json2`). zarr-python 3 writes `""`; zarr-python 2 wrote `0` or `null` for "no
-/// fill value", which reads as the empty item (and as 0 / None for `json2`, as there).
+/// text (`json2`). zarr-python 3 writes `""`; zarr-python 2 writes `0` by default, or
+/// `null`, or any number: the item that pads a chunk is then the empty one (numcodecs
+/// encodes 0, None and False so), and the value of chunks never written is the JSON value
+/// itself (`Array::object_missing`).
 fn object_from_json(codec: ObjectCodec, v: &Value) -> Option<Vec<u8>> {
     match (codec, v) {
         (ObjectCodec::Json2, v) => serde_json::to_vec(v).ok(),
         (_, Value::String(s)) => Some(s.as_bytes().to_vec()),
-        (_, Value::Null) => Some(Vec::new()),
-        (_, Value::Number(n)) if n.as_f64() == Some(0.0) => Some(Vec::new()),
+        (_, Value::Null | Value::Number(_) | Value::Bool(_)) => Some(Vec::new()),
         _ => None,
     }
 }

@@ -383,6 +383,15 @@ impl ArrayHandle {
         }
     }
 
+    /// What items of a variable-length array read as where no chunk was written: the fill
+    /// item (`str`, `bytes`, a JSON value), or the fill value of the metadata itself when
+    /// that is not a string (zarr-python 2's default `0`, or `null`), as zarr-python 2
+    /// reads it.
+    #[getter]
+    fn object_fill<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::objects::fill_object(py, &self.inner)
+    }
+
     /// Fill `out` (a C-contiguous numpy object array) with the items of the region at
     /// `start` of shape `out.shape`: chunks are read and decoded without the GIL, which is
     /// held only to create the objects.
@@ -397,7 +406,8 @@ impl ArrayHandle {
         let codec = a.object_codec()?;
         let shape = Self::u64s(out.shape());
         let parts = py.detach(|| guard(|| a.read_objects(&start, &shape, n_threads)))?;
-        super::objects::fill_region(py, codec, &parts, &a.object_fill()?, out)
+        let fill = super::objects::fill_object(py, a)?;
+        super::objects::fill_region(py, codec, &parts, &fill, out)
     }
 
     /// Write the items of `data` (a C-contiguous numpy object array) as the region at

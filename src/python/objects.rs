@@ -2,6 +2,7 @@
 //! `vlen-utf8`, `bytes` for `vlen-bytes`, JSON values for `json2`. The engine decodes and
 //! encodes without the GIL; only creating and reading the Python objects holds it.
 
+use crate::array::Array;
 use crate::codec::vlen::Items;
 use crate::dtype::ObjectCodec;
 use crate::objects::{ObjectPart, Objects};
@@ -148,19 +149,27 @@ unsafe fn new_object(
     Ok(p)
 }
 
-/// Put the items of `parts` into `out` (the region's object array), the fill item where a
+/// What items of chunks never written read as: `Array::object_missing`, else the fill item.
+pub fn fill_object<'py>(py: Python<'py>, a: &Array) -> PyResult<Bound<'py, PyAny>> {
+    let codec = a.object_codec()?;
+    if let Some(v) = a.object_missing() {
+        return json_to_py(py, &v);
+    }
+    // SAFETY: a new reference, owned by the Bound.
+    Ok(unsafe { Bound::from_owned_ptr(py, new_object(py, codec, &a.object_fill()?, 0)?) })
+}
+
+/// Put the items of `parts` into `out` (the region's object array), `fill_obj` where a
 /// chunk is missing.
 pub fn fill_region(
     py: Python<'_>,
     codec: ObjectCodec,
     parts: &[ObjectPart],
-    fill: &Objects,
+    fill_obj: &Bound<'_, PyAny>,
     out: &Bound<'_, PyUntypedArray>,
 ) -> PyResult<()> {
     let slots = object_slots(out, "output array", true)?;
     let shape = out.shape().to_vec();
-    // SAFETY: `fill_obj` is a new reference, released at the end.
-    let fill_obj = unsafe { Bound::from_owned_ptr(py, new_object(py, codec, fill, 0)?) };
     let mut failed = None;
     for part in parts {
         part.for_each(&shape, |c, r| {
