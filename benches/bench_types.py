@@ -4,7 +4,8 @@ Rows: a delta-filtered uint64 segmentation (Zarr v2 ``filters=[Delta("<u8")]`` w
 and with blosc lz4), written and read whole by z5py and by zarr-python 3 (numcodecs does
 the filter and the compressor there), a ``|S16`` fixed-length label array, and
 variable-length string labels (``--vlen`` short strings, default 10^6, in 1-d chunks of
-65536: Zarr v2 ``|O`` with ``vlen-utf8`` and zstd; numcodecs' vlen-utf8 is the peer).  Each
+65536: Zarr v2 ``|O`` with ``vlen-utf8`` and zstd; numcodecs' vlen-utf8 is the peer), and
+the same labels as a sharded Zarr v3 ``string`` array (8 inner chunks per shard).  Each
 library runs the same operation in turn (interleaved), the median of ``--reps`` runs is
 reported with its CPU time (user+sys of the process, all threads), and every read is
 checked against the data.
@@ -77,13 +78,15 @@ class Z5:
         self.z5py = z5py
         self.threads = threads
 
-    def write(self, path, data, filters, compression, opts):
-        f = self.z5py.File(path, "w", use_zarr_format=True)
+    def write(self, path, data, filters, compression, opts, shards=None):
+        v3 = {"zarr_format": 3} if shards else {}
+        f = self.z5py.File(path, "w", use_zarr_format=True, **v3)
         ds = f.create_dataset(
             "d",
             shape=data.shape,
             dtype=str if data.dtype == object else data.dtype,
             chunks=chunks_for(data),
+            shards=shards,
             compression=compression,
             filters=filters,
             n_threads=self.threads,
@@ -106,19 +109,24 @@ class Zarr:
         self.zarr = zarr
         zarr.config.set({"threading.max_workers": threads})
 
-    def write(self, path, data, filters, compression, opts):
+    def write(self, path, data, filters, compression, opts, shards=None):
         compressor = {
             "zstd": lambda: numcodecs.Zstd(level=opts.get("level", 1)),
             "zlib": lambda: numcodecs.Zlib(level=opts.get("level", 1)),
             "blosc": lambda: numcodecs.Blosc(cname=opts.get("codec", "lz4"), clevel=5, shuffle=1),
             "raw": lambda: None,
         }[compression]()
-        g = self.zarr.open_group(path, mode="w", zarr_format=2)
+        if shards:  # Zarr v3: the codec as zarr-python 3 spells it
+            compressor = {"zstd": lambda: self.zarr.codecs.ZstdCodec(level=opts.get("level", 1))}[
+                compression
+            ]()
+        g = self.zarr.open_group(path, mode="w", zarr_format=3 if shards else 2)
         a = g.create_array(
             "d",
             shape=data.shape,
             dtype=str if data.dtype == object else data.dtype,
             chunks=chunks_for(data),
+            shards=shards,
             filters="auto" if filters is None and data.dtype == object else filters,
             compressors=compressor,
         )
@@ -157,11 +165,23 @@ def main(argv=None) -> int:
         ("labels |S16 zlib1", lab, None, "zlib", {"level": 1}),
         (f"vlen-utf8 {args.vlen} zstd1", vlen_labels(args.vlen), None, "zstd", {"level": 1}),
     ]
+    rows = [(*row, None) for row in rows]
+    # the same labels in sharded Zarr v3 (8 inner chunks of VLEN_CHUNK per shard)
+    rows.append(
+        (
+            f"vlen-utf8 {args.vlen} v3 sharded",
+            rows[-1][1],
+            None,
+            "zstd",
+            {"level": 1},
+            (8 * VLEN_CHUNK,),
+        )
+    )
     work = args.workdir or tempfile.mkdtemp(prefix="z5py-bench-types-")
     print(f"shape {shape}, chunks {CHUNKS}, {args.reps} reps, median wall (cpu) ms")
     print(f"{'row':28} {'thr':>3} {'op':5} {'z5py':>16} {'zarr-python':>16} {'speedup':>8}")
     try:
-        for label, data, filters, compression, opts in rows:
+        for label, data, filters, compression, opts, shards in rows:
             for t in threads:
                 libs = [Z5(t), Zarr(t)]
                 times = {(lib.name, op): [] for lib in libs for op in ("write", "read")}
@@ -169,7 +189,7 @@ def main(argv=None) -> int:
                     for lib in libs:
                         path = os.path.join(work, f"{lib.name}.zarr")
                         shutil.rmtree(path, ignore_errors=True)
-                        args_ = (path, data, filters, compression, opts)
+                        args_ = (path, data, filters, compression, opts, shards)
                         w, c, _ = timed(lambda lib=lib, a=args_: lib.write(*a))
                         times[(lib.name, "write")].append((w, c))
                         w, c, got = timed(lambda lib=lib, path=path: lib.read(path))

@@ -35,6 +35,7 @@ def test_bench_types_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.endswith("x")]
-    assert len(rows) == 8, proc.stdout
+    assert len(rows) == 10, proc.stdout
     assert any("delta" in row for row in rows)
     assert any("vlen-utf8" in row for row in rows)
+    assert any("v3 sharded" in row for row in rows)

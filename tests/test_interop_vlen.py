@@ -485,6 +485,11 @@ def test_zarr_python_2_non_string_fill_values_both_ways(tmp_path):
     assert ours["s0"]["items"] == ["", "", "", "", "", "", "", "y"]
     assert ours["s5"]["items"] == ["a", "b", "c", "d", "e", "f", 5, 5]
     assert _zarr2(FILL_SCRIPT, path, "r") == ours
+    # shrinking clears the retained chunk's part beyond the edge with the empty item
+    f["s0"].resize((5,))
+    f["s0"].resize((8,))
+    assert f["s0"][:].tolist() == ["", "", "", "", "", "", 0, 0]
+    assert _zarr2(FILL_SCRIPT, path, "r")["s0"] == _shown(f["s0"])
 
 
 def test_ours_json2_and_vlen_read_by_zarr_python_2(tmp_path):

@@ -764,6 +764,10 @@ class Dataset(Node):
         kept = [min(o, -(-n // u) * u) for o, n, u in zip(old, new, unit)]
         clearing = self._handle.with_write_empty_chunks(False)
         fill = self.fillvalue if self.fillvalue is not None else 0
+        if self._objects and not isinstance(fill, str | bytes):
+            # zarr-python 2's 0 / null of a vlen dataset: its items are stored as the
+            # empty item (None), as numcodecs stores them; json2 stores the JSON value
+            fill = self.fillvalue if self._handle.object_codec == "json2" else None
         for dim, (n, o) in enumerate(zip(new, old)):
             if n >= o or kept[dim] <= n:
                 continue
