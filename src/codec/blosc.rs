@@ -4,6 +4,7 @@
 use super::size_mismatch;
 use crate::error::{Error, Result};
 use blosc_src as ffi;
+use serde_json::Value;
 use std::ffi::{c_void, CString};
 
 /// Parameters of a blosc frame.
@@ -17,6 +18,31 @@ pub struct BloscConfig {
     pub blocksize: usize,
     /// Element size the shuffle works on.
     pub typesize: usize,
+}
+
+impl BloscConfig {
+    /// The configuration in the JSON object whose members `get` looks up, with the keys N5,
+    /// numcodecs (Zarr v2) and Zarr v3 share (`cname`, `clevel`, `blocksize`); absent ones
+    /// take the format's defaults `cname` and `clevel`. `shuffle` and `typesize` are read by
+    /// the caller, as the formats spell them differently.
+    pub fn from_json<'a>(
+        get: impl Fn(&str) -> Option<&'a Value>,
+        (cname, clevel): (&str, i64),
+        shuffle: i32,
+        typesize: usize,
+    ) -> Self {
+        let int = |key, default| get(key).and_then(Value::as_i64).unwrap_or(default);
+        BloscConfig {
+            cname: get("cname")
+                .and_then(Value::as_str)
+                .unwrap_or(cname)
+                .to_string(),
+            clevel: int("clevel", clevel) as i32,
+            shuffle,
+            blocksize: int("blocksize", 0).max(0) as usize,
+            typesize,
+        }
+    }
 }
 
 pub const CNAMES: [&str; 6] = ["blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"];

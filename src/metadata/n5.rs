@@ -104,17 +104,12 @@ fn compressor_from_json(doc: &Value, dtype: DataType, file: &str) -> Result<Comp
             level: int(&c, "blockSize", 65536) as i32,
             acceleration: 1,
         },
-        "blosc" => Compressor::Blosc(BloscConfig {
-            cname: c
-                .get("cname")
-                .and_then(Value::as_str)
-                .unwrap_or("blosclz")
-                .to_string(),
-            clevel: int(&c, "clevel", 6) as i32,
-            shuffle: int(&c, "shuffle", 0) as i32,
-            blocksize: int(&c, "blocksize", 0).max(0) as usize,
-            typesize: dtype.size(),
-        }),
+        "blosc" => Compressor::Blosc(BloscConfig::from_json(
+            |k| c.get(k),
+            ("blosclz", 6),
+            int(&c, "shuffle", 0) as i32,
+            dtype.size(),
+        )),
         "zstd" => Compressor::Zstd {
             level: int(&c, "level", 3) as i32,
             checksum: false,

@@ -103,18 +103,12 @@ fn compressor_from_json(c: &Value, dtype: DataType, file: &str) -> Result<Compre
                 preset: int(c, "preset", 6).clamp(0, 9) as u32,
             }
         }
-        "blosc" => Compressor::Blosc(BloscConfig {
-            cname: c
-                .get("cname")
-                .and_then(Value::as_str)
-                .unwrap_or("lz4")
-                .to_string(),
-            clevel: int(c, "clevel", 5) as i32,
-            shuffle: shuffle_from(c.get("shuffle"))
-                .map_err(|e| Error::metadata(file, e.to_string()))?,
-            blocksize: int(c, "blocksize", 0).max(0) as usize,
-            typesize: dtype.size(),
-        }),
+        "blosc" => Compressor::Blosc(BloscConfig::from_json(
+            |k| c.get(k),
+            ("lz4", 5),
+            shuffle_from(c.get("shuffle")).map_err(|e| Error::metadata(file, e.to_string()))?,
+            dtype.size(),
+        )),
         "zstd" => Compressor::Zstd {
             level: int(c, "level", 0) as i32,
             checksum: c.get("checksum").and_then(Value::as_bool).unwrap_or(false),

@@ -247,18 +247,12 @@ fn parse_codecs(list: &Value, dtype: DataType, ndim: usize, file: &str) -> Resul
                 level: int(&c, "level", 0) as i32,
                 checksum: c.get("checksum").and_then(Value::as_bool).unwrap_or(false),
             }),
-            "blosc" => compressors.push(Compressor::Blosc(BloscConfig {
-                cname: c
-                    .get("cname")
-                    .and_then(Value::as_str)
-                    .unwrap_or("lz4")
-                    .to_string(),
-                clevel: int(&c, "clevel", 5) as i32,
-                shuffle: shuffle_from(c.get("shuffle"))
-                    .map_err(|e| Error::metadata(file, e.to_string()))?,
-                blocksize: int(&c, "blocksize", 0).max(0) as usize,
-                typesize: int(&c, "typesize", current.0.size() as i64).max(1) as usize,
-            })),
+            "blosc" => compressors.push(Compressor::Blosc(BloscConfig::from_json(
+                |k| c.get(k),
+                ("lz4", 5),
+                shuffle_from(c.get("shuffle")).map_err(|e| Error::metadata(file, e.to_string()))?,
+                int(&c, "typesize", current.0.size() as i64).max(1) as usize,
+            ))),
             "crc32c" => compressors.push(Compressor::Crc32c),
             other => {
                 return Err(Error::unsupported(format!(
