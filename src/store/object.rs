@@ -333,6 +333,20 @@ impl ObjectStoreBackend {
         let scheme = parsed.scheme().to_ascii_lowercase();
         let shown = url.trim_end_matches('/').to_string();
         let path_root = || percent_decode(parsed.path()).trim_matches('/').to_string();
+        // Finish a builder (each backend has its own type, with no trait in common): plain
+        // HTTP only ever turned on (an allow_http option given stands), our retry policy,
+        // errors naming the URL.
+        macro_rules! build {
+            ($b:expr) => {
+                $b.with_retry(own.retry.clone())
+                    .build()
+                    .map_err(|e| map_err(&shown, e))?
+            };
+            ($b:expr, allow_http: $http:expr) => {{
+                let b = $b;
+                build!(if $http { b.with_allow_http(true) } else { b })
+            }};
+        }
         let (store, root, service): (Arc<dyn ObjectStore>, String, Service) = match scheme
             .as_str()
         {
@@ -351,13 +365,7 @@ impl ObjectStoreBackend {
                     };
                     (b.with_config(key, v), role)
                 })?;
-                // only ever turned on: an allow_http option given stands
-                let b = if http { b.with_allow_http(true) } else { b };
-                let s = b
-                    .with_retry(own.retry.clone())
-                    .build()
-                    .map_err(|e| map_err(&shown, e))?;
-                (Arc::new(s), path_root(), Service::S3)
+                (Arc::new(build!(b, allow_http: http)), path_root(), Service::S3)
             }
             "gs" | "gcs" => {
                 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -366,11 +374,7 @@ impl ObjectStoreBackend {
                 let (b, _) = configure(url, b, &rest, false, |b, key: GoogleConfigKey, v| {
                     (b.with_config(key, v), Role::Other)
                 })?;
-                let s = b
-                    .with_retry(own.retry.clone())
-                    .build()
-                    .map_err(|e| map_err(&shown, e))?;
-                (Arc::new(s), path_root(), Service::Gcs)
+                (Arc::new(build!(b)), path_root(), Service::Gcs)
             }
             "az" | "azure" | "abfs" | "abfss" | "adl" => {
                 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -399,13 +403,7 @@ impl ObjectStoreBackend {
                     };
                     (b.with_config(key, v), role)
                 })?;
-                // only ever turned on: an allow_http option given stands
-                let b = if http { b.with_allow_http(true) } else { b };
-                let s = b
-                    .with_retry(own.retry.clone())
-                    .build()
-                    .map_err(|e| map_err(&shown, e))?;
-                (Arc::new(s), path_root(), Service::Azure)
+                (Arc::new(build!(b, allow_http: http)), path_root(), Service::Azure)
             }
             "http" | "https" => {
                 use object_store::http::HttpBuilder;
@@ -419,12 +417,8 @@ impl ObjectStoreBackend {
                     (b.with_config(key, v), role)
                 })?;
                 let b = if http { b.with_config(ClientConfigKey::AllowHttp, "true") } else { b };
-                let s = b
-                    .with_retry(own.retry.clone())
-                    .build()
-                    .map_err(|e| map_err(&shown, e))?;
                 // The store's own base URL is the container: keys are relative to it.
-                (Arc::new(s), String::new(), Service::Http)
+                (Arc::new(build!(b)), String::new(), Service::Http)
             }
             other => {
                 return Err(Error::invalid(format!(
