@@ -11,6 +11,25 @@ pub enum At {
     End,
 }
 
+/// A 32-bit checksum codec: its name, where its checksum sits and the checksum function.
+pub struct Checksum32 {
+    pub name: &'static str,
+    pub at: At,
+    pub checksum: fn(&[u8]) -> u32,
+}
+
+impl Checksum32 {
+    /// `input` framed with its checksum.
+    pub fn encode(&self, input: &[u8]) -> Vec<u8> {
+        encode(input, (self.checksum)(input), self.at)
+    }
+
+    /// The payload of a framed `input`, once its checksum is verified.
+    pub fn decode<'a>(&self, input: &'a [u8]) -> Result<&'a [u8]> {
+        decode(self.name, input, self.at, self.checksum)
+    }
+}
+
 /// `input` framed with its checksum `sum`.
 pub fn encode(input: &[u8], sum: u32, at: At) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() + 4);
@@ -57,4 +76,33 @@ pub fn decode<'a>(
         ));
     }
     Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{adler32, crc32, fletcher32};
+    use super::At;
+
+    /// The checksum bytes numcodecs 0.16 writes for `np.arange(10, dtype="<u2")`
+    /// (`Adler32().encode(...)` and so on), and that a damaged frame is refused.
+    #[test]
+    fn numcodecs_vectors() {
+        let data: Vec<u8> = (0u16..10).flat_map(|v| v.to_le_bytes()).collect();
+        for (codec, sum) in [
+            (&adler32::CODEC, [0x2e, 0x00, 0x5e, 0x01]),
+            (&crc32::CODEC, [0x76, 0x77, 0x75, 0x31]),
+            (&fletcher32::CODEC, [0x00, 0x2d, 0x00, 0xa5]),
+        ] {
+            let enc = codec.encode(&data);
+            let (stored, payload) = match codec.at {
+                At::Start => (&enc[..4], &enc[4..]),
+                At::End => (&enc[20..], &enc[..20]),
+            };
+            assert_eq!((stored, payload), (&sum[..], &data[..]), "{}", codec.name);
+            assert_eq!(codec.decode(&enc).unwrap(), &data[..], "{}", codec.name);
+            let mut bad = enc.clone();
+            bad[3] ^= 1;
+            assert!(codec.decode(&bad).is_err(), "{}", codec.name);
+        }
+    }
 }

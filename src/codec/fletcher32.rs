@@ -1,7 +1,6 @@
 //! numcodecs `fletcher32`: HDF5's Fletcher-32 of the payload, 4 bytes little-endian, after it.
 
-use super::checksum32::{self, At};
-use crate::error::Result;
+use super::checksum32::{At, Checksum32};
 
 pub fn checksum(data: &[u8]) -> u32 {
     let (mut sum1, mut sum2) = (0u32, 0u32);
@@ -29,25 +28,8 @@ pub fn checksum(data: &[u8]) -> u32 {
     sum2 << 16 | sum1
 }
 
-pub fn encode(input: &[u8]) -> Vec<u8> {
-    checksum32::encode(input, checksum(input), At::End)
-}
-
-pub fn decode(input: &[u8]) -> Result<&[u8]> {
-    checksum32::decode("fletcher32", input, At::End, checksum)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn numcodecs_vector() {
-        // numcodecs 0.16 Fletcher32().encode(np.arange(10, dtype="<u2"))
-        let data: Vec<u8> = (0u16..10).flat_map(|v| v.to_le_bytes()).collect();
-        let enc = super::encode(&data);
-        assert_eq!(&enc[20..], &[0x00, 0x2d, 0x00, 0xa5]);
-        assert_eq!(super::decode(&enc).unwrap(), &data[..]);
-        let mut bad = enc.clone();
-        bad[3] ^= 1;
-        assert!(super::decode(&bad).is_err());
-    }
-}
+pub const CODEC: Checksum32 = Checksum32 {
+    name: "fletcher32",
+    at: At::End,
+    checksum,
+};

@@ -124,9 +124,9 @@ impl Compressor {
     fn unframe<'a>(&self, input: &'a [u8]) -> Result<Option<&'a [u8]>> {
         Ok(Some(match self {
             Compressor::Crc32c => crc32c::decode(input)?,
-            Compressor::Adler32 => adler32::decode(input)?,
-            Compressor::Crc32 => crc32::decode(input)?,
-            Compressor::Fletcher32 => fletcher32::decode(input)?,
+            Compressor::Adler32 => adler32::CODEC.decode(input)?,
+            Compressor::Crc32 => crc32::CODEC.decode(input)?,
+            Compressor::Fletcher32 => fletcher32::CODEC.decode(input)?,
             _ => return Ok(None),
         }))
     }
@@ -146,9 +146,9 @@ impl Compressor {
             Compressor::Blosc(cfg) => blosc::encode(input, cfg),
             Compressor::Zstd { level, checksum } => zstd::encode(input, *level, *checksum),
             Compressor::Crc32c => Ok(crc32c::encode(input)),
-            Compressor::Adler32 => Ok(adler32::encode(input)),
-            Compressor::Crc32 => Ok(crc32::encode(input)),
-            Compressor::Fletcher32 => Ok(fletcher32::encode(input)),
+            Compressor::Adler32 => Ok(adler32::CODEC.encode(input)),
+            Compressor::Crc32 => Ok(crc32::CODEC.encode(input)),
+            Compressor::Fletcher32 => Ok(fletcher32::CODEC.encode(input)),
             Compressor::Filter(f) => f.encode(input),
         }
     }
