@@ -1,9 +1,11 @@
-"""Fixtures shared by the h5py-layer tests: one container per format."""
+"""Fixtures shared by the tests: one container per format (the h5py-layer tests), and an S3
+server per module (the remote tests)."""
 
 from __future__ import annotations
 
 import pytest
 import z5py
+from remote_servers import s3_server
 
 FORMATS = ["n5", "zarr2", "zarr3"]
 
@@ -31,3 +33,12 @@ def open_file(tmp_path):
 def f(tmp_path, fmt) -> z5py.File:
     """A fresh container of format ``fmt``."""
     return _open(tmp_path, fmt)
+
+
+@pytest.fixture(scope="module")
+def s3(request):
+    """moto's S3 API server on 127.0.0.1 for one test module, holding the bucket that the
+    module names in ``S3_BUCKET``."""
+    with s3_server() as server:
+        server.create_bucket(request.module.S3_BUCKET)
+        yield server

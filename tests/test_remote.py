@@ -11,16 +11,13 @@ import time
 import numpy as np
 import pytest
 import z5py
-from remote_servers import http_server, s3_server
+from remote_servers import http_server
 
 pytest.importorskip("moto", reason="moto[server] (the S3 API server) is not installed")
 
 
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as server:
-        server.create_bucket("bucket")
-        yield server
+#: the bucket of the ``s3`` fixture (conftest.py)
+S3_BUCKET = "bucket"
 
 
 FORMATS = [("n5", ".n5", None), ("zarr2", ".zarr", 2), ("zarr3", ".zarr", 3)]

@@ -9,17 +9,14 @@ import json
 import numpy as np
 import pytest
 import z5py
-from remote_servers import enforced_auth, fault_proxy, http_server, s3_server
+from remote_servers import enforced_auth, fault_proxy, http_server
 from z5py._z5py import Store
 
 pytest.importorskip("moto", reason="moto[server] (the S3 API server) is not installed")
 
 
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as server:
-        server.create_bucket("faults")
-        yield server
+#: the bucket of the ``s3`` fixture (conftest.py)
+S3_BUCKET = "faults"
 
 
 def _data(shape=(12, 10)):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import z5py
 from interop_helpers import ZARR_DTYPES, make_data
-from remote_servers import s3_server
 
 pytest.importorskip("moto", reason="moto[server] (the S3 API server) is not installed")
 zarr = pytest.importorskip("zarr")
@@ -43,11 +42,8 @@ def _v3_codecs():
     ]
 
 
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as server:
-        server.create_bucket("matrix")
-        yield server
+#: the bucket of the ``s3`` fixture (conftest.py)
+S3_BUCKET = "matrix"
 
 
 def _cases(zf: int):

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 import z5py
-from remote_servers import s3_server
 from z5py import util
 from z5py.cli import main
 from z5py.converter import convert_from_h5, convert_to_h5
@@ -22,11 +21,8 @@ pytest.importorskip("moto", reason="moto[server] (the S3 API server) is not inst
 h5py = pytest.importorskip("h5py")
 
 
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as server:
-        server.create_bucket("tools")
-        yield server
+#: the bucket of the ``s3`` fixture (conftest.py)
+S3_BUCKET = "tools"
 
 
 def _volume(shape=(20, 30, 40), dtype="uint16"):
