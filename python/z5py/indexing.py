@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .shape_utils import expand_index, index_position
+from .shape_utils import Resolved, expand_index, index_position
 
 __all__ = ["Orthogonal", "is_full_mask", "orthogonal", "points"]
 
@@ -81,26 +81,17 @@ def _index_array(item: Any, dim: int, extent: int) -> np.ndarray:
     return np.where(positions < 0, positions + extent, positions)
 
 
-@dataclass(frozen=True)
-class Orthogonal:
-    """An orthogonal selection resolved against a shape.
+@dataclass(frozen=True, kw_only=True)
+class Orthogonal(Resolved):
+    """An orthogonal selection resolved against a shape (see
+    :class:`~z5py.shape_utils.Resolved` for ``counts``, ``out_shape`` and ``scalar``; array
+    indices put their own shape into ``out_shape``).
 
     ``axes`` holds one entry per dataset axis: an ``int`` (a dropped axis), a ``range``
-    (a slice) or a 1-d int64 array (an array index, flattened).  ``counts`` is the number
-    of selected positions per axis, ``out_shape`` the result's shape (integer axes
-    dropped, ``None`` axes inserted, array indices in their own shape) and ``scalar`` tells
-    that the result is one element returned as a numpy scalar.
+    (a slice) or a 1-d int64 array (an array index, flattened).
     """
 
     axes: tuple[Any, ...]
-    counts: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    scalar: bool
-
-    @property
-    def empty(self) -> bool:
-        """True when no element is selected."""
-        return any(c == 0 for c in self.counts)
 
     @property
     def box(self) -> tuple[tuple[int, ...], tuple[int, ...]] | None:

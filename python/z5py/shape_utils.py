@@ -16,6 +16,7 @@ from typing import Any
 from .errors import InvalidArgumentError
 
 __all__ = [
+    "Resolved",
     "Selection",
     "check_region",
     "default_chunks",
@@ -138,22 +139,14 @@ def check_region(
     return begin
 
 
-@dataclass(frozen=True)
-class Selection:
-    """A basic index resolved against a shape.
+@dataclass(frozen=True, kw_only=True)
+class Resolved:
+    """What every index resolved against a shape tells (a basic :class:`Selection` and the
+    orthogonal selection of :mod:`z5py.indexing`): ``counts``, the number of selected
+    elements per array dimension; ``out_shape``, the shape of the result (integer-indexed
+    axes dropped, ``None`` axes inserted); ``scalar``, that the result is one element,
+    returned as a numpy scalar like numpy does."""
 
-    ``start``/``shape`` describe the bounding box of the selected elements on disk (one
-    entry per array dimension); ``steps`` the in-memory slices that pick the selected
-    elements out of that box (``None`` when the box is selected entirely);
-    ``counts`` the number of selected elements per array dimension and ``out_shape`` the
-    shape of the result after integer-indexed axes are dropped and ``None`` axes inserted.
-    ``scalar`` tells that the result is a single element (all axes integer-indexed, no
-    ``Ellipsis``), returned as a numpy scalar like numpy does.
-    """
-
-    start: tuple[int, ...]
-    shape: tuple[int, ...]
-    steps: tuple[slice, ...] | None
     counts: tuple[int, ...]
     out_shape: tuple[int, ...]
     scalar: bool
@@ -162,6 +155,22 @@ class Selection:
     def empty(self) -> bool:
         """True when no element is selected (disk need not be touched)."""
         return any(c == 0 for c in self.counts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection(Resolved):
+    """A basic index resolved against a shape (see :class:`Resolved` for ``counts``,
+    ``out_shape`` and ``scalar``, which here means all axes integer-indexed and no
+    ``Ellipsis``).
+
+    ``start``/``shape`` describe the bounding box of the selected elements on disk (one
+    entry per array dimension); ``steps`` the in-memory slices that pick the selected
+    elements out of that box (``None`` when the box is selected entirely).
+    """
+
+    start: tuple[int, ...]
+    shape: tuple[int, ...]
+    steps: tuple[slice, ...] | None
 
 
 def expand_index(index: Any, ndim: int) -> tuple[list[Any], bool]:
