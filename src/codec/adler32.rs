@@ -22,12 +22,3 @@ pub const CODEC: Checksum32 = Checksum32 {
     at: At::Start,
     checksum,
 };
-
-#[cfg(test)]
-mod tests {
-    /// The published check value (the framing is tested in checksum32.rs).
-    #[test]
-    fn check_value() {
-        assert_eq!(super::checksum(b"Wikipedia"), 0x11E6_0398);
-    }
-}

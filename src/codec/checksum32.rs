@@ -105,4 +105,11 @@ mod tests {
             assert!(codec.decode(&bad).is_err(), "{}", codec.name);
         }
     }
+
+    /// The published check values of Adler-32 and CRC-32.
+    #[test]
+    fn check_values() {
+        assert_eq!(adler32::checksum(b"Wikipedia"), 0x11E6_0398);
+        assert_eq!(crc32::checksum(b"123456789"), 0xCBF4_3926);
+    }
 }
