@@ -100,7 +100,7 @@ class Node:
 
     def _context(self) -> dict[str, Any]:
         """What the members of this node share with it, as keyword arguments of
-        ``group_at``, ``open_dataset`` and ``dataset_at``: the mode, the container root,
+        ``group_at`` and ``open_dataset``: the mode, the container root,
         the :class:`~z5py.File` and the default Zarr v2 ``dimension_separator``."""
         return {
             "mode": self._mode,

@@ -1101,7 +1101,7 @@ def create_array(
 ) -> _z5py.ArrayHandle:
     """Validate the arguments of ``Group.create_dataset``, write the metadata (and data) of a
     new array at ``path`` (a directory or a ``Loc``) and return its engine handle (turn it into
-    a :class:`Dataset` with :func:`dataset_at`)."""
+    a :class:`Dataset` with :func:`open_dataset`)."""
     n_threads = _check_n_threads(n_threads)
     if data is not None:
         data = np.asarray(data)
@@ -1236,28 +1236,6 @@ def create_array(
     return handle
 
 
-def dataset_at(
-    handle: _z5py.ArrayHandle,
-    path: Any,
-    mode: str,
-    root: Any,
-    name: str,
-    file: Any,
-    n_threads: int = 1,
-    separator: str = ".",
-    parent: Any = None,
-) -> Dataset:
-    """The :class:`Dataset` of the engine handle ``handle`` of the array at ``path`` (a
-    directory or a ``Loc``), the member ``name`` of the container at ``root`` opened as
-    ``file`` in ``mode`` (see ``Node._init_node`` for ``separator`` and ``parent``)."""
-    dataset = Dataset.__new__(Dataset)
-    dataset._setup(handle, n_threads)
-    dataset._init_node(
-        path, handle.format, mode, root, name, file, separator=separator, parent=parent
-    )
-    return dataset
-
-
 def open_dataset(
     path: Any,
     mode: str,
@@ -1267,14 +1245,24 @@ def open_dataset(
     n_threads: int = 1,
     separator: str = ".",
     parent: Any = None,
+    *,
+    handle: _z5py.ArrayHandle | None = None,
 ) -> Dataset:
-    """Open the existing dataset at ``path`` (a directory or a ``Loc``) as the member
-    ``name`` of a container (arguments as for :func:`dataset_at`); it writes empty chunks
-    when ``file`` does."""
+    """The :class:`Dataset` at ``path`` (a directory or a ``Loc``), the member ``name`` of the
+    container at ``root`` opened as ``file`` in ``mode`` (see ``Node._init_node`` for
+    ``separator`` and ``parent``).  ``handle`` is the engine handle of an array that
+    :func:`create_array` just made; without it the existing array is opened, writing empty
+    chunks when ``file`` does."""
     loc = as_loc(path)
-    handle = _z5py.ArrayHandle.open(loc.target, loc.key)
-    dataset = dataset_at(handle, loc, mode, root, name, file, n_threads, separator, parent)
-    if file is not None and file.write_empty_chunks:
+    opened = handle is None
+    if handle is None:
+        handle = _z5py.ArrayHandle.open(loc.target, loc.key)
+    dataset = Dataset.__new__(Dataset)
+    dataset._setup(handle, n_threads)
+    dataset._init_node(
+        loc, handle.format, mode, root, name, file, separator=separator, parent=parent
+    )
+    if opened and file is not None and file.write_empty_chunks:
         dataset._handle = handle.with_write_empty_chunks(True)
     return dataset
 

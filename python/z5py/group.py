@@ -14,7 +14,7 @@ import numpy as np
 from . import _z5py
 from ._location import Loc, as_loc, durable_loc
 from ._node import Node, split_name
-from .dataset import Dataset, create_array, dataset_at, open_dataset, same_dtype
+from .dataset import Dataset, create_array, open_dataset, same_dtype
 from .errors import (
     InvalidArgumentError,
     MetadataError,
@@ -409,12 +409,12 @@ class Group(Node, Mapping):
                     if path.exists():
                         path.remove()
             raise
-        return dataset_at(
-            handle,
+        return open_dataset(
             path,
             name=full,
             n_threads=n_threads,
             parent=self._parent_for(parts),
+            handle=handle,
             **self._context(),
         )
 
