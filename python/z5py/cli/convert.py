@@ -210,30 +210,31 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
     chunks_arg = parse_ints(args.chunks)
     blocks_arg = parse_ints(args.blocks)
     client = _client(args)
-    # what both HDF5 converters take from the options
-    job = {
-        "progress": not args.no_progress,
-        "resume": not args.no_resume,
-        "client": client,
-        "storage_options": options,
-    }
     label_src, label_dst = f"{src}/{src_key}", f"{dst}/{dst_key}"
     try:
-        if src_kind == "h5":
-            import h5py
+        if src_kind == "h5" or dst_kind == "h5":
+            from ..converter import convert_from_h5, convert_to_h5
 
-            from ..converter import convert_from_h5
+            if src_kind == "h5":
+                import h5py
 
-            with h5py.File(src, "r") as f:
-                if src_key not in f:
-                    raise CliError(f"{src} has no dataset {src_key!r}")
-                ndim = f[src_key].ndim
-            kwargs = _z5_compression(args, ndim)
-            if _zarr_format(args):
-                kwargs["zarr_format"] = _zarr_format(args)
+                with h5py.File(src, "r") as f:
+                    if src_key not in f:
+                        raise CliError(f"{src} has no dataset {src_key!r}")
+                    ndim = f[src_key].ndim
+                convert, kwargs = convert_from_h5, _z5_compression(args, ndim)
+                kwargs["use_zarr_format"] = dst_kind == "zarr"
+                if _zarr_format(args):
+                    kwargs["zarr_format"] = _zarr_format(args)
+            else:
+                _f, ds = open_node(src, src_key, options)
+                if not is_dataset(ds):
+                    raise CliError(f"{label_src} is a group, not a dataset")
+                ndim = len(ds.shape)
+                convert, kwargs = convert_to_h5, _h5_compression(args)
             if args.dtype:
                 kwargs["dtype"] = args.dtype
-            result = convert_from_h5(
+            result = convert(
                 src,
                 dst,
                 src_key,
@@ -241,29 +242,10 @@ def run(args: argparse.Namespace, *, rechunk_only: bool = False) -> int:
                 broadcast(chunks_arg, ndim, "--chunks"),
                 args.threads,
                 out_blocks=broadcast(blocks_arg, ndim, "--blocks"),
-                use_zarr_format=dst_kind == "zarr",
-                **job,
-                **kwargs,
-            )
-        elif dst_kind == "h5":
-            from ..converter import convert_to_h5
-
-            _f, ds = open_node(src, src_key, options)
-            if not is_dataset(ds):
-                raise CliError(f"{label_src} is a group, not a dataset")
-            ndim = len(ds.shape)
-            kwargs = _h5_compression(args)
-            if args.dtype:
-                kwargs["dtype"] = args.dtype
-            result = convert_to_h5(
-                src,
-                dst,
-                src_key,
-                dst_key,
-                broadcast(chunks_arg, ndim, "--chunks"),
-                args.threads,
-                out_blocks=broadcast(blocks_arg, ndim, "--blocks"),
-                **job,
+                progress=not args.no_progress,
+                resume=not args.no_resume,
+                client=client,
+                storage_options=options,
                 **kwargs,
             )
         else:
