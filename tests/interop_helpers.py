@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 # --------------------------------------------------------------------------------------------
 # dtypes
@@ -48,6 +49,8 @@ MISSING_CHUNK = (2, 0, 0)
 #: the bigger edge-chunk case from the brief
 EDGE_SHAPE = (37, 53, 29)
 EDGE_CHUNKS = (16, 16, 16)
+#: a read window across the edge chunks of EDGE_SHAPE
+EDGE_WINDOW = (slice(30, 37), slice(40, 53), slice(20, 29))
 #: sharded Zarr v3: shards of 2x2x2 inner chunks -> 2 x 2 x 2 shards over SHAPE, the last
 #: shard along every axis is an edge shard containing edge inner chunks
 SHARDS = (10, 8, 6)
@@ -124,6 +127,10 @@ FILL_CASES_ZARR_ONLY = [
 def fill_id(case) -> str:
     dtype, fill = case
     return f"{dtype}-{fill!r}".replace("'", "")
+
+
+#: every fill value case of the Zarr formats, as pytest parameters
+FILL_PARAMS = [pytest.param(c, id=fill_id(c)) for c in FILL_CASES + FILL_CASES_ZARR_ONLY]
 
 
 def fill_json_ok(json_value, fill, dtype) -> bool:
@@ -290,6 +297,14 @@ def z5_read(root, name, window=None):
     whole = ds[...]
     part = ds[window] if window is not None else None
     return whole, part, ds
+
+
+def assert_z5_reads(root, name, expected, window=READ_WINDOW):
+    """Our API (read-only) reads ``expected`` from the dataset ``name`` of the container
+    ``root``: the whole array and the ``window``."""
+    whole, part, _ = z5_read(root, name, window)
+    assert_same_array(whole, expected)
+    assert_same_array(part, expected[window])
 
 
 def z5_attrs(obj) -> dict:

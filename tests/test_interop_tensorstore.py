@@ -21,8 +21,10 @@ from interop_helpers import (
     COMMON_DTYPES,
     EDGE_CHUNKS,
     EDGE_SHAPE,
+    EDGE_WINDOW,
     FILL_CASES,
     FILL_CASES_ZARR_ONLY,
+    FILL_PARAMS,
     MISSING_CHUNK,
     READ_WINDOW,
     REGION,
@@ -31,6 +33,7 @@ from interop_helpers import (
     ZARR_DTYPES,
     all_chunk_indices,
     assert_same_array,
+    assert_z5_reads,
     chunk_clipped_shape,
     expected_with_fill,
     fill_id,
@@ -180,9 +183,7 @@ def test_n5_tensorstore_writes_unclipped_edge_blocks(tmp_path):
     t[...] = data.T
     _, dims, _, _ = parse_n5_header(n5_chunk_path(root / "d", (2, 3, 1)).read_bytes())
     assert dims == [16, 16, 16]
-    whole, part, _ = z5_read(root, "d", (slice(30, 37), slice(40, 53), slice(20, 29)))
-    assert_same_array(whole, data)
-    assert_same_array(part, data[30:37, 40:53, 20:29])
+    assert_z5_reads(root, "d", data, EDGE_WINDOW)
 
 
 @pytest.mark.parametrize("compression", ["raw", "gzip"])
@@ -216,10 +217,7 @@ def test_n5_missing_chunks_tensorstore_read_by_ours(tmp_path):
     t = _ts_n5_create(root / "d", "float64", {"type": "zstd", "level": 1})
     t[tuple(reversed(REGION))] = data[REGION].T
     assert not n5_chunk_path(root / "d", MISSING_CHUNK).exists()
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    expected = expected_with_fill(data, REGION, 0)
-    assert_same_array(whole, expected)
-    assert_same_array(part, expected[READ_WINDOW])
+    assert_z5_reads(root, "d", expected_with_fill(data, REGION, 0))
 
 
 def test_n5_attrs_ours_read_by_tensorstore(tmp_path):
@@ -371,9 +369,7 @@ def test_zarr2_tensorstore_read_by_ours(tmp_path, codec_id, dtype):
     _our_zarr_root(root, "zarr2")
     t = _ts_zarr2_create(root / "d", dtype, Z2_CODECS[codec_id][0])
     t[...] = data
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -386,9 +382,7 @@ def test_zarr2_big_endian_tensorstore_read_by_ours(tmp_path, dtype, order):
     t[...] = data
     meta = read_json(root / "d" / ".zarray")
     assert meta["dtype"] == np.dtype(dtype).str and meta["order"] == order
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 @pytest.mark.parametrize("sep", [".", "/"])
@@ -430,15 +424,10 @@ def test_zarr2_edge_chunks_both_ways(tmp_path):
         chunks=EDGE_CHUNKS,
     )
     t[...] = data
-    whole, part, _ = z5_read(theirs, "d", (slice(30, 37), slice(40, 53), slice(20, 29)))
-    assert_same_array(whole, data)
-    assert_same_array(part, data[30:37, 40:53, 20:29])
+    assert_z5_reads(theirs, "d", data, EDGE_WINDOW)
 
 
-_FILL_PARAMS = [pytest.param(c, id=fill_id(c)) for c in FILL_CASES + FILL_CASES_ZARR_ONLY]
-
-
-@pytest.mark.parametrize("case", _FILL_PARAMS)
+@pytest.mark.parametrize("case", FILL_PARAMS)
 def test_zarr2_fill_value_ours_read_by_tensorstore(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -450,7 +439,7 @@ def test_zarr2_fill_value_ours_read_by_tensorstore(tmp_path, case):
     assert_same_array(arr, expected_with_fill(data, REGION, fill))
 
 
-@pytest.mark.parametrize("case", _FILL_PARAMS)
+@pytest.mark.parametrize("case", FILL_PARAMS)
 def test_zarr2_fill_value_tensorstore_read_by_ours(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -459,10 +448,7 @@ def test_zarr2_fill_value_tensorstore_read_by_ours(tmp_path, case):
     t = _ts_zarr2_create(root / "d", dtype, None, fill_value=fill)
     t[REGION] = data[REGION]
     assert not (root / "d" / ".".join(map(str, MISSING_CHUNK))).exists()
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    expected = expected_with_fill(data, REGION, fill)
-    assert_same_array(whole, expected)
-    assert_same_array(part, expected[READ_WINDOW])
+    assert_z5_reads(root, "d", expected_with_fill(data, REGION, fill))
 
 
 # ============================================================================================
@@ -599,9 +585,7 @@ def test_zarr3_chunk_key_encoding_tensorstore_read_by_ours(tmp_path, cke, key, m
     t = _ts_zarr3_create(root / "d", "uint32", "gzip", mode, cke=cke)
     t[...] = data
     assert (root / "d" / key).is_file()
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 @pytest.mark.parametrize(
@@ -694,19 +678,17 @@ def test_zarr3_edge_shards_both_ways(tmp_path):
         shards=EDGE_CHUNKS,
     )
     t[...] = data
-    whole, part, _ = z5_read(theirs, "d", (slice(30, 37), slice(40, 53), slice(20, 29)))
-    assert_same_array(whole, data)
-    assert_same_array(part, data[30:37, 40:53, 20:29])
+    assert_z5_reads(theirs, "d", data, EDGE_WINDOW)
 
 
-_V3_FILL_PARAMS = [
+_V3FILL_PARAMS = [
     pytest.param(c, id=fill_id(c))
     for c in FILL_CASES + FILL_CASES_ZARR_ONLY
     if c[0] in ("uint8", "uint64", "int64", "float32", "float64", "bool", "complex128")
 ]
 
 
-@pytest.mark.parametrize("case", _V3_FILL_PARAMS)
+@pytest.mark.parametrize("case", _V3FILL_PARAMS)
 def test_zarr3_fill_value_ours_read_by_tensorstore(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -720,7 +702,7 @@ def test_zarr3_fill_value_ours_read_by_tensorstore(tmp_path, case):
     assert_same_array(arr, expected_with_fill(data, REGION, fill))
 
 
-@pytest.mark.parametrize("case", _V3_FILL_PARAMS)
+@pytest.mark.parametrize("case", _V3FILL_PARAMS)
 def test_zarr3_fill_value_tensorstore_read_by_ours(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -729,10 +711,7 @@ def test_zarr3_fill_value_tensorstore_read_by_ours(tmp_path, case):
     t = _ts_zarr3_create(root / "d", dtype, "gzip", "end", fill_value=fill)
     t[REGION] = data[REGION]
     assert not (root / "d" / "c" / "1" / "0" / "0").exists()
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    expected = expected_with_fill(data, REGION, fill)
-    assert_same_array(whole, expected)
-    assert_same_array(part, expected[READ_WINDOW])
+    assert_z5_reads(root, "d", expected_with_fill(data, REGION, fill))
 
 
 def test_zarr3_attrs_both_ways(tmp_path):

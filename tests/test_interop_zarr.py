@@ -23,8 +23,10 @@ from interop_helpers import (
     CODEC_SWEEP_DTYPES,
     EDGE_CHUNKS,
     EDGE_SHAPE,
+    EDGE_WINDOW,
     FILL_CASES,
     FILL_CASES_ZARR_ONLY,
+    FILL_PARAMS,
     MISSING_CHUNK,
     READ_WINDOW,
     REGION,
@@ -33,6 +35,7 @@ from interop_helpers import (
     ZARR_DTYPES,
     all_chunk_indices,
     assert_same_array,
+    assert_z5_reads,
     expected_with_fill,
     fill_id,
     fill_json_ok,
@@ -250,9 +253,7 @@ def test_zarr2_order_F_from_zarr_python(tmp_path, dtype, codec_id):
         chunk = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(CHUNKS, order="F")
         np.testing.assert_array_equal(chunk, data[:5, :4, :3])
 
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,9 +296,7 @@ def test_zarr2_dimension_separator_zarr_python_read_by_ours(tmp_path, sep):
     a[...] = data
     assert (root / "d" / _v2_key((2, 2, 2), sep)).is_file()
 
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 @pytest.mark.parametrize("codec_id", ["raw", "blosc-zstd-1"])
@@ -343,15 +342,10 @@ def test_zarr2_edge_chunks_zarr_python_read_by_ours(tmp_path, codec_id):
         fill_value=0,
     )
     a[...] = data
-    whole, part, _ = z5_read(root, "d", (slice(30, 37), slice(40, 53), slice(20, 29)))
-    assert_same_array(whole, data)
-    assert_same_array(part, data[30:37, 40:53, 20:29])
+    assert_z5_reads(root, "d", data, EDGE_WINDOW)
 
 
-_FILL_PARAMS = [pytest.param(c, id=fill_id(c)) for c in FILL_CASES + FILL_CASES_ZARR_ONLY]
-
-
-@pytest.mark.parametrize("case", _FILL_PARAMS)
+@pytest.mark.parametrize("case", FILL_PARAMS)
 def test_zarr2_fill_value_ours_read_by_zarr_python(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -366,7 +360,7 @@ def test_zarr2_fill_value_ours_read_by_zarr_python(tmp_path, case):
     assert_same_array(a[...], expected_with_fill(data, REGION, fill))
 
 
-@pytest.mark.parametrize("case", _FILL_PARAMS)
+@pytest.mark.parametrize("case", FILL_PARAMS)
 def test_zarr2_fill_value_zarr_python_read_by_ours(tmp_path, case):
     dtype, fill = case
     data = make_data(dtype)
@@ -377,10 +371,7 @@ def test_zarr2_fill_value_zarr_python_read_by_ours(tmp_path, case):
     a[REGION] = data[REGION]
     assert not (root / "d" / _v2_key(MISSING_CHUNK, ".")).exists()
 
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    expected = expected_with_fill(data, REGION, fill)
-    assert_same_array(whole, expected)
-    assert_same_array(part, expected[READ_WINDOW])
+    assert_z5_reads(root, "d", expected_with_fill(data, REGION, fill))
 
 
 # ============================================================================================
@@ -773,9 +764,7 @@ def test_zarr3_index_codecs_zarr_python_read_by_ours(tmp_path, index_codecs, mod
     root = tmp_path / "c.zarr"
     a = _zarr3_create(root, "d", "uint32", "gzip", mode, index_codecs=index_codecs)
     a[...] = data
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 @pytest.mark.parametrize(
@@ -797,9 +786,7 @@ def test_zarr3_chunk_key_encoding_zarr_python_read_by_ours(tmp_path, cke, mode):
     prefix = "c" + sep if cke["name"] == "default" else ""
     assert (root / "d" / (prefix + sep.join(["1", "1", "1"]))).is_file()
 
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    assert_same_array(whole, data)
-    assert_same_array(part, data[READ_WINDOW])
+    assert_z5_reads(root, "d", data)
 
 
 # ----------------------------------------------------------------- v3 edge cases, fill values
@@ -838,12 +825,10 @@ def test_zarr3_edge_zarr_python_read_by_ours(tmp_path, sharded):
         fill_value=0,
     )
     a[...] = data
-    whole, part, _ = z5_read(root, "d", (slice(30, 37), slice(40, 53), slice(20, 29)))
-    assert_same_array(whole, data)
-    assert_same_array(part, data[30:37, 40:53, 20:29])
+    assert_z5_reads(root, "d", data, EDGE_WINDOW)
 
 
-_V3_FILL_PARAMS = [
+_V3FILL_PARAMS = [
     pytest.param(c, s, id=f"{fill_id(c)}-{'sharded' if s else 'plain'}")
     for c in FILL_CASES + FILL_CASES_ZARR_ONLY
     for s in (False, True)
@@ -855,7 +840,7 @@ def _v3_fill_json_ok(json_value, fill, dtype):
     return fill_json_ok(json_value, fill, dtype)
 
 
-@pytest.mark.parametrize("case,sharded", _V3_FILL_PARAMS)
+@pytest.mark.parametrize("case,sharded", _V3FILL_PARAMS)
 def test_zarr3_fill_value_ours_read_by_zarr_python(tmp_path, case, sharded):
     dtype, fill = case
     data = make_data(dtype)
@@ -881,7 +866,7 @@ def test_zarr3_fill_value_ours_read_by_zarr_python(tmp_path, case, sharded):
     assert_same_array(a[...], expected_with_fill(data, REGION, fill))
 
 
-@pytest.mark.parametrize("case,sharded", _V3_FILL_PARAMS)
+@pytest.mark.parametrize("case,sharded", _V3FILL_PARAMS)
 def test_zarr3_fill_value_zarr_python_read_by_ours(tmp_path, case, sharded):
     dtype, fill = case
     data = make_data(dtype)
@@ -891,10 +876,7 @@ def test_zarr3_fill_value_zarr_python_read_by_ours(tmp_path, case, sharded):
     missing = (1, 0, 0) if sharded else MISSING_CHUNK
     assert not (root / "d" / ("c/" + "/".join(map(str, missing)))).exists()
 
-    whole, part, _ = z5_read(root, "d", READ_WINDOW)
-    expected = expected_with_fill(data, REGION, fill)
-    assert_same_array(whole, expected)
-    assert_same_array(part, expected[READ_WINDOW])
+    assert_z5_reads(root, "d", expected_with_fill(data, REGION, fill))
 
 
 def test_zarr3_partial_shard_ours_read_by_zarr_python(tmp_path):
