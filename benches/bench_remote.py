@@ -12,7 +12,8 @@ every answer (as a cloud object store does), and times the same reads with each 
 
 Each library runs in its own process (peak RSS is that process's, baseline after imports
 subtracted), each row is the median of ``--reps`` runs, and the server counts the requests
-every run made. Every read is checked against the source. HTTP is read-only, so writes are
+every run made; it tags files with an ETag and honours If-Match, as S3, GCS and nginx do.
+Every read is checked against the source. HTTP is read-only, so writes are
 not measured here.
 
     python benches/bench_remote.py [--latency-ms 20] [--reps 3] [--libs z5py,tensorstore,...]
@@ -98,12 +99,16 @@ def _answer(root: str, method: str, target: str, headers: dict) -> tuple[str, di
         return "405 Method Not Allowed", {}, b""
     try:
         data = path.read_bytes()
+        st = path.stat()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return "404 Not Found", {}, b""
     size = len(data)
+    tag = f'"{st.st_mtime_ns:x}-{size:x}"'  # as nginx tags files: mtime and size
+    if headers.get("if-match", tag) != tag:
+        return "412 Precondition Failed", {"ETag": tag}, b""
     rng = headers.get("range")
     if rng is None:
-        return "200 OK", {"Accept-Ranges": "bytes"}, data
+        return "200 OK", {"Accept-Ranges": "bytes", "ETag": tag}, data
     a, b = rng.removeprefix("bytes=").split(",")[0].split("-")
     start, end = (size - int(b), size - 1) if a == "" else (int(a), int(b) if b else size - 1)
     start, end = max(start, 0), min(end, size - 1)
@@ -111,7 +116,7 @@ def _answer(root: str, method: str, target: str, headers: dict) -> tuple[str, di
         return "416 Range Not Satisfiable", {"Content-Range": f"bytes */{size}"}, b""
     return (
         "206 Partial Content",
-        {"Content-Range": f"bytes {start}-{end}/{size}"},
+        {"Content-Range": f"bytes {start}-{end}/{size}", "ETag": tag},
         data[start : end + 1],
     )
 

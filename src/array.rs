@@ -18,6 +18,9 @@ pub struct Array {
     /// Store chunks that hold only the fill value (zarr-python's `write_empty_chunks`);
     /// by default they are removed instead.
     pub write_empty_chunks: bool,
+    /// Shard indexes read from an object store, by shard key (see `shard::IndexCache`);
+    /// clones of the array share them.
+    pub(crate) shard_indexes: Arc<crate::shard::IndexCache>,
 }
 
 /// Per-thread buffers reused across chunks: the stored bytes and the decoded chunk.
@@ -90,6 +93,7 @@ impl Array {
             prefix: prefix.to_string(),
             meta,
             write_empty_chunks: false,
+            shard_indexes: Default::default(),
         })
     }
 
@@ -101,6 +105,7 @@ impl Array {
             prefix: prefix.to_string(),
             meta,
             write_empty_chunks: false,
+            shard_indexes: Default::default(),
         })
     }
 
@@ -781,8 +786,8 @@ mod tests {
     /// A memory store that counts requests, and the most in flight at once; it reports
     /// `concurrency` and makes each read wait `delay`, like a store on a slow link.
     #[derive(Debug, Default)]
-    struct Probe {
-        inner: MemoryStore,
+    struct ProbeOf<S> {
+        inner: S,
         concurrency: usize,
         delay: std::time::Duration,
         requests: AtomicUsize,
@@ -790,7 +795,8 @@ mod tests {
         max_in_flight: AtomicUsize,
     }
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    impl Probe {
+    type Probe = ProbeOf<MemoryStore>;
+    impl<S> ProbeOf<S> {
         fn request<R>(&self, f: impl FnOnce() -> R) -> R {
             self.requests.fetch_add(1, SeqCst);
             let now = self.in_flight.fetch_add(1, SeqCst) + 1;
@@ -801,7 +807,7 @@ mod tests {
             r
         }
     }
-    impl ReadableStore for Probe {
+    impl<S: crate::store::Store> ReadableStore for ProbeOf<S> {
         fn location(&self, key: &str) -> String {
             self.inner.location(key)
         }
@@ -815,6 +821,14 @@ mod tests {
         ) -> Result<Option<Vec<Vec<u8>>>> {
             self.request(|| self.inner.get_ranges(key, ranges))
         }
+        fn get_ranges_versioned(
+            &self,
+            key: &str,
+            ranges: &[crate::store::ByteRange],
+            if_version: Option<&str>,
+        ) -> Result<crate::store::Versioned> {
+            self.request(|| self.inner.get_ranges_versioned(key, ranges, if_version))
+        }
         fn size(&self, key: &str) -> Result<Option<u64>> {
             self.request(|| self.inner.size(key))
         }
@@ -822,7 +836,7 @@ mod tests {
             self.concurrency.max(1)
         }
     }
-    impl crate::store::WritableStore for Probe {
+    impl<S: crate::store::Store> crate::store::WritableStore for ProbeOf<S> {
         fn put_parts(&self, key: &str, parts: &[&[u8]]) -> Result<()> {
             self.inner.put_parts(key, parts)
         }
@@ -840,7 +854,7 @@ mod tests {
             self.inner.update(key, f)
         }
     }
-    impl ListableStore for Probe {
+    impl<S: crate::store::Store> ListableStore for ProbeOf<S> {
         fn list_dir(&self, prefix: &str) -> Result<crate::store::Listing> {
             self.inner.list_dir(prefix)
         }
@@ -938,5 +952,67 @@ mod tests {
         assert_eq!(store.requests.load(SeqCst), 2);
         assert_eq!(out[0], 3 * 16 + 2);
         assert_eq!(out[7 * 9 - 1], 9 * 16 + 10);
+    }
+
+    /// On an object store (versioned values), a shard's index is remembered: a repeated
+    /// partial read is one conditional request; a shard another writer replaced answers
+    /// "changed" and is read afresh, never through the stale index.
+    #[test]
+    fn remembered_shard_indexes_make_partial_reads_one_request() {
+        let store = Arc::new(ProbeOf {
+            inner: crate::store::object::ObjectStoreBackend::from_store(
+                Arc::new(object_store::memory::InMemory::new()),
+                "r",
+                "mem://b/r",
+                crate::store::object::Service::S3,
+                8,
+            ),
+            concurrency: 8,
+            delay: Default::default(),
+            requests: Default::default(),
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
+        });
+        let spec = ArraySpec {
+            shards: Some(vec![16, 16]),
+            ..ArraySpec::new(Format::ZarrV3, vec![16, 16], vec![4, 4], DataType::UInt8)
+        };
+        let a = Array::create(store.clone(), "s", &spec).unwrap();
+        let data: Vec<u8> = (0..=255).collect();
+        a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
+        let read = |a: &Array| {
+            let mut out = vec![0u8; 7 * 9];
+            a.read_region(&[3, 2], &[7, 9], &mut out, 1).unwrap();
+            out
+        };
+        let want = read(&a);
+        assert_eq!(want[0], 3 * 16 + 2);
+        for (round, requests) in [(0, 1), (1, 1)] {
+            store.requests.store(0, SeqCst);
+            assert_eq!(read(&a), want, "round {round}");
+            assert_eq!(store.requests.load(SeqCst), requests, "round {round}");
+        }
+        // Another writer (another Array on the same store) replaces the shard: the read
+        // sees the new data, at the price of one refused request.
+        let other = Array::open(store.clone(), "s").unwrap();
+        let twice: Vec<u8> = data.iter().map(|v| v.wrapping_mul(2)).collect();
+        other.write_region(&[0, 0], &[16, 16], &twice, 1).unwrap();
+        store.requests.store(0, SeqCst);
+        let got = read(&a);
+        assert_eq!(got[0], (3 * 16 + 2) * 2);
+        assert_eq!(store.requests.load(SeqCst), 3); // refused, index, chunks
+        store.requests.store(0, SeqCst);
+        assert_eq!(read(&a), got);
+        assert_eq!(store.requests.load(SeqCst), 1);
+        // A shard deleted meanwhile reads as the fill value; single chunks take the same path.
+        crate::store::WritableStore::delete(&*store, "s/c/0/0").unwrap();
+        assert_eq!(read(&a), vec![0u8; 7 * 9]);
+        assert!(a.read_chunk(&[1, 1]).unwrap().is_none());
+        // This array's own writes forget what they replace.
+        a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
+        store.requests.store(0, SeqCst);
+        assert_eq!(read(&a), want);
+        assert_eq!(store.requests.load(SeqCst), 2);
+        assert_eq!(a.read_chunk(&[0, 0]).unwrap().unwrap().data[5], 16 + 1);
     }
 }

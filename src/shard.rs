@@ -1,6 +1,10 @@
 //! Zarr v3 `sharding_indexed`: many inner chunks in one shard file, located by an index of
 //! (offset, nbytes) pairs at the end or the start. Reads fetch only the index and the byte
-//! ranges they need; writes rewrite each shard once per call, atomically.
+//! ranges they need; writes rewrite each shard once per call, atomically. Over a network
+//! the indexes read are remembered (`cache`), so a later partial read is one request.
+
+mod cache;
+pub use cache::IndexCache;
 
 use crate::array::{to_c_order, Array, ChunkData};
 use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
@@ -10,13 +14,13 @@ use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, Sharding};
 use crate::prefault::Prefault;
-use crate::store::{ByteRange, PooledBuf, Update};
+use crate::store::{ByteRange, PooledBuf, Update, Versioned};
 use crate::threads::Sink;
 use crate::{store, threads};
 
 const EMPTY: u64 = u64::MAX;
 
-type Index = Vec<Option<(u64, u64)>>;
+pub(crate) type Index = Vec<Option<(u64, u64)>>;
 
 fn sharding(a: &Array) -> &Sharding {
     a.meta.sharding.as_ref().expect("called on a sharded array")
@@ -118,9 +122,9 @@ fn short_shard(e: Error, path: &str) -> Error {
     }
 }
 
-/// Read a shard's index (one request: a suffix when it is at the end); None when the
-/// shard does not exist.
-fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<Index>> {
+/// Read a shard's index (one request: a suffix when it is at the end) and the shard's
+/// version where the store has versions; None when the shard does not exist.
+fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<(Index, Option<String>)>> {
     let key = a.chunk_key(sidx);
     let ilen = index_len(a) as u64;
     let range = if sharding(a).index_at_start {
@@ -131,7 +135,7 @@ fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<Index>> {
     let path = a.chunk_path(sidx);
     let got = a
         .store
-        .get_ranges(&key, &[range])
+        .get_ranges_versioned(&key, &[range], None)
         .map_err(|e| match short_shard(e, &path) {
             Error::CorruptChunk { location, .. } => Error::corrupt(
                 location,
@@ -139,10 +143,10 @@ fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<Index>> {
             ),
             e => e,
         })?;
-    let Some(got) = got else {
-        return Ok(None);
-    };
-    decode_index(a, &got[0], None, &path).map(Some)
+    match got {
+        Versioned::Got(got, version) => Ok(Some((decode_index(a, &got[0], None, &path)?, version))),
+        Versioned::Missing | Versioned::Changed => Ok(None),
+    }
 }
 
 /// Read a whole shard into `buf` and decode its index from those bytes; None when the
@@ -199,14 +203,17 @@ impl Spans {
 }
 
 /// Read the byte ranges of `entries` from the shard at `key` in one request, merging
-/// ranges that lie close together; the first merged span goes into `buf`.
+/// ranges that lie close together; the first merged span goes into `buf`. With `version`,
+/// only from that version of the shard. None when the shard changed or vanished since its
+/// index was read: the caller reads the index again.
 fn read_spans(
     a: &Array,
     key: &str,
     path: &str,
     entries: &mut [(u64, u64)],
     buf: &mut Vec<u8>,
-) -> Result<Spans> {
+    version: Option<&str>,
+) -> Result<Option<Spans>> {
     entries.sort_unstable();
     let gap = merge_gap(a);
     let mut merged: Vec<(u64, u64)> = Vec::new();
@@ -217,33 +224,79 @@ fn read_spans(
         }
     }
     let starts: Vec<u64> = merged.iter().map(|m| m.0).collect();
-    let missing = || Error::corrupt(path, "shard disappeared while being read");
-    let rest = match merged.len() {
-        0 => Vec::new(),
-        1 => {
+    let rest = match (merged.len(), version) {
+        (0, _) => Vec::new(),
+        (1, None) => {
+            // Local storage: a pread into the pooled buffer.
             let r = ByteRange::Span(merged[0].0..merged[0].1);
             if !a
                 .store
                 .get_range_into(key, &r, buf)
                 .map_err(|e| short_shard(e, path))?
             {
-                return Err(missing());
+                return Ok(None);
             }
             Vec::new()
         }
         _ => {
             let ranges: Vec<ByteRange> = merged.iter().map(|m| ByteRange::Span(m.0..m.1)).collect();
-            let mut got = a
+            let got = a
                 .store
-                .get_ranges(key, &ranges)
-                .map_err(|e| short_shard(e, path))?
-                .ok_or_else(missing)?;
+                .get_ranges_versioned(key, &ranges, version)
+                .map_err(|e| short_shard(e, path))?;
+            let Versioned::Got(mut got, _) = got else {
+                return Ok(None);
+            };
             *buf = std::mem::take(&mut got[0]);
             got.remove(0);
             got
         }
     };
-    Ok(Spans { starts, rest })
+    Ok(Some(Spans { starts, rest }))
+}
+
+/// How often a partial read of one shard starts again because a writer replaced the shard
+/// between its index and its inner chunks, before it gives up.
+const REREADS: usize = 8;
+
+/// A shard's index and the bytes of the inner chunks `entries_of` picks from it, both from
+/// one version of the shard: with an index remembered from an earlier read, one request on
+/// the condition that the shard is unchanged; otherwise the index, then the chunks. None
+/// when the shard does not exist.
+fn read_partial(
+    a: &Array,
+    sidx: &[u64],
+    path: &str,
+    entries_of: impl Fn(&Index) -> Vec<(u64, u64)>,
+    buf: &mut Vec<u8>,
+) -> Result<Option<(std::sync::Arc<Index>, Spans)>> {
+    let key = a.chunk_key(sidx);
+    let mut known = a.shard_indexes.get(&key).map(|(i, v)| (i, Some(v)));
+    for _ in 0..REREADS {
+        let (index, version) = match known.take() {
+            Some(hit) => hit,
+            None => match open_shard(a, sidx)? {
+                Some((index, version)) => (std::sync::Arc::new(index), version),
+                None => return Ok(None),
+            },
+        };
+        let mut entries = entries_of(&index);
+        match read_spans(a, &key, path, &mut entries, buf, version.as_deref())? {
+            Some(spans) => {
+                if let Some(v) = version {
+                    a.shard_indexes.put(&key, index.clone(), v);
+                }
+                return Ok(Some((index, spans)));
+            }
+            None => a.shard_indexes.forget(&key),
+        }
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::other(format!(
+            "the shard changed {REREADS} times while being read (other writers)"
+        )),
+    ))
 }
 
 /// Decode one inner chunk: `bytes` themselves when they need no decoding, else `scratch`.
@@ -285,7 +338,7 @@ fn split(a: &Array, idx: &[u64]) -> (Vec<u64>, Vec<u64>) {
 /// chunks of the region it holds, and their bytes (the first span in the caller's buffer).
 struct Fetched {
     path: String,
-    index: Option<Index>,
+    index: Option<std::sync::Arc<Index>>,
     inner: Vec<Vec<u64>>,
     spans: Option<Spans>,
 }
@@ -325,7 +378,7 @@ fn fetch_shard(
     // Over a network a request costs more than the few bytes a whole shard holds
     // beyond what a read of all of it needs: one request, the index from its own bytes.
     if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
-        let index = read_whole_shard(a, sidx, &path, span)?;
+        let index = read_whole_shard(a, sidx, &path, span)?.map(std::sync::Arc::new);
         let spans = index.as_ref().map(|_| Spans {
             starts: vec![0],
             rest: Vec::new(),
@@ -337,25 +390,18 @@ fn fetch_shard(
             spans,
         });
     }
-    let index = open_shard(a, sidx)?;
-    let spans = match &index {
-        Some(index) => {
-            let mut entries: Vec<(u64, u64)> = inner
-                .iter()
-                .filter_map(|g| {
-                    let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
-                    index[linear(&local, &per)]
-                })
-                .collect();
-            Some(read_spans(
-                a,
-                &a.chunk_key(sidx),
-                &path,
-                &mut entries,
-                span,
-            )?)
-        }
-        None => None,
+    let entries_of = |index: &Index| {
+        inner
+            .iter()
+            .filter_map(|g| {
+                let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
+                index[linear(&local, &per)]
+            })
+            .collect()
+    };
+    let (index, spans) = match read_partial(a, sidx, &path, entries_of, span)? {
+        Some((index, spans)) => (Some(index), Some(spans)),
+        None => (None, None),
     };
     Ok(Fetched {
         path,
@@ -469,6 +515,7 @@ fn rewrite_shard(
     sink: &Sink,
 ) -> Result<()> {
     let key = a.chunk_key(sidx);
+    a.shard_indexes.forget(&key);
     if !read_old {
         // A whole-shard overwrite encodes in parallel, and takes no lock.
         let parts = build_shard(a, sidx, None, n_threads, f)?;
@@ -697,14 +744,16 @@ pub fn write_region(
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
     let (sidx, local) = split(a, idx);
     let path = a.chunk_path(&sidx);
-    let Some(index) = open_shard(a, &sidx)? else {
-        return Ok(None);
-    };
-    let Some(range) = index[linear(&local, &per_shard(a))] else {
-        return Ok(None);
-    };
+    let at = linear(&local, &per_shard(a));
     let mut bytes = Vec::new();
-    read_spans(a, &a.chunk_key(&sidx), &path, &mut [range], &mut bytes)?;
+    let Some((index, _)) =
+        read_partial(a, &sidx, &path, |i| i[at].into_iter().collect(), &mut bytes)?
+    else {
+        return Ok(None);
+    };
+    if index[at].is_none() {
+        return Ok(None);
+    }
     let mut scratch = Vec::new();
     let view = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
     let layout = view.layout;
@@ -746,7 +795,7 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
 pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
     let (sidx, local) = split(a, idx);
     Ok(match open_shard(a, &sidx)? {
-        Some(index) => index[linear(&local, &per_shard(a))].is_some(),
+        Some((index, _)) => index[linear(&local, &per_shard(a))].is_some(),
         None => false,
     })
 }
@@ -760,7 +809,7 @@ pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
     .chunks_in_region(&vec![0; per.len()], &per);
     let mut out = Vec::new();
     for sidx in a.existing_storage_keys()? {
-        if let Some(index) = open_shard(a, &sidx)? {
+        if let Some((index, _)) = open_shard(a, &sidx)? {
             for (local, e) in locals.iter().zip(&index) {
                 if e.is_some() {
                     out.push(

@@ -116,8 +116,15 @@ def s3_server() -> Iterator[S3Server]:
         server.stop()
 
 
+def etag(path: str) -> str:
+    """A file's ETag as nginx makes it: modification time and size, in hex."""
+    st = os.stat(path)
+    return f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+
+
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Serves a directory read-only, answering ``Range: bytes=a-b`` / ``bytes=-n`` with 206,
+    tagging files with an ETag and refusing a read whose ``If-Match`` names another (412),
     and counting requests."""
 
     counter: list[int]
@@ -125,10 +132,22 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet
         pass
 
+    def end_headers(self) -> None:
+        path = self.translate_path(self.path)
+        if os.path.isfile(path):
+            self.send_header("ETag", etag(path))
+        super().end_headers()
+
     def send_head(self):
         self.counter[0] += 1
         rng = self.headers.get("Range")
         path = self.translate_path(self.path)
+        match = self.headers.get("If-Match")
+        if match is not None and os.path.isfile(path) and match.strip() != etag(path):
+            self.send_response(412)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if rng is None or not os.path.isfile(path):
             return super().send_head()
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())

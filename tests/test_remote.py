@@ -141,6 +141,47 @@ def test_http_read_only(tmp_path):
             z5py.File(f"{srv.url}/cx.zarr", mode="a")
 
 
+def test_shard_indexes_are_remembered_and_never_stale(tmp_path):
+    """Over HTTP a sharded dataset remembers each shard's index with the shard's ETag: a
+    repeated partial read costs one request per shard; a shard rewritten meanwhile (by
+    another writer) is refused by its ETag and read afresh, never through the old index."""
+    a = _data((32, 32), "uint16")
+    local = z5py.File(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    local.create_dataset("d", data=a, chunks=(4, 4), shards=(16, 16), compression="zstd")
+    box = np.s_[3:13, 5:30]  # two shards, a few inner chunks of each
+    with http_server(str(tmp_path)) as srv:
+        d = z5py.File(f"{srv.url}/s.zarr", mode="r")["d"]
+        counts = []
+        for _ in range(3):
+            srv.counter[0] = 0
+            np.testing.assert_array_equal(d[box], a[box])
+            counts.append(srv.counter[0])
+        assert counts == [4, 2, 2], counts  # index + chunks per shard, then chunks only
+        b = a * 3
+        local["d"][:] = b
+        srv.counter[0] = 0
+        np.testing.assert_array_equal(d[box], b[box])
+        assert srv.counter[0] == 6  # refused, index, chunks; per shard
+        srv.counter[0] = 0
+        np.testing.assert_array_equal(d[box], b[box])
+        assert srv.counter[0] == 2
+
+
+def test_shard_indexes_on_s3_follow_other_writers(s3):
+    so = s3.options()
+    url = "s3://bucket/remembered.zarr"
+    a = _data((32, 32), "int32")
+    f = z5py.File(url, mode="w", zarr_format=3, storage_options=so)
+    f.create_dataset("d", data=a, chunks=(4, 4), shards=(16, 16))
+    reader = z5py.File(url, mode="r", storage_options=so)["d"]
+    box = np.s_[1:15, 2:31]
+    np.testing.assert_array_equal(reader[box], a[box])
+    for k in range(1, 4):
+        writer = z5py.File(url, mode="a", storage_options=so)["d"]
+        writer[0:16, 0:32] = a[0:16] + k  # rewrites both shards of the box
+        np.testing.assert_array_equal(reader[box], (a + k)[box])
+
+
 # --------------------------------------------------------------------------------------
 # interoperability through the S3 server
 

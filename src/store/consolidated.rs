@@ -19,7 +19,8 @@
 //! stale, as they do for zarr-python.
 
 use super::{
-    ByteRange, ListableStore, Listing, PooledBuf, ReadableStore, Store, Update, WritableStore,
+    ByteRange, ListableStore, Listing, PooledBuf, ReadableStore, Store, Update, Versioned,
+    WritableStore,
 };
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -318,6 +319,19 @@ impl ReadableStore for ConsolidatedStore {
                 None => Ok(false),
             },
             None => self.inner.get_range_into(key, range, buf),
+        }
+    }
+
+    // Shards are never in the document: their versioned reads are the store's own.
+    fn get_ranges_versioned(
+        &self,
+        key: &str,
+        ranges: &[ByteRange],
+        if_version: Option<&str>,
+    ) -> Result<Versioned> {
+        match self.known(key) {
+            Some(_) => super::unversioned(self, key, ranges, if_version),
+            None => self.inner.get_ranges_versioned(key, ranges, if_version),
         }
     }
 

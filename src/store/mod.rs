@@ -71,6 +71,36 @@ pub fn resolve_ranges(ranges: &[ByteRange], size: u64, location: &str) -> Result
         .collect()
 }
 
+/// A ranged read that must see one version of a value: the bytes and the value's version
+/// (the store's ETag) where the store tags values, or why there are none.
+#[derive(Debug)]
+pub enum Versioned {
+    /// The ranges, in order, and the version they all came from (None: the store has no
+    /// versions, or its answers did not agree on one).
+    Got(Vec<Vec<u8>>, Option<String>),
+    /// No value at the key.
+    Missing,
+    /// The value no longer has the version the read was made for.
+    Changed,
+}
+
+/// `get_ranges_versioned` of a value without versions: its plain ranges, and `Changed` for
+/// a read that asks for a version.
+pub fn unversioned<S: ReadableStore + ?Sized>(
+    store: &S,
+    key: &str,
+    ranges: &[ByteRange],
+    if_version: Option<&str>,
+) -> Result<Versioned> {
+    if if_version.is_some() {
+        return Ok(Versioned::Changed);
+    }
+    Ok(match store.get_ranges(key, ranges)? {
+        Some(got) => Versioned::Got(got, None),
+        None => Versioned::Missing,
+    })
+}
+
 /// What an update (a read-modify-write) decides to do with the value it was shown.
 pub enum Update {
     /// Store these parts, concatenated, as the new value.
@@ -140,6 +170,20 @@ pub trait ReadableStore: Send + Sync + std::fmt::Debug {
             }
             None => Ok(false),
         }
+    }
+
+    /// `get_ranges` together with the value's version, where the store tags values (object
+    /// stores: the ETag); with `if_version`, only if the value still has that version
+    /// (`Versioned::Changed` otherwise), so that bytes read in two requests (a shard's index,
+    /// then its inner chunks) come from one version. Stores without versions return none,
+    /// and a read asking for one is `Changed`.
+    fn get_ranges_versioned(
+        &self,
+        key: &str,
+        ranges: &[ByteRange],
+        if_version: Option<&str>,
+    ) -> Result<Versioned> {
+        unversioned(self, key, ranges, if_version)
     }
 
     /// The size in bytes of the value at `key`, or None when it is missing.

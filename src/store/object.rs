@@ -5,7 +5,7 @@
 //! GIL) see the same synchronous interface as the filesystem store. Calls that move many
 //! values or ranges keep up to [`ObjectStoreBackend::concurrency`] requests in flight.
 
-use super::{join, ByteRange, Listing, ReadableStore, Update, WritableStore};
+use super::{join, ByteRange, Listing, ReadableStore, Update, Versioned, WritableStore};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -192,6 +192,13 @@ fn not_writable(location: &str) -> Error {
 }
 
 /// Merge sorted spans closer than `gap` into the requests to make.
+/// One ranged GET: the bytes and the value's ETag, or why there are none.
+enum Fetched {
+    Got(Bytes, Option<String>),
+    Missing,
+    Changed,
+}
+
 fn merge_spans(spans: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
     let mut sorted: Vec<Range<u64>> = spans.iter().filter(|r| r.end > r.start).cloned().collect();
     sorted.sort_by_key(|r| r.start);
@@ -505,18 +512,35 @@ impl ObjectStoreBackend {
         }
     }
 
-    async fn fetch_range(&self, key: &str, range: GetRange) -> Result<Option<Bytes>> {
+    /// One byte range and the value's ETag; with `if_match`, only from that version
+    /// (`Changed` when the server refuses it, or answers from another version).
+    async fn fetch_range(
+        &self,
+        key: &str,
+        range: GetRange,
+        if_match: Option<&str>,
+    ) -> Result<Fetched> {
         let opts = GetOptions {
             range: Some(range),
+            if_match: if_match.map(str::to_string),
             ..Default::default()
         };
         match self.store.get_opts(&self.path(key), opts).await {
-            Ok(r) => Ok(Some(
-                r.bytes()
+            Ok(r) => {
+                let etag = r.meta.e_tag.clone();
+                if if_match.is_some() && etag.as_deref() != if_match {
+                    return Ok(Fetched::Changed);
+                }
+                let bytes = r
+                    .bytes()
                     .await
-                    .map_err(|e| map_err(&self.location(key), e))?,
-            )),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    .map_err(|e| map_err(&self.location(key), e))?;
+                Ok(Fetched::Got(bytes, etag))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
+            Err(object_store::Error::Precondition { .. }) if if_match.is_some() => {
+                Ok(Fetched::Changed)
+            }
             Err(e) => Err(map_err(&self.location(key), e)),
         }
     }
@@ -525,7 +549,8 @@ impl ObjectStoreBackend {
         &self,
         key: &str,
         ranges: &[ByteRange],
-    ) -> Result<Option<Vec<Vec<u8>>>> {
+        if_match: Option<&str>,
+    ) -> Result<Versioned> {
         let loc = || self.location(key);
         let past_end = |r: &ByteRange, got: usize| {
             Error::io(
@@ -578,17 +603,20 @@ impl ObjectStoreBackend {
         if reqs.is_empty() {
             // Nothing to fetch, but a missing value is still None.
             return match self.store.head(&self.path(key)).await {
-                Ok(_) => Ok(Some(vec![Vec::new(); ranges.len()])),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Ok(meta) if if_match.is_some() && meta.e_tag.as_deref() != if_match => {
+                    Ok(Versioned::Changed)
+                }
+                Ok(meta) => Ok(Versioned::Got(vec![Vec::new(); ranges.len()], meta.e_tag)),
+                Err(object_store::Error::NotFound { .. }) => Ok(Versioned::Missing),
                 Err(e) => Err(map_err(&loc(), e)),
             };
         }
-        let fetched: Vec<Option<Bytes>> = futures::stream::iter(reqs.iter().map(|r| {
+        let fetched: Vec<Fetched> = futures::stream::iter(reqs.iter().map(|r| {
             let range = match r {
                 Req::Span(s) => GetRange::Bounded(s.clone()),
                 Req::Suffix(n) => GetRange::Suffix(*n),
             };
-            self.fetch_range(key, range)
+            self.fetch_range(key, range, if_match)
         }))
         .buffered(self.concurrency)
         .try_collect()
@@ -604,10 +632,24 @@ impl ObjectStoreBackend {
             ),
             e => e,
         })?;
-        if fetched.iter().any(Option::is_none) {
-            return Ok(None);
+        let mut version: Option<Option<String>> = None;
+        let mut bodies = Vec::with_capacity(fetched.len());
+        for f in fetched {
+            match f {
+                Fetched::Missing => return Ok(Versioned::Missing),
+                Fetched::Changed => return Ok(Versioned::Changed),
+                Fetched::Got(bytes, etag) => {
+                    // Answers from different versions (a writer in between) carry none.
+                    version = match version {
+                        Some(v) if v != etag => Some(None),
+                        Some(v) => Some(v),
+                        None => Some(etag),
+                    };
+                    bodies.push(bytes);
+                }
+            }
         }
-        let fetched: Vec<Bytes> = fetched.into_iter().map(Option::unwrap).collect();
+        let fetched = bodies;
         let (span_bytes, suffix_bytes) = fetched.split_at(merged.len());
         let mut out = Vec::with_capacity(ranges.len());
         let mut suffix_at = 0;
@@ -637,7 +679,7 @@ impl ObjectStoreBackend {
                 }
             }
         }
-        Ok(Some(out))
+        Ok(Versioned::Got(out, version.flatten()))
     }
 
     async fn update_async(
@@ -761,7 +803,20 @@ impl ReadableStore for ObjectStoreBackend {
     }
 
     fn get_ranges(&self, key: &str, ranges: &[ByteRange]) -> Result<Option<Vec<Vec<u8>>>> {
-        block_on(self.get_ranges_async(key, ranges))?
+        match block_on(self.get_ranges_async(key, ranges, None))?? {
+            Versioned::Got(got, _) => Ok(Some(got)),
+            // Unreachable without a version to match; reads as missing all the same.
+            Versioned::Missing | Versioned::Changed => Ok(None),
+        }
+    }
+
+    fn get_ranges_versioned(
+        &self,
+        key: &str,
+        ranges: &[ByteRange],
+        if_version: Option<&str>,
+    ) -> Result<Versioned> {
+        block_on(self.get_ranges_async(key, ranges, if_version))?
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
