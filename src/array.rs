@@ -52,6 +52,19 @@ pub struct ChunkData {
     pub varlen: bool,
 }
 
+/// One chunk's part of a region being changed (see [`Array::modify_region`]): the chunk's
+/// contents, decoded to C order, and where the part lies in the chunk (`in_chunk`) and in
+/// the region (`in_region`), of `extent`.
+pub struct Piece<'a, 'b> {
+    pub chunk: &'a mut OutputBuffer<'b>,
+    pub in_chunk: &'a [usize],
+    pub in_region: &'a [usize],
+    pub extent: &'a [usize],
+}
+
+/// Changes one chunk's part of a region (see [`Array::modify_region`]).
+pub type Modify<'a> = dyn Fn(Piece) -> Result<()> + Sync + 'a;
+
 /// A decoded chunk in `scratch` with `layout`, as a C-order `ChunkData`.
 pub(crate) fn to_c_order(
     mut scratch: Vec<u8>,
@@ -166,7 +179,7 @@ impl Array {
         }
     }
 
-    fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
+    fn check_fixed_size(&self) -> Result<()> {
         if self.meta.dtype.is_object() {
             // Variable-length items go through `crate::objects`, never as fixed-size bytes.
             return Err(Error::invalid(format!(
@@ -174,6 +187,11 @@ impl Array {
                 self.meta.meta_path
             )));
         }
+        Ok(())
+    }
+
+    fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
+        self.check_fixed_size()?;
         let need = shape.iter().product::<u64>() as usize * self.elem();
         if need != len {
             return Err(Error::invalid(format!(
@@ -348,14 +366,37 @@ impl Array {
         data: &[u8],
         n_threads: usize,
     ) -> Result<()> {
-        let n_threads = self.tasks(n_threads);
-        self.meta.grid.check_region(start, shape)?;
         self.check_len(shape, data.len())?;
-        if self.meta.sharding.is_some() {
-            return shard::write_region(self, start, shape, data, n_threads);
-        }
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let src_layout = Layout::c_order(&ushape, self.elem());
+        self.modify_region(start, shape, true, n_threads, &|piece| {
+            piece
+                .chunk
+                .region_mut(piece.in_chunk, piece.extent)?
+                .copy_from(data, &src_layout, piece.in_region)
+        })
+    }
+
+    /// Change the region at `start` of `shape` in place: `modify` is called once for each
+    /// chunk the region touches with the chunk's part of it ([`Piece`]), inside the chunk's
+    /// (shard's) read-modify-write, which holds the chunk's lock from the read to the write
+    /// (see `WritableStore::update`), so writers of other elements of the chunk lose
+    /// nothing. `sets_all`: `modify` sets every element of its piece; a chunk the region
+    /// then covers whole is neither read nor locked.
+    pub fn modify_region(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        sets_all: bool,
+        n_threads: usize,
+        modify: &Modify,
+    ) -> Result<()> {
+        let n_threads = self.tasks(n_threads);
+        self.meta.grid.check_region(start, shape)?;
+        self.check_fixed_size()?;
+        if self.meta.sharding.is_some() {
+            return shard::modify_region(self, start, shape, sets_all, n_threads, modify);
+        }
         let chunks = self.meta.grid.chunks_in_region(start, shape);
         let chunk_bytes = self.meta.grid.chunk_bytes(self.elem());
         threads::for_each_put(
@@ -367,45 +408,17 @@ impl Array {
                 let origin = self.meta.grid.origin(idx);
                 let inside = self.meta.grid.clipped(idx);
                 let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-                let covers = extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+                let covers = sets_all && extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
                 let stored = self.stored_shape(idx);
+                let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
+                let at = (&in_chunk[..], &in_region[..], &extent[..]);
                 // The new chunk from the old one's bytes (None: missing, or not needed).
                 let merge = |old: Option<&[u8]>, scratch: &mut Scratch| -> Result<store::Put> {
-                    let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
-                    let layout = Layout::c_order(&ustored, self.elem());
-                    let mut buf = store::PooledBuf::with_len(
-                        layout.shape.iter().product::<usize>() * self.elem(),
-                    )?;
-                    let existing = match old {
+                    let old = match old {
                         Some(bytes) => Some(self.decode_stored(idx, bytes, &mut scratch.data)?),
                         None => None,
                     };
-                    let zero = vec![0; ustored.len()];
-                    // Padding (Zarr edge chunks) and untouched parts need the fill value (`buf`
-                    // holds stale bytes); a chunk the data covers whole needs nothing.
-                    let needs_fill = !(covers && extent.iter().zip(&ustored).all(|(e, s)| e == s));
-                    match existing {
-                        Some(old) => {
-                            let common: Vec<usize> = old
-                                .layout
-                                .shape
-                                .iter()
-                                .zip(&ustored)
-                                .map(|(a, b)| *a.min(b))
-                                .collect();
-                            if common != ustored {
-                                fill_all(&mut buf, &self.meta.fill);
-                            }
-                            let mut whole =
-                                OutputBuffer::new(&mut buf, layout.clone(), self.elem())?;
-                            old.copy_to(&zero, &mut whole.region_mut(&zero, &common)?)?;
-                        }
-                        None if needs_fill => fill_all(&mut buf, &self.meta.fill),
-                        None => {}
-                    }
-                    OutputBuffer::new(&mut buf, layout, self.elem())?
-                        .region_mut(&in_chunk, &extent)?
-                        .copy_from(data, &src_layout, &in_region)?;
+                    let buf = self.merge_piece(&ustored, old, covers, at, modify)?;
                     self.chunk_put(idx, buf, &stored)
                 };
                 if covers {
@@ -422,6 +435,53 @@ impl Array {
                 })
             },
         )
+    }
+
+    /// The new contents of one chunk (C order of its decoded `shape`, plain or inner): the
+    /// `old` chunk's where it has them, else the fill value, then `modify` on the piece
+    /// (`in_chunk`, `in_region`, `extent`) of the region. `covers`: the piece spans every
+    /// element of the chunk inside the array and `modify` sets them all, so `old` is not
+    /// needed (callers pass None).
+    pub(crate) fn merge_piece(
+        &self,
+        shape: &[usize],
+        old: Option<ChunkView>,
+        covers: bool,
+        (in_chunk, in_region, extent): (&[usize], &[usize], &[usize]),
+        modify: &Modify,
+    ) -> Result<store::PooledBuf> {
+        let elem = self.elem();
+        let layout = Layout::c_order(shape, elem);
+        let mut buf = store::PooledBuf::with_len(shape.iter().product::<usize>() * elem)?;
+        let zero = vec![0; shape.len()];
+        match old {
+            Some(old) => {
+                // An N5 block stored at an old clipped edge shape holds part of the chunk.
+                let common: Vec<usize> = old
+                    .layout
+                    .shape
+                    .iter()
+                    .zip(shape)
+                    .map(|(a, b)| *a.min(b))
+                    .collect();
+                if common != shape {
+                    fill_all(&mut buf, &self.meta.fill);
+                }
+                let mut whole = OutputBuffer::new(&mut buf, layout.clone(), elem)?;
+                old.copy_to(&zero, &mut whole.region_mut(&zero, &common)?)?;
+            }
+            // `buf` holds stale bytes: padding (Zarr edge chunks) and whatever `modify`
+            // leaves get the fill value, unless it sets the whole buffer.
+            None if !(covers && extent == shape) => fill_all(&mut buf, &self.meta.fill),
+            None => {}
+        }
+        modify(Piece {
+            chunk: &mut OutputBuffer::new(&mut buf, layout, elem)?,
+            in_chunk,
+            in_region,
+            extent,
+        })?;
+        Ok(buf)
     }
 
     /// Encode one chunk for the store (None, to remove it, when it holds only the fill

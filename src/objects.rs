@@ -345,6 +345,7 @@ impl Array {
                 self,
                 start,
                 shape,
+                true,
                 n_threads,
                 shard_bytes,
                 &|_, c| {

@@ -3,8 +3,10 @@
 //! selected elements inside that chunk, straight from (or into) the caller's buffer.
 //!
 //! Memory: the output (or data) buffer plus one chunk-sized box per thread. The interface
-//! toward the array is `read_region` / `write_region` / `chunk_shape` only, so plain and
-//! sharded arrays (and any store) are served alike.
+//! toward the array is `read_region` / `modify_region` / `chunk_shape` only, so plain and
+//! sharded arrays (and any store) are served alike, and a write changes its elements
+//! inside each chunk's locked read-modify-write: threads and processes writing other
+//! elements of the same chunks lose nothing.
 //!
 //! Two kinds of selection:
 //! - orthogonal: a list of indices per axis (numpy's `np.ix_`); the buffer has the shape
@@ -62,9 +64,13 @@ impl Buffer<'_> {
     }
 
     /// One chunk's share of a selection, through the box (`start`, `shape`) spanning its
-    /// selected elements: the box is read (for a write only where `covered` says the
-    /// elements leave gaps in it), `moves` moves the elements between the box and the
-    /// buffer, and a write stores the box again.
+    /// selected elements inside the chunk: `moves(bytes, base, strides)` moves the
+    /// elements between the box (its first element at byte `base` of `bytes`, its axes
+    /// `strides` bytes apart) and the buffer. A read reads the box first; a write moves
+    /// the elements into the chunk itself inside the chunk's (shard's) locked
+    /// read-modify-write (`Array::modify_region`), so writers of other elements of the
+    /// chunk lose nothing; `covered` says whether the elements fill the box (a box that is
+    /// the whole chunk then needs no read and no lock).
     fn through_box(
         &self,
         array: &Array,
@@ -72,20 +78,24 @@ impl Buffer<'_> {
         start: &[u64],
         shape: &[u64],
         covered: impl FnOnce() -> bool,
-        moves: impl FnOnce(&mut [u8]) -> Result<()>,
+        moves: impl Fn(&mut [u8], usize, &[usize]) -> Result<()> + Sync,
     ) -> Result<()> {
-        let nbytes = shape.iter().product::<u64>() as usize * array.elem();
-        crate::store::resize(scratch, nbytes)?;
-        let boxed = &mut scratch[..nbytes];
-        let write = matches!(self, Buffer::In(_));
-        if !write || !covered() {
-            array.read_region(start, shape, boxed, 1)?;
+        let elem = array.elem();
+        match self {
+            Buffer::Out(_) => {
+                let nbytes = shape.iter().product::<u64>() as usize * elem;
+                crate::store::resize(scratch, nbytes)?;
+                let boxed = &mut scratch[..nbytes];
+                array.read_region(start, shape, boxed, 1)?;
+                moves(boxed, 0, &c_strides(shape, elem))
+            }
+            Buffer::In(_) => array.modify_region(start, shape, covered(), 1, &|piece| {
+                // The box lies inside one chunk: this is its only piece.
+                let layout = piece.chunk.layout();
+                let (base, strides) = (layout.offset(piece.in_chunk), layout.strides.clone());
+                moves(piece.chunk.bytes_mut(), base, &strides)
+            }),
         }
-        moves(boxed)?;
-        if write {
-            array.write_region(start, shape, boxed, 1)?;
-        }
-        Ok(())
     }
 }
 
@@ -269,18 +279,17 @@ fn orthogonal(array: &Array, indices: &[Vec<u64>], buf: Buffer, n_threads: usize
                 .map(|(&g, a)| a.groups[g].1.as_slice())
                 .collect();
             let (start, shape, rebased) = bounding_box(&chunk, &ks, &lists);
-            let box_strides = c_strides(&shape, elem);
             buf.through_box(
                 array,
                 scratch,
                 &start,
                 &shape,
                 || covers_box(&rebased, &shape),
-                |boxed| {
-                    each_row(&rebased, &box_strides, &buf_strides, &mut |at, pos, row| {
+                |bytes, base, strides| {
+                    each_row(&rebased, strides, &buf_strides, &mut |at, pos, row| {
                         // SAFETY: every buffer position belongs to exactly one chunk per
                         // axis, so tasks move disjoint elements of the buffer.
-                        unsafe { buf.move_row(boxed, at, pos, row, elem) }
+                        unsafe { buf.move_row(bytes, base + at, pos, row, elem) }
                     })
                 },
             )
@@ -301,8 +310,8 @@ pub fn read_orthogonal(
 }
 
 /// Write `data` (C order, of the selection's shape) to the orthogonal selection `indices`.
-/// Only chunks holding selected elements are touched; inside a chunk, the bounding box of
-/// the selected elements is read (unless they fill it), changed and written back.
+/// Only chunks holding selected elements are touched, each by one locked read-modify-write
+/// (none when the elements fill the whole chunk).
 pub fn write_orthogonal(
     array: &Array,
     indices: &[Vec<u64>],
@@ -372,29 +381,37 @@ fn points(array: &Array, coords: &[u64], buf: Buffer, n_threads: usize) -> Resul
                 }
             }
             let shape: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l + 1).collect();
-            let strides = c_strides(&shape, elem);
-            // (byte offset in the buffer, byte offset in the box)
-            let offsets: Vec<(usize, usize)> = points
-                .iter()
-                .map(|&p| {
-                    let at = (0..ndim)
-                        .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
-                        .sum();
-                    (p * elem, at)
-                })
-                .collect();
+            // (byte offset in the buffer, byte offset in a box with these strides)
+            let offsets = |strides: &[usize]| -> Vec<(usize, usize)> {
+                points
+                    .iter()
+                    .map(|&p| {
+                        let at = (0..ndim)
+                            .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
+                            .sum();
+                        (p * elem, at)
+                    })
+                    .collect()
+            };
             let covered = || {
                 let mut seen = vec![false; shape.iter().product::<u64>() as usize];
-                for &(_, at) in &offsets {
-                    seen[at / elem] = true;
+                for (_, at) in offsets(&c_strides(&shape, 1)) {
+                    seen[at] = true;
                 }
                 seen.iter().all(|&s| s)
             };
-            buf.through_box(array, scratch, &lo, &shape, covered, |boxed| {
-                // SAFETY: each point belongs to one chunk group: tasks move disjoint elements of
-                // the buffer.
-                unsafe { buf.move_row(boxed, 0, 0, &offsets, elem) }
-            })
+            buf.through_box(
+                array,
+                scratch,
+                &lo,
+                &shape,
+                covered,
+                |bytes, base, strides| {
+                    // SAFETY: each point belongs to one chunk group: tasks move disjoint
+                    // elements of the buffer.
+                    unsafe { buf.move_row(bytes, base, 0, &offsets(strides), elem) }
+                },
+            )
         },
     )
 }
@@ -434,5 +451,100 @@ mod tests {
     fn boxes_cover_only_when_gapless() {
         assert!(covers_box(&[vec![(0, 0), (1, 1)]], &[2]));
         assert!(!covers_box(&[vec![(0, 0), (1, 2)]], &[3]));
+    }
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    use super::*;
+    use crate::dtype::DataType;
+    use crate::metadata::{ArraySpec, Format};
+    use crate::store::{FsStore, MemoryStore, Store};
+    use std::sync::Arc;
+
+    /// Threads writing interleaved strided columns and scattered points of shared chunks
+    /// lose nothing, on plain and sharded arrays, in memory and on the filesystem (where
+    /// each chunk's update also holds the inter-process lock).
+    #[test]
+    fn threads_writing_interleaved_selections_of_shared_chunks_lose_nothing() {
+        let dir = std::env::temp_dir().join(format!("z5py-selection-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let stores: Vec<Arc<dyn Store>> =
+            vec![Arc::new(MemoryStore::new()), Arc::new(FsStore::new(&dir))];
+        // Thread t writes row by row the columns t, t + n, ... (a strided selection whose
+        // box in each chunk has the other threads' columns in its gaps), then, two at a
+        // time, the points (r, t) and (r, t + 2n) with another value.
+        let (rows, cols, n) = (24u64, 24u64, 4u64);
+        for (s, store) in stores.iter().enumerate() {
+            for (f, shards) in [
+                (Format::N5, None),
+                (Format::ZarrV2, None),
+                (Format::ZarrV3, Some(vec![8, 24])),
+            ] {
+                let spec = ArraySpec {
+                    shards: shards.clone(),
+                    ..ArraySpec::new(f, vec![rows, cols], vec![4, 12], DataType::UInt16)
+                };
+                let name = format!("a{s}{f:?}{}", shards.is_some());
+                let a = Array::create(store.clone(), &name, &spec).unwrap();
+                let barrier = std::sync::Barrier::new(n as usize);
+                std::thread::scope(|sc| {
+                    for t in 0..n {
+                        let (a, barrier) = (&a, &barrier);
+                        sc.spawn(move || {
+                            let mine: Vec<u64> = (t..cols).step_by(n as usize).collect();
+                            let vals: Vec<u8> = mine
+                                .iter()
+                                .flat_map(|_| (t as u16 + 1).to_ne_bytes())
+                                .collect();
+                            for r in 0..rows {
+                                write_orthogonal(a, &[vec![r], mine.clone()], &vals, 1).unwrap();
+                            }
+                            barrier.wait();
+                            let pts = [(t as u16 + 100).to_ne_bytes(); 2].concat();
+                            for r in 0..rows {
+                                write_points(a, &[r, t, r, t + 2 * n], &pts, 1).unwrap();
+                            }
+                        });
+                    }
+                });
+                let mut out = vec![0u8; (rows * cols * 2) as usize];
+                a.read_region(&[0, 0], &[rows, cols], &mut out, 1).unwrap();
+                let mut lost = 0;
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let i = ((r * cols + c) * 2) as usize;
+                        let got = u16::from_ne_bytes([out[i], out[i + 1]]) as u64;
+                        let t = c % n;
+                        let want = if c == t || c == t + 2 * n {
+                            t + 100
+                        } else {
+                            t + 1
+                        };
+                        lost += usize::from(got != want);
+                    }
+                }
+                assert_eq!(lost, 0, "store {s} {f:?} {shards:?}: {lost} elements lost");
+            }
+        }
+        // no lock file is left
+        let left: Vec<_> = walk(&dir)
+            .into_iter()
+            .filter(|p| p.contains(".z5lock"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p.display().to_string());
+        }
+        out
     }
 }

@@ -6,8 +6,8 @@
 mod cache;
 pub use cache::IndexCache;
 
-use crate::array::{to_c_order, Array, ChunkData};
-use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
+use crate::array::{to_c_order, Array, ChunkData, Modify};
+use crate::chunk::copy::{ChunkView, OutputBuffer};
 use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::codec::Compressor;
 use crate::dtype::swap_bytes;
@@ -614,10 +614,9 @@ fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
 }
 
 /// One inner chunk of a shard a region write touches, inside the array: its index in its
-/// shard, the shard's path, where it meets the region (as
-/// `overlap` gives it), whether the region covers all of it that lies in the array
-/// (`full`), whether it lies wholly in the array (`interior`), and its old bytes (when
-/// the shard is rewritten from its old bytes and held it).
+/// shard, the shard's path, where it meets the region (as `overlap` gives it), whether the
+/// write sets all of it that lies in the array (`full`: the old bytes are not needed), and
+/// its old bytes (when the shard is rewritten from its old bytes and held it).
 pub(crate) struct InnerWrite<'s> {
     pub local: &'s [u64],
     pub path: &'s str,
@@ -625,7 +624,6 @@ pub(crate) struct InnerWrite<'s> {
     pub in_reg: Vec<usize>,
     pub ext: Vec<usize>,
     pub full: bool,
-    pub interior: bool,
     pub old: Option<&'s [u8]>,
 }
 
@@ -634,13 +632,15 @@ pub(crate) type InnerWriteFn<'a> =
     dyn Fn(&mut Vec<u8>, &InnerWrite) -> Result<Option<PooledBuf>> + Sync + 'a;
 
 /// Write the region at `start` of `shape`: each shard it touches is rewritten once
-/// (atomically; a read-modify-write under the store's `update` unless the region covers
-/// it), `f` giving the new bytes of every inner chunk the region touches; the others keep
-/// their bytes. `shard_bytes` is a shard's decoded size, for batching the I/O.
+/// (atomically; a read-modify-write under the store's `update` unless the write sets all
+/// of it: `sets_all`, `f` sets every element of the region), `f` giving the new bytes of
+/// every inner chunk the region touches; the others keep their bytes. `shard_bytes` is a
+/// shard's decoded size, for batching the I/O.
 pub(crate) fn write_inner_chunks(
     a: &Array,
     start: &[u64],
     shape: &[u64],
+    sets_all: bool,
     n_threads: usize,
     shard_bytes: usize,
     f: &InnerWriteFn,
@@ -657,7 +657,7 @@ pub(crate) fn write_inner_chunks(
             let path = a.chunk_path(sidx);
             let inside = a.meta.grid.clipped(sidx);
             let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
-            let covers = ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+            let covers = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
             // Several shards already keep the threads busy; one shard parallelises its chunks.
             let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
             rewrite_shard(
@@ -686,8 +686,7 @@ pub(crate) fn write_inner_chunks(
                     if ext.contains(&0) {
                         return Ok(Inner::Keep);
                     }
-                    let full = ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-                    let interior = in_bounds == sharding(a).inner;
+                    let full = sets_all && ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
                     let inner = InnerWrite {
                         local,
                         path: &path,
@@ -695,7 +694,6 @@ pub(crate) fn write_inner_chunks(
                         in_reg,
                         ext,
                         full,
-                        interior,
                         old,
                     };
                     Ok(Inner::Set(f(scratch, &inner)?))
@@ -706,39 +704,27 @@ pub(crate) fn write_inner_chunks(
     )
 }
 
-pub fn write_region(
+/// [`Array::modify_region`] of a sharded array: each inner chunk the region touches is
+/// merged by [`Array::merge_piece`] inside its shard's rewrite.
+pub fn modify_region(
     a: &Array,
     start: &[u64],
     shape: &[u64],
-    data: &[u8],
+    sets_all: bool,
     n_threads: usize,
+    modify: &Modify,
 ) -> Result<()> {
-    let elem = a.elem();
-    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-    let src_layout = Layout::c_order(&ushape, elem);
     let inner_u: Vec<usize> = sharding(a).inner.iter().map(|&s| s as usize).collect();
-    let inner_layout = Layout::c_order(&inner_u, elem);
-    let inner_bytes = inner_u.iter().product::<usize>() * elem;
-    let shard_bytes = a.meta.grid.chunk_bytes(elem);
-    write_inner_chunks(a, start, shape, n_threads, shard_bytes, &|scratch, c| {
-        // `buf` holds stale bytes: what neither the old chunk nor the data cover (the
-        // padding of edge chunks included) gets the fill value.
-        let mut buf = PooledBuf::with_len(inner_bytes)?;
-        let zero = vec![0; inner_u.len()];
-        match c.old.filter(|_| !c.full) {
-            Some(bytes) => {
-                let mut whole = OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?;
-                decode_inner(a, bytes, scratch, c.path, c.local)?
-                    .copy_to(&zero, &mut whole.region_mut(&zero, &inner_u)?)?;
-            }
-            None if c.full && c.interior => {}
-            None => fill_all(&mut buf, &a.meta.fill),
-        }
-        OutputBuffer::new(&mut buf, inner_layout.clone(), elem)?
-            .region_mut(&c.in_chunk, &c.ext)?
-            .copy_from(data, &src_layout, &c.in_reg)?;
-        encode_inner(a, buf)
-    })
+    let shard_bytes = a.meta.grid.chunk_bytes(a.elem());
+    let each = |scratch: &mut Vec<u8>, c: &InnerWrite| {
+        let old = match c.old.filter(|_| !c.full) {
+            Some(bytes) => Some(decode_inner(a, bytes, scratch, c.path, c.local)?),
+            None => None,
+        };
+        let at = (&c.in_chunk[..], &c.in_reg[..], &c.ext[..]);
+        encode_inner(a, a.merge_piece(&inner_u, old, c.full, at, modify)?)
+    };
+    write_inner_chunks(a, start, shape, sets_all, n_threads, shard_bytes, &each)
 }
 
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {

@@ -214,6 +214,13 @@ impl<'a> OutputBuffer<'a> {
         Ok(())
     }
 
+    /// The whole buffer as bytes, for the one caller that has it to itself.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the buffer was borrowed mutably for 'a with this length, and `&mut self`
+        // is exclusive, so no region is in use.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
     /// Like [`OutputBuffer::region`], for the one caller that has the buffer to itself.
     ///
     /// # Errors
