@@ -167,6 +167,17 @@ pub fn update_attrs(
     })
 }
 
+/// Remove every user attribute at `at` but those named in `keep` (attributes z5py itself
+/// stores among them), in one read-modify-write: a key another writer sets meanwhile is
+/// either removed with the rest or set after, never half of both. The format's own keys
+/// (N5 dataset metadata, the root's version) stay, as for every attribute change.
+pub fn clear_attrs(at: &Loc, format: Format, keep: &[String], is_root: bool) -> Result<()> {
+    edit_attrs(at, format, is_root, &mut |m| {
+        m.retain(|k, _| keep.contains(k));
+        Ok(())
+    })
+}
+
 /// Read-modify-write of the user attributes at `at` (only the attributes of a node that
 /// exists).
 fn edit_attrs(

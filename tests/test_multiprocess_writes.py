@@ -49,6 +49,11 @@ WORKER = textwrap.dedent(
 )
 
 
+def _start(script, *args):
+    """A worker process running ``script`` with ``args`` (made strings)."""
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)])
+
+
 def _cuts(rng, extent, n):
     inner = sorted(rng.choice(np.arange(1, extent), size=n - 1, replace=False).tolist())
     return list(zip([0] + inner, inner + [extent]))
@@ -70,12 +75,7 @@ def test_processes_writing_unaligned_blocks_and_attributes_lose_nothing(tmp_path
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(plan))
     go = tmp_path / "go"
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(f.path), "x", str(w), str(plan_file), str(go)]
-        )
-        for w in range(WORKERS)
-    ]
+    workers = [_start(WORKER, f.path, "x", w, plan_file, go) for w in range(WORKERS)]
     go.write_text("")
     for w in workers:
         assert w.wait(timeout=300) == 0
@@ -161,8 +161,7 @@ def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing
         ops = _selection_ops(w, WORKERS, SEL_SHAPE)
         plan_file = tmp_path / f"plan{w}.json"
         plan_file.write_text(json.dumps(ops))
-        args = [str(f.path), "x", str(plan_file), str(go)]
-        workers.append(subprocess.Popen([sys.executable, "-c", SEL_WORKER, *args]))
+        workers.append(_start(SEL_WORKER, f.path, "x", plan_file, go))
         for kind, a, b, value in ops:
             if kind == "strided":
                 expected[a[0] : a[1], b[0] :: b[1]] = value
@@ -178,3 +177,57 @@ def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing
         name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock.")
     ]
     assert leftovers == []
+
+
+CLEAR_WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    import z5py
+
+    path, key, role, go, done = sys.argv[1:6]
+    attrs = z5py.File(path)[key].attrs
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    if role == "clearer":
+        for j in range(40):
+            attrs.clear()
+            attrs[f"c{j}"] = j
+            # c0 .. c(j-1) were set before this clear: a writer's update may not bring
+            # any back (it read the document before the clear and wrote it after)
+            back = sorted(k for k in attrs if k.startswith("c") and k != f"c{j}")
+            if back:
+                sys.exit(f"after clear {j}: {back} came back")
+        open(done, "w").close()
+    else:
+        i = 0
+        while not os.path.exists(done):
+            attrs[f"{role}_{i}"] = i
+            i += 1
+        attrs[f"{role}_final"] = i
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["n5", "zarr2", "zarr3"])
+def test_clear_is_one_locked_update_among_writers(tmp_path, fmt):
+    """``attrs.clear()`` while other processes set keys: each clear is one locked
+    read-modify-write, so no writer's update brings back keys set before it (before,
+    Zarr v2's clear replaced ``.zattrs`` without the lock, and the hidden keys were read
+    before the replacement), and the format's and z5py's own keys stay."""
+    if fmt == "n5":
+        f = z5py.File(tmp_path / "s.n5")
+    else:
+        f = z5py.File(tmp_path / "s.zarr", zarr_format=int(fmt[4]))
+    f.create_dataset("x", shape=(8, 8), chunks=(4, 4), dtype="u1", maxshape=(None, 16))
+    go, done = tmp_path / "go", tmp_path / "done"
+    roles = ["clearer", "w0", "w1"]
+    workers = [_start(CLEAR_WORKER, f.path, "x", role, go, done) for role in roles]
+    go.write_text("")
+    for w in workers:
+        assert w.wait(timeout=300) == 0
+    ds = z5py.File(f.path, mode="r")["x"]
+    keys = set(ds.attrs)
+    assert {"c39", "w0_final", "w1_final"} <= keys
+    assert not {k for k in keys if k.startswith("c")} - {"c39"}
+    assert ds.maxshape == (None, 16)
+    assert ds.shape == (8, 8)

@@ -16,6 +16,7 @@ __all__ = [
     "Store",
     "__version__",
     "check_compression",
+    "clear_attrs",
     "compressors",
     "create_group",
     "node_info",
@@ -125,6 +126,17 @@ def update_attrs(
 ) -> None:
     """Set the attributes of ``set_json`` and remove those in ``delete`` (default: none) in one
     read-modify-write that other threads and processes cannot interleave (locked on disk)."""
+
+def clear_attrs(
+    target: _Target,
+    fmt: str,
+    keep: Sequence[str] = ...,
+    key: str = "",
+    root: bool = False,
+) -> None:
+    """Remove every user attribute but those named in ``keep`` in one read-modify-write that
+    other threads and processes cannot interleave (locked on disk); the format's reserved
+    keys stay."""
 
 def compressors(fmt: str) -> list[str]:
     """Compressor names (z5py spelling) compiled in for a format."""

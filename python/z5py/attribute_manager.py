@@ -204,20 +204,6 @@ class AttributeManager(MutableMapping):
             )
         return {k: v for k, v in attrs.items() if k not in HIDDEN_KEYS}
 
-    def _write(self, attrs: Mapping[str, Any]) -> None:
-        """Replace all user attributes with ``attrs`` (z5py's hidden ones are kept)."""
-        hidden = {k: v for k, v in self._read_all().items() if k in HIDDEN_KEYS}
-        try:
-            _z5py.write_attrs(
-                self._loc.target,
-                self._fmt,
-                _dumps({**dict(attrs), **hidden}),
-                key=self._loc.key,
-                root=self._root,
-            )
-        except InvalidArgumentError as error:  # a key N5 reserves at this node
-            raise ReservedAttributeError(str(error)) from None
-
     def _update(self, new: Mapping[str, Any], delete: tuple[str, ...] = ()) -> None:
         """Set ``new`` and remove ``delete`` in one read-modify-write of the stored document,
         which other threads and processes cannot interleave (nothing of theirs is lost)."""
@@ -282,7 +268,11 @@ class AttributeManager(MutableMapping):
         """Remove all user attributes (reserved N5 keys are kept), with a single write."""
         if self._read_only:
             raise ReadOnlyError("cannot clear attributes: opened in read-only mode 'r'")
-        self._write({})
+        # one locked read-modify-write, like set and delete: keys other writers set
+        # meanwhile are removed with the rest or set after, and z5py's hidden keys stay
+        _z5py.clear_attrs(
+            self._loc.target, self._fmt, sorted(HIDDEN_KEYS), key=self._loc.key, root=self._root
+        )
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the attribute names."""

@@ -136,6 +136,23 @@ fn update_attrs(
     py.detach(|| guard(|| node::update_attrs(&Loc::new(&*store, key), fmt, set, &delete, root)))
 }
 
+/// Remove every user attribute but those named in `keep`, in one read-modify-write (locked
+/// like `update_attrs`); the format's reserved keys stay.
+#[pyfunction]
+#[pyo3(signature = (target, fmt, keep=Vec::new(), key="", root=false))]
+fn clear_attrs(
+    py: Python<'_>,
+    target: Target,
+    fmt: &str,
+    keep: Vec<String>,
+    key: &str,
+    root: bool,
+) -> PyResult<()> {
+    let fmt = format(fmt)?;
+    let store = target.resolve(py)?;
+    py.detach(|| guard(|| node::clear_attrs(&Loc::new(&*store, key), fmt, &keep, root)))
+}
+
 /// Check the compressor and options (z5py spelling) of a new array of `dtype` (a numpy
 /// typestr); raises what creating the array would raise for them.
 #[pyfunction]
@@ -159,6 +176,7 @@ fn _z5py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<array::ArrayHandle>()?;
     m.add_class::<store::PyStore>()?;
     m.add_function(wrap_pyfunction!(update_attrs, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(node_info, m)?)?;
     m.add_function(wrap_pyfunction!(root_info, m)?)?;
     m.add_function(wrap_pyfunction!(reserved_attrs, m)?)?;

@@ -9,9 +9,9 @@
 //!   and relative to the store's root (`"raw"`, `"group/sub/array"`).
 //! - `node_info(target, key="")`, `create_group(target, fmt, is_root, key="")`,
 //!   `read_attrs(target, fmt, key="")`, `write_attrs(target, fmt, attrs_json, key="")`,
-//!   `update_attrs(target, fmt, set_json, delete=[], key="")` (a read-modify-write that keeps
-//!   other writers' keys: the store's `update`, locked on disk, conditional on object
-//!   stores), `ArrayHandle.open(target, key="")`, `ArrayHandle.create(target, fmt, ...,
+//!   `update_attrs(target, fmt, set_json, delete=[], key="")` and `clear_attrs(target, fmt,
+//!   keep=[], key="")` (read-modify-writes that keep other writers' keys: the store's
+//!   `update`, locked on disk, conditional on object stores), `ArrayHandle.open(target, key="")`, `ArrayHandle.create(target, fmt, ...,
 //!   key="")`.
 //! - `Store(url, durable=False, storage_options=None)`: a local path or `file://` URL (a
 //!   directory; `durable`, or `Z5PY_DURABLE=1`, syncs every write before it returns),
