@@ -417,3 +417,19 @@ def test_convert_to_sharded_zarr3(tmp_path, h5file):
     assert f["raw"].shards == (10, 10, 10)
     np.testing.assert_array_equal(f["raw"][:], data)
     assert main(["verify", str(out)]) == 0
+
+
+def test_info_shows_shards_of_string_arrays(tmp_path, capsys):
+    """``z5py info`` shows the shard shape of every sharded Zarr v3 array: numbers and
+    variable-length strings as zarr-python 3 writes them (codecs inside sharding)."""
+    zarr = pytest.importorskip("zarr")
+    root = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    root.create_array("text", shape=(8,), chunks=(2,), shards=(4,), dtype=str)[:5] = np.array(
+        list("abcde")
+    )
+    root.create_array("num", shape=(8,), chunks=(2,), shards=(4,), dtype="u2")[:] = 1
+    for name in ["text", "num"]:
+        assert main(["info", str(tmp_path / "s.zarr" / name)]) == 0
+        out = capsys.readouterr().out
+        assert "shards:       (4,)" in out
+        assert "chunks:       (2,)" in out

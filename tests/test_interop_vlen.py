@@ -528,3 +528,29 @@ def test_ours_json2_and_vlen_read_by_zarr_python_2(tmp_path):
     assert zlib.decompress(raw, 31) == b'[[null,null],[{"last":1},null],"|O",[2,2]]'
     meta = json.loads((tmp_path / "ours.zarr" / "j" / ".zarray").read_text())
     assert meta["filters"][0]["id"] == "json2" and meta["fill_value"] is None
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_rechunk_keeps_zarr_python_2_non_string_fill(tmp_path, zarr_format):
+    """A copy of zarr-python 2 string arrays whose fill value is 0 or null: into Zarr v2 the
+    copy keeps that fill value, so where the source has no chunk the copy has none either
+    and reads 0 / None as the source does (and as zarr-python 2 reads it); Zarr v3 string
+    arrays cannot hold it, so there such items read as the copy's fill value ""."""
+    src = tmp_path / "z2.zarr"
+    theirs = _zarr2(FILL_SCRIPT, src, "w")
+    out = tmp_path / "copy.zarr"
+    for name in ["s0", "sn", "b0"]:
+        z5py.util.rechunk(str(src), str(out), name, name, (2,), 1, zarr_format=zarr_format)
+    f = z5py.File(str(out), "r")
+    for name in ["s0", "sn", "b0"]:
+        items = theirs[name]["items"]
+        # output chunk 2 (items 4, 5) and 3 (6, 7): only 6, 7 are wholly outside source chunks
+        assert not f[name].chunk_exists((3,))
+        got = _shown(f[name])
+        if zarr_format == 2:
+            assert got == theirs[name]
+        else:
+            empty = "bytes:" if name == "b0" else ""
+            assert got["items"] == [x if isinstance(x, str) else empty for x in items]
+    if zarr_format == 2:
+        assert _zarr2(FILL_SCRIPT, out, "r") == {n: theirs[n] for n in ["s0", "sn", "b0"]}

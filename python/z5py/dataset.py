@@ -739,6 +739,34 @@ class Dataset(Node):
         self._handle = handle
         self._shape = tuple(handle.shape)
 
+    @property
+    def object_codec(self) -> str | None:
+        """Codec of a variable-length dataset (``"vlen-utf8"``, ``"vlen-bytes"`` or
+        ``"json2"``), None for other datasets."""
+        return self._handle.object_codec
+
+    def keep_missing_value(self, value: Any) -> bool:
+        """Make items of chunks never written read as ``value``, a fill value that is not a
+        string (``0``, ``None`` or another number, as zarr-python 2 writes for ``dtype=str``),
+        when this is a Zarr v2 ``vlen-utf8`` / ``vlen-bytes`` dataset, whose metadata can
+        hold it; copies of such arrays use it. Returns False (and changes nothing) for
+        other datasets: Zarr v3 ``string`` / ``variable_length_bytes`` and ``json2`` keep
+        their own fill value."""
+        if (
+            self._fmt != "zarr2"
+            or self._handle.object_codec not in ("vlen-utf8", "vlen-bytes")
+            or isinstance(value, (str, bytes))
+        ):
+            return False
+        array_metadata.rewrite(
+            self._loc, self._fmt, lambda doc: doc.__setitem__("fill_value", value)
+        )
+        handle = _z5py.ArrayHandle.open(self._loc.target, self._loc.key)
+        if self._handle.write_empty_chunks:
+            handle = handle.with_write_empty_chunks(True)
+        self._handle = handle
+        return True
+
     def _clear_outside(self, new: tuple[int, ...]) -> None:
         """Before shrinking to ``new``: remove the chunks (shards) wholly outside it and
         set the rest of the edge ones to the fill value."""

@@ -277,7 +277,34 @@ class Z5Writer:
 
     def write(self, block: Block, data: np.ndarray) -> None:
         data = np.ascontiguousarray(np.asarray(data).astype(self.dtype, copy=False))
+        if getattr(self.ds, "object_codec", None) in ("vlen-utf8", "vlen-bytes"):
+            self._write_vlen(block, data)
+            return
         self.ds[block] = data
+
+    def _write_vlen(self, block: Block, data: np.ndarray) -> None:
+        """Write strings / bytes where items that are neither (the value a zarr-python 2
+        source reads where it has no chunk: 0, None...) stand for "no chunk": an output
+        chunk of only such items is not written (it reads as the output's fill value, the
+        source's own when the output is Zarr v2), the others store them as the empty item,
+        as numcodecs does."""
+        missing = np.frompyfunc(lambda x: not isinstance(x, (str, bytes)), 1, 1)(data)
+        missing = np.asarray(missing, dtype=bool)
+        if not missing.any():
+            self.ds[block] = data
+            return
+        chunks = tuple(int(c) for c in self.ds.chunks)
+        for idx in chunk_ids(block, chunks):
+            box = tuple(
+                slice(max(b.start, i * c), min(b.stop, (i + 1) * c))
+                for b, i, c in zip(block, idx, chunks)
+            )
+            local = tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(box, block))
+            if missing[local].all():
+                continue
+            part = data[local].copy()
+            part[missing[local]] = None
+            self.ds[box] = part
 
 
 def set_threads(ds: Any, n: int) -> None:

@@ -161,4 +161,8 @@ def copy_dataset(
         create_kwargs=compression,
         dimension_names=ds_in.dimension_names,
     )
+    if not existed and ds_in.dtype == object:
+        # a zarr-python 2 string array's fill value 0 / None: kept where the output can
+        # hold it (Zarr v2); elsewhere chunks the source lacks read as the output's ""
+        ds_out.keep_missing_value(ds_in.fillvalue)
     return copy_z5_to_z5(ds_in, ds_out, blocks_shape, dtype, existed=existed, job=job)
