@@ -433,3 +433,22 @@ def test_info_shows_shards_of_string_arrays(tmp_path, capsys):
         out = capsys.readouterr().out
         assert "shards:       (4,)" in out
         assert "chunks:       (2,)" in out
+
+
+def test_commands_take_a_container_whose_root_is_an_array(tmp_path, capsys):
+    """``info``, ``tree`` and ``verify`` of a path holding an array at its root (what
+    ``zarr.create_array(path)`` writes) describe that array instead of refusing it."""
+    zarr = pytest.importorskip("zarr")
+    path = str(tmp_path / "root.zarr")
+    a = zarr.create_array(path, shape=(6, 5), chunks=(4, 4), dtype="i2", zarr_format=3)
+    a[:] = np.arange(30, dtype="i2").reshape(6, 5)
+    assert main(["info", path]) == 0
+    out = capsys.readouterr().out
+    assert "(6, 5)" in out and "chunks:       (4, 4)" in out
+    assert main(["tree", path]) == 0
+    assert "int16 (6, 5) chunks (4, 4)" in capsys.readouterr().out
+    assert main(["verify", path]) == 0
+    assert "4 chunks checked, OK" in capsys.readouterr().out
+    # a missing path is still named
+    assert main(["info", str(tmp_path / "missing.zarr")]) != 0
+    assert "missing.zarr" in capsys.readouterr().err

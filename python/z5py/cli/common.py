@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._location import is_url
+from .._location import is_url, options_for
 from ..containers import open_z5_read
 from ..formats import CONTAINER_EXTS, H5_EXTS, infer_zarr_format, is_node_dir
 
@@ -160,10 +160,15 @@ def existing_container(
 
 def open_node(container: str, key: str, options: dict[str, Any] | None = None):
     """Open a z5py container (read-only) and the node at ``key`` (``options``:
-    ``storage_options`` of a URL)."""
-    f = open_z5_read(container, options)
+    ``storage_options`` of a URL). Without a key the node is the container's root: its
+    File, or the Dataset of a container whose root is an array (as zarr-python's
+    ``create_array(path)`` and tensorstore write it)."""
     if not key:
-        return f, f
+        from ..file import open as open_root
+
+        node = open_root(container, "r", storage_options=options_for(container, options))
+        return node, node
+    f = open_z5_read(container, options)
     try:
         node = f[key]
     except KeyError:
