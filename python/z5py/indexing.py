@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .shape_utils import Resolved, expand_index, index_position
+from .shape_utils import Resolved, expand_index, index_axes, index_position
 
 __all__ = ["Orthogonal", "is_full_mask", "orthogonal", "points"]
 
@@ -133,13 +133,8 @@ def orthogonal(index: Any, shape: Sequence[int]) -> Orthogonal:
     axes: list[Any] = []
     counts: list[int] = []
     out_shape: list[int] = []
-    dim = 0
     has_array = False
-    for item in items:
-        if item is None:
-            out_shape.append(1)
-            continue
-        extent = shape[dim]
+    for dim, extent, item in index_axes(items, shape, out_shape):
         if isinstance(item, slice):
             positions = range(*item.indices(extent))
             axes.append(positions)
@@ -154,7 +149,6 @@ def orthogonal(index: Any, shape: Sequence[int]) -> Orthogonal:
         else:
             axes.append(_as_int(item, dim, extent))
             counts.append(1)
-        dim += 1
     return Orthogonal(
         axes=tuple(axes),
         counts=tuple(counts),

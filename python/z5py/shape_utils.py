@@ -9,7 +9,7 @@ disk plus what to do in memory (stepping, dropping and inserting axes).
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ __all__ = [
     "check_region",
     "default_chunks",
     "expand_index",
+    "index_axes",
     "index_position",
     "normalize_chunks",
     "normalize_index",
@@ -195,6 +196,21 @@ def expand_index(index: Any, ndim: int) -> tuple[list[Any], bool]:
     return items, n_ellipsis == 1
 
 
+def index_axes(
+    items: Sequence[Any], shape: Sequence[int], out_shape: list[int]
+) -> Iterator[tuple[int, int, Any]]:
+    """The ``(dim, extent, item)`` of each array axis that ``items`` (what
+    :func:`expand_index` returns) index, in order; a ``None`` item (a new axis) indexes
+    none and adds a 1 to ``out_shape``. The walk both index resolvers share."""
+    dim = 0
+    for item in items:
+        if item is None:
+            out_shape.append(1)
+            continue
+        yield dim, shape[dim], item
+        dim += 1
+
+
 def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
     """Resolve a basic index (ints, slices, ``Ellipsis``, ``None`` or a tuple of them).
 
@@ -210,12 +226,7 @@ def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
     counts: list[int] = []
     out_shape: list[int] = []
     stepped = False
-    dim = 0
-    for item in items:
-        if item is None:
-            out_shape.append(1)
-            continue
-        extent = shape[dim]
+    for dim, extent, item in index_axes(items, shape, out_shape):
         if isinstance(item, slice):
             first, stop, step = item.indices(extent)
             count = len(range(first, stop, step))
@@ -241,7 +252,6 @@ def normalize_index(index: Any, shape: Sequence[int]) -> Selection:
             box.append(1)
             steps.append(slice(None))
             counts.append(1)
-        dim += 1
     return Selection(
         start=tuple(start),
         shape=tuple(box),
