@@ -995,17 +995,24 @@ mod tests {
         assert!(err.to_string().contains("s/c/1/1"), "{err}");
     }
 
-    /// A partial read of one shard costs at most two store requests.
-    #[test]
-    fn a_partial_shard_read_is_two_requests() {
-        let store = Arc::new(Probe::default());
+    /// A 16 x 16 uint8 array "s" of one shard of 4 x 4 inner chunks on `store`, holding
+    /// 0..=255 (returned), written.
+    fn one_shard_of_16_chunks(store: Arc<dyn crate::store::Store>) -> (Array, Vec<u8>) {
         let spec = ArraySpec {
             shards: Some(vec![16, 16]),
             ..ArraySpec::new(Format::ZarrV3, vec![16, 16], vec![4, 4], DataType::UInt8)
         };
-        let a = Array::create(store.clone(), "s", &spec).unwrap();
+        let a = Array::create(store, "s", &spec).unwrap();
         let data: Vec<u8> = (0..=255).collect();
         a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
+        (a, data)
+    }
+
+    /// A partial read of one shard costs at most two store requests.
+    #[test]
+    fn a_partial_shard_read_is_two_requests() {
+        let store = Arc::new(Probe::default());
+        let (a, _) = one_shard_of_16_chunks(store.clone());
         store.requests.store(0, SeqCst);
         let mut out = vec![0u8; 7 * 9];
         a.read_region(&[3, 2], &[7, 9], &mut out, 1).unwrap();
@@ -1033,13 +1040,7 @@ mod tests {
             in_flight: Default::default(),
             max_in_flight: Default::default(),
         });
-        let spec = ArraySpec {
-            shards: Some(vec![16, 16]),
-            ..ArraySpec::new(Format::ZarrV3, vec![16, 16], vec![4, 4], DataType::UInt8)
-        };
-        let a = Array::create(store.clone(), "s", &spec).unwrap();
-        let data: Vec<u8> = (0..=255).collect();
-        a.write_region(&[0, 0], &[16, 16], &data, 1).unwrap();
+        let (a, data) = one_shard_of_16_chunks(store.clone());
         let read = |a: &Array| {
             let mut out = vec![0u8; 7 * 9];
             a.read_region(&[3, 2], &[7, 9], &mut out, 1).unwrap();
