@@ -148,7 +148,8 @@ fn batch_len(item_bytes: usize) -> usize {
 
 /// Like `for_each`, with a `Sink` for finished files. When a core is free, one extra thread
 /// does the file system work (creating and writing files is mostly kernel time) while the
-/// workers encode the next chunks, as tensorstore's separate I/O pool does.
+/// workers encode the next chunks, as tensorstore's separate I/O pool does. The call is one
+/// [`crate::store::LockScope`].
 pub fn for_each_put<T: Sync, S: Default>(
     store: &dyn WritableStore,
     n_threads: usize,
@@ -156,6 +157,13 @@ pub fn for_each_put<T: Sync, S: Default>(
     item_bytes: usize,
     f: impl Fn(&mut S, &T, &Sink) -> Result<()> + Sync + Send,
 ) -> Result<()> {
+    // One scope for the call: a read-modify-write's lock file (filesystem stores) is opened
+    // once per directory and call, not once per chunk.
+    let scope = crate::store::LockScope::new();
+    let f = |s: &mut S, it: &T, sink: &Sink| {
+        let _in = scope.enter();
+        f(s, it, sink)
+    };
     if !offload(items.len(), item_bytes) || n_threads >= cores() {
         return for_each(n_threads, items, |s, it| f(s, it, &Sink::Inline(store)));
     }

@@ -77,15 +77,18 @@ def test_clean_removes_only_stale_temporary_files(tmp_path, capsys):
 
 
 def test_clean_removes_stale_lock_files_but_never_a_held_one(tmp_path, capsys):
+    """A directory's lock file ``.z5lock`` (and an older build's per-key ``.z5lock.<name>``)
+    left by a killed writer goes; one on which a live writer holds a key's byte stays."""
     ds = z5py.File(tmp_path / "l.n5").create_dataset("x", shape=(4,), chunks=(2,), dtype="u1")
-    stale = os.path.join(ds.path, ".z5lock.0")
-    held = os.path.join(ds.path, ".z5lock.1")
+    stale = os.path.join(tmp_path / "l.n5", ".z5lock")
+    stale_old = os.path.join(ds.path, ".z5lock.0")
+    held = os.path.join(ds.path, ".z5lock")
     hour = time.time() - 7200
-    for path in (stale, held):
+    for path in (stale, stale_old, held):
         with open(path, "wb"):
             pass
         os.utime(path, (hour, hour))
-    # another process holds the lock on `held`
+    # another process holds the lock on one byte of `held`, far beyond its end, as writers do
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -93,7 +96,7 @@ def test_clean_removes_stale_lock_files_but_never_a_held_one(tmp_path, capsys):
             (
                 "import fcntl, os, sys\n"
                 f"fd = os.open({held!r}, os.O_RDWR)\n"
-                "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+                "fcntl.lockf(fd, fcntl.LOCK_EX, 1, 2**61 + 12345)\n"
                 "print('locked', flush=True)\n"
                 "sys.stdin.read()\n"
             ),
@@ -106,9 +109,10 @@ def test_clean_removes_stale_lock_files_but_never_a_held_one(tmp_path, capsys):
         assert holder.stdout.readline().strip() == "locked"
         assert main(["verify", str(tmp_path / "l.n5")]) == 0
         out = capsys.readouterr().out
-        assert f"LOCK: {stale}" in out and f"LOCK: {held}" in out
-        assert z5py.clean(tmp_path / "l.n5") == [stale]
-        assert not os.path.exists(stale) and os.path.exists(held)
+        assert all(f"LOCK: {p}" in out for p in (stale, stale_old, held)), out
+        assert z5py.clean(tmp_path / "l.n5") == [stale, stale_old]
+        assert not os.path.exists(stale) and not os.path.exists(stale_old)
+        assert os.path.exists(held)
     finally:
         holder.stdin.close()
         holder.wait()

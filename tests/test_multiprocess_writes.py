@@ -92,7 +92,7 @@ def test_processes_writing_unaligned_blocks_and_attributes_lose_nothing(tmp_path
     root_attrs = dict(z5py.File(f.path, mode="r").attrs)
     assert set(root_attrs) == set(keys)
     leftovers = [
-        name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock.")
+        name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock")
     ]
     assert leftovers == []
 
@@ -174,7 +174,7 @@ def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing
         assert w.wait(timeout=300) == 0
     np.testing.assert_array_equal(z5py.File(f.path, mode="r")["x"][...], expected)
     leftovers = [
-        name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock.")
+        name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock")
     ]
     assert leftovers == []
 

@@ -9,10 +9,12 @@ file older than that cannot belong to a live writer; younger ones of a process t
 runs on this machine are never touched.
 
 A read-modify-write (a partial chunk or shard write, an attribute update) holds an advisory
-lock on ``.z5lock.<name>`` next to the value and removes that file when done.  A killed
-writer leaves the file (its lock goes with the process).  Such a file is removed only while
-this process holds its lock, after checking that it is still the file under that name, the
-same protocol writers follow, so a lock a live writer holds is never broken.
+lock on one byte (the key's) of its directory's lock file ``.z5lock``, which the last writer
+done with the directory removes.  A killed writer leaves the file (its locks go with the
+process), at most one per directory; older builds named one per key, ``.z5lock.<name>``.
+Such a file is removed only while this process holds a lock on all of it, after checking
+that it is still the file under that name, the same protocol writers follow, so a lock a
+live writer holds is never broken.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ __all__ = [
     "find_temp_files",
 ]
 
-#: Prefix of lock files (as in ``src/store/fs.rs``).
-LOCK_PREFIX = ".z5lock."
+#: Prefix of lock files: a directory's ``.z5lock`` (as in ``src/store/lockfile.rs``), and
+#: an older build's per-key ``.z5lock.<name>``.
+LOCK_PREFIX = ".z5lock"
 
 #: Age in seconds after which a temporary file is taken as abandoned (one hour).
 DEFAULT_OLDER_THAN = 3600.0
@@ -142,8 +145,8 @@ def clean(
     ``older_than`` (down to 0) is for a container only this machine writes to: a file
     younger than an hour whose process still runs here is kept whatever ``older_than``.
 
-    Lock files (``.z5lock.*``) older than ``older_than`` go too, unless a writer holds
-    their lock.
+    Lock files (``.z5lock``, and older builds' ``.z5lock.*``) older than ``older_than`` go
+    too, unless a writer holds a lock on them.
 
     Returns the paths removed (or, with ``dry_run``, that would be).
     """

@@ -3,10 +3,11 @@
 //! renamed (linked) into place, so readers and killed writers only ever see old or new
 //! files; `durable` stores also sync the file and its directory in the order that survives
 //! power loss (data, rename, directory). Read-modify-writes (`update`) hold an in-process
-//! lock and an advisory lock on a per-key lock file between processes.
+//! lock and, between processes, an advisory lock on the key's byte of its directory's lock
+//! file (see `store::lockfile`).
 
+use super::{lockfile, PooledBuf, WritableStore};
 use super::{resolve_ranges, ByteRange, ListableStore, Listing, ReadableStore, Update};
-use super::{PooledBuf, WritableStore};
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -211,12 +212,8 @@ impl WritableStore for FsStore {
             return Err(Error::invalid("the store's root is not a value"));
         }
         let path = self.path(key)?;
-        // Threads of this process first (the stripe), then other processes (the lock file).
-        let _guard = lock(&path);
-        let _lock = match process_locks_off() {
-            true => None,
-            false => Some(KeyLock::acquire(&path, self.durable)?),
-        };
+        // Threads of this process, and other processes through the directory's lock file.
+        let _lock = lockfile::lock_key(&path, self.durable, !process_locks_off())?;
         let mut buf = PooledBuf::default();
         let found = self.get_into(key, &mut buf)?;
         match f(found.then_some(&buf[..]))? {
@@ -271,7 +268,7 @@ impl ListableStore for FsStore {
 
 /// Whether a directory entry is the store's own (a temporary or a lock file), not a value.
 pub fn is_internal(name: &str) -> bool {
-    name.starts_with(TMP_PREFIX) || name.starts_with(LOCK_PREFIX)
+    name.starts_with(TMP_PREFIX) || name.starts_with(lockfile::LOCK_NAME)
 }
 
 /// The entries of `dir` that are values or sub-prefixes: (name, is a directory). A missing
@@ -306,115 +303,9 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
-/// Striped in-process locks, so that concurrent calls touching the same chunk or shard file
-/// (e.g. threads writing different regions of one chunk) serialise their read-modify-write.
-/// Held only around one file's update, never across nested parallel work.
-pub fn lock(path: &Path) -> std::sync::MutexGuard<'static, ()> {
-    use std::hash::{Hash, Hasher};
-    static STRIPES: [std::sync::Mutex<()>; 256] = [const { std::sync::Mutex::new(()) }; 256];
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    path.hash(&mut h);
-    STRIPES[(h.finish() % 256) as usize]
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-}
-
-/// Prefix of lock files: hidden, and like no chunk or metadata name of any format.
-const LOCK_PREFIX: &str = ".z5lock.";
-
-/// An exclusive advisory lock between processes on one key, held on a lock file next to the
-/// value (`.z5lock.<name>`), which is removed when the lock is released (tensorstore's file
-/// kvstore scheme). Removing it is safe because every holder checks, after locking, that
-/// the file it locked is still the one under that name: a process that opened the file just
-/// before the previous holder removed it finds the name gone (or another file there) and
-/// starts again. Open file description locks (Linux) also conflict between threads of one
-/// process and survive other descriptors of the file being closed; elsewhere POSIX record
-/// locks, with the in-process stripe lock covering threads.
-struct KeyLock {
-    path: PathBuf,
-    _file: std::fs::File,
-}
-
-impl KeyLock {
-    fn acquire(target: &Path, durable: bool) -> Result<KeyLock> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = target.with_file_name(format!("{LOCK_PREFIX}{name}"));
-        let open = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o666)
-                .open(&path)
-        };
-        loop {
-            let file = match open() {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    make_dirs(path.parent().unwrap_or(Path::new(".")), durable)?;
-                    open().map_err(|e| Error::io(&path, e))?
-                }
-                Err(e) => return Err(Error::io(&path, e)),
-            };
-            lock_file(&file).map_err(|e| Error::io(&path, e))?;
-            let held = file.metadata().map_err(|e| Error::io(&path, e))?;
-            match std::fs::metadata(&path) {
-                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(KeyLock { path, _file: file })
-                }
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(&path, e)),
-            }
-        }
-    }
-}
-
-impl Drop for KeyLock {
-    fn drop(&mut self) {
-        // Removed while still locked; the lock goes with the descriptor right after.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Wait for an exclusive lock on the whole file.
-fn lock_file(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: an all-zero `flock` is a valid value; the fields that matter are set below.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as _;
-    fl.l_whence = libc::SEEK_SET as _;
-    #[cfg(target_os = "linux")]
-    let cmds = [libc::F_OFD_SETLKW, libc::F_SETLKW];
-    #[cfg(not(target_os = "linux"))]
-    let cmds = [libc::F_SETLKW];
-    for (i, cmd) in cmds.iter().enumerate() {
-        loop {
-            // SAFETY: `fl` is a valid flock for the duration of the call.
-            let r = unsafe { libc::fcntl(file.as_raw_fd(), *cmd, &mut fl) };
-            if r == 0 {
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // No open file description locks here: POSIX record locks.
-                Some(libc::EINVAL) if i + 1 < cmds.len() => break,
-                _ => return Err(e),
-            }
-        }
-    }
-    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
-}
-
 /// Create `dir` and its missing ancestors; when durable, each created directory's parent is
 /// synced so that the new entries survive power loss.
-fn make_dirs(dir: &Path, durable: bool) -> Result<()> {
+pub(super) fn make_dirs(dir: &Path, durable: bool) -> Result<()> {
     let mut created = Vec::new();
     if durable {
         let mut d = dir;
@@ -731,16 +622,18 @@ mod tests {
         let store = FsStore::new(&dir);
         store.put("a/0", b"x").unwrap();
         std::fs::write(dir.join("a/.z5tmp.0.123.4"), b"junk").unwrap();
-        std::fs::write(dir.join("a/.z5lock.0"), b"").unwrap();
+        std::fs::write(dir.join("a/.z5lock"), b"").unwrap();
+        std::fs::write(dir.join("a/.z5lock.0"), b"").unwrap(); // an older build's
         std::fs::create_dir_all(dir.join("a/.z5tmp.dir")).unwrap();
         assert_eq!(store.list_dir("a").unwrap().keys, ["a/0"]);
         assert!(store.list_dir("a").unwrap().prefixes.is_empty());
         assert_eq!(store.list_prefix("").unwrap(), ["a/0"]);
-        // An update of a key whose lock file a killed process left behind takes it over
-        // and removes it.
+        // An update in a directory whose lock file a killed process left behind takes it
+        // over and removes it.
         conformance::increment(&store, "a/0n").unwrap();
         store.update("a/0", &mut |_| Ok(Update::Keep)).unwrap();
-        assert!(!dir.join("a/.z5lock.0").exists());
+        assert!(!dir.join("a/.z5lock").exists());
+        assert_eq!(store.list_dir("a").unwrap().keys, ["a/0", "a/0n"]);
         for bad in ["../x", "a/../../x", "/abs", "a//b", "a/./b", "a/"] {
             let err = store.put(bad, b"x").unwrap_err();
             assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err}");
@@ -749,57 +642,96 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// The child side of `processes_updating_one_key_lose_nothing` (runs only when that test
-    /// starts it, with the directory in the environment).
+    /// The child side of `processes_updating_shared_and_own_keys_lose_nothing` (runs only
+    /// when that test starts it, with the directory in the environment): two threads, each
+    /// incrementing one key all processes share, one key per thread shared with the same
+    /// thread of the other processes, and one key of its own, all in one directory; one
+    /// thread inside a write call's scope (the lock file kept open), the other not.
     #[test]
     #[ignore]
     fn update_child() {
         let Some(dir) = std::env::var_os("Z5PY_TEST_UPDATE_DIR") else {
             return;
         };
+        if std::env::var_os("Z5PY_TEST_COLLIDE").is_some() {
+            lockfile::collide_for_tests();
+        }
+        let child = std::env::var("Z5PY_TEST_CHILD").unwrap();
         let store = FsStore::new(PathBuf::from(dir));
         std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
+            for t in 0..2 {
+                let (store, child) = (&store, &child);
+                s.spawn(move || {
+                    let scope = super::super::LockScope::new();
+                    let _in = (t == 0).then(|| scope.enter());
                     for _ in 0..40 {
-                        conformance::increment(&store, "shared/counter").unwrap();
+                        for key in ["counter", &format!("k{t}"), &format!("p{child}_{t}")] {
+                            conformance::increment(store, &format!("shared/{key}")).unwrap();
+                        }
                     }
                 });
             }
         });
     }
 
-    #[test]
-    fn processes_updating_one_key_lose_nothing() {
-        let dir = scratch("procs");
+    /// 3 processes of `update_child`: nothing lost, and no lock file left once they exit.
+    fn run_update_children(tag: &str, collide: bool) {
+        let dir = scratch(tag);
         std::fs::create_dir_all(&dir).unwrap();
         let exe = std::env::current_exe().unwrap();
         let children: Vec<_> = (0..3)
-            .map(|_| {
-                std::process::Command::new(&exe)
-                    .args([
-                        "--exact",
-                        "store::fs::tests::update_child",
-                        "--ignored",
-                        "--test-threads=1",
-                    ])
-                    .env("Z5PY_TEST_UPDATE_DIR", &dir)
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap()
+            .map(|i| {
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.args([
+                    "--exact",
+                    "store::fs::tests::update_child",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env("Z5PY_TEST_UPDATE_DIR", &dir)
+                .env("Z5PY_TEST_CHILD", i.to_string())
+                .stdout(std::process::Stdio::null());
+                if collide {
+                    cmd.env("Z5PY_TEST_COLLIDE", "1");
+                }
+                cmd.spawn().unwrap()
             })
             .collect();
         for mut c in children {
             assert!(c.wait().unwrap().success());
         }
         let store = FsStore::new(&dir);
-        assert_eq!(store.get("shared/counter").unwrap().unwrap(), b"240");
-        let names: Vec<String> = std::fs::read_dir(dir.join("shared"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["counter"]);
+        let mut want = vec![
+            ("counter".to_string(), 240),
+            ("k0".into(), 120),
+            ("k1".into(), 120),
+        ];
+        for c in 0..3 {
+            for t in 0..2 {
+                want.push((format!("p{c}_{t}"), 40));
+            }
+        }
+        for (key, n) in &want {
+            let got = store.get(&format!("shared/{key}")).unwrap().unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), n.to_string(), "{key}");
+        }
+        let mut keys: Vec<String> = want.into_iter().map(|(k, _)| k).collect();
+        keys.sort();
+        assert_eq!(names(&dir.join("shared")), keys);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn processes_updating_shared_and_own_keys_lose_nothing() {
+        run_update_children("procs", false);
+    }
+
+    /// Every key at one offset of the lock file (a test hook): two threads of a process
+    /// updating different keys share that byte's lock, which must not let another process
+    /// in while either still updates (in-process exclusion keyed on the offset, not the key).
+    #[test]
+    fn processes_updating_keys_at_one_offset_lose_nothing() {
+        run_update_children("collide", true);
     }
 
     fn names(dir: &Path) -> Vec<String> {

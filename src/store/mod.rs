@@ -8,7 +8,7 @@
 //!
 //! Listings show values and sub-prefixes. Dot-named values (`.zarray`, `.zattrs`) are
 //! values like any other; what a store keeps for itself (the filesystem store's
-//! `.z5tmp.*` temporaries and `.z5lock.*` lock files) is never listed, read or deleted as
+//! `.z5tmp.*` temporaries and `.z5lock` lock files) is never listed, read or deleted as
 //! a value. A prefix is a key path: `list_prefix("a")` lists keys below `a/`, never `ab`.
 //!
 //! Backends: [`FsStore`] (a directory), [`MemoryStore`] (a map, also by name for
@@ -20,12 +20,14 @@ pub mod buf;
 pub(crate) mod conformance;
 pub mod consolidated;
 pub mod fs;
+pub mod lockfile;
 pub mod memory;
 pub mod object;
 pub mod url;
 
 pub use buf::*;
 pub use fs::*;
+pub use lockfile::LockScope;
 pub use memory::MemoryStore;
 
 use crate::error::Result;
