@@ -13,6 +13,11 @@ file synced before it is renamed, its directory after). Wall time and CPU time
 (user + sys, all threads) are reported with their ratio to ``default``.
 
     python benches/bench_durable.py [--reps 5] [--shape 128,256,256] [--chunks 64]
+
+With ``--ab A_PYTHONPATH B_PYTHONPATH`` it compares two z5py builds instead: per rep, the
+settings ``default`` and ``no-locks`` of A and of B, interleaved (A B A B ...), each in a
+fresh process; it prints their median CPU ms, B/A of each, and no-locks/default of each
+(what the locks cost in that build).
 """
 
 from __future__ import annotations
@@ -67,7 +72,10 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=64)
     ap.add_argument("--formats", default="n5,zarr3")
     ap.add_argument("--ops", default="full,partial,attrs")
+    ap.add_argument("--ab", nargs=2, metavar=("A_PYTHONPATH", "B_PYTHONPATH"))
     args = ap.parse_args()
+    if args.ab:
+        return ab(args)
     results: dict = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
         for fmt in args.formats.split(","):
@@ -113,6 +121,55 @@ def main() -> None:
                     f"{fmt:7} {op:8} {name:9} {w * 1e3:8.1f} {c * 1e3:8.1f} {w / bw:7.2f} "
                     f"{c / bc:6.2f}"
                 )
+
+
+def _run(tmp: str, fmt: str, op: str, args, env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", tmp, fmt, op, args.shape, str(args.chunks)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ab(args) -> None:
+    """Two builds, the default and no-locks settings of each, interleaved; CPU medians."""
+    builds = {"A": args.ab[0], "B": args.ab[1]}
+    settings = ["default", "no-locks"]
+    results: dict = {}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
+        for fmt in args.formats.split(","):
+            for op in args.ops.split(","):
+                for rep in range(args.reps):
+                    order = list(builds) if rep % 2 == 0 else list(builds)[::-1]
+                    for setting in settings:
+                        for b in order:
+                            env = {**SETTINGS[setting], "PYTHONPATH": builds[b]}
+                            r = _run(tmp, fmt, op, args, env)
+                            results.setdefault((fmt, op, b, setting), []).append(r["cpu"])
+    print(
+        f"\nshape {args.shape}, chunks {args.chunks}^3, uint8 raw; CPU ms (user+sys), median "
+        f"of {args.reps}, interleaved; A = {builds['A']}, B = {builds['B']}"
+    )
+    print(
+        f"{'format':7} {'op':8} {'A':>7} {'B':>7} {'B/A':>6} {'A nolk':>7} {'B nolk':>7} "
+        f"{'A lock x':>8} {'B lock x':>8}"
+    )
+    for fmt in args.formats.split(","):
+        for op in args.ops.split(","):
+            m = {
+                (b, s): statistics.median(results[(fmt, op, b, s)]) * 1e3
+                for b in builds
+                for s in settings
+            }
+            a, b_ = m[("A", "default")], m[("B", "default")]
+            an, bn = m[("A", "no-locks")], m[("B", "no-locks")]
+            print(
+                f"{fmt:7} {op:8} {a:7.1f} {b_:7.1f} {b_ / a:6.2f} {an:7.1f} {bn:7.1f} "
+                f"{a / an:8.2f} {b_ / bn:8.2f}"
+            )
 
 
 if __name__ == "__main__":
