@@ -1,337 +1,44 @@
-//! Zarr v3 `sharding_indexed`: many inner chunks in one shard file, located by an index of
-//! (offset, nbytes) pairs at the end or the start. Reads fetch only the index and the byte
-//! ranges they need; writes rewrite each shard once per call, atomically. Over a network
-//! the indexes read are remembered (`cache`), so a later partial read is one request.
+//! Zarr v3 `sharding_indexed` arrays: many inner chunks in one shard file, located by an
+//! index of (offset, nbytes) pairs at the end or the start. The user-visible chunks are
+//! the inner chunks; this module maps regions and chunks onto them. Reads fetch only the
+//! index and the byte ranges they need; writes rewrite each shard once per call,
+//! atomically. The shard format is `format`, reading and rewriting shards in a store is
+//! `io`; over a network the indexes read are remembered (`cache`), so a later partial read
+//! is one request.
 
 mod cache;
+mod format;
+mod io;
 pub use cache::IndexCache;
+pub(crate) use format::inner_error;
 
 use crate::array::{to_c_order, Array, ChunkData, Modify};
-use crate::chunk::copy::{ChunkView, OutputBuffer};
-use crate::chunk::grid::{overlap, ChunkGrid};
-use crate::codec::Compressor;
+use crate::chunk::copy::OutputBuffer;
+use crate::chunk::grid::overlap;
 use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
-use crate::metadata::{fill, Sharding};
+use crate::metadata::fill;
 use crate::prefault::Prefault;
-use crate::store::{ByteRange, PooledBuf, Update, Versioned};
+use crate::store::PooledBuf;
 use crate::threads::Sink;
 use crate::{store, threads};
+use format::{Index, ShardFormat};
+use io::{Inner, Shard, Spans};
 
-const EMPTY: u64 = u64::MAX;
-
-pub(crate) type Index = Vec<Option<(u64, u64)>>;
-
-fn sharding(a: &Array) -> &Sharding {
-    a.meta.sharding.as_ref().expect("called on a sharded array")
+fn shard_format(a: &Array) -> ShardFormat<'_> {
+    let sharding = a.meta.sharding.as_ref().expect("called on a sharded array");
+    ShardFormat::new(&a.meta.grid.chunk, sharding)
 }
 
-/// Inner chunks per shard, per dimension.
-fn per_shard(a: &Array) -> Vec<u64> {
-    a.meta
-        .grid
-        .chunk
-        .iter()
-        .zip(&sharding(a).inner)
-        .map(|(o, i)| o / i)
-        .collect()
-}
-
-fn index_shape(a: &Array) -> Vec<u64> {
-    let mut s = per_shard(a);
-    s.push(2);
-    s
-}
-
-fn index_len(a: &Array) -> usize {
-    let n: u64 = per_shard(a).iter().product();
-    let crcs = sharding(a)
-        .index_pipeline
-        .compressors
-        .iter()
-        .filter(|c| **c == Compressor::Crc32c)
-        .count();
-    16 * n as usize + 4 * crcs
-}
-
-fn linear(local: &[u64], per: &[u64]) -> usize {
-    local.iter().zip(per).fold(0u64, |acc, (i, n)| acc * n + i) as usize
-}
-
-/// Decode a shard's index. With the shard's length known (`file_len`) every entry must lie
-/// in it; without (an index read as a suffix) entries are checked when their bytes are read.
-fn decode_index(a: &Array, bytes: &[u8], file_len: Option<u64>, path: &str) -> Result<Index> {
-    let s = sharding(a);
-    let shape = index_shape(a);
-    let mut scratch = Vec::new();
-    s.index_pipeline
-        .decode(bytes, &shape, &shape, &mut scratch)
-        .map_err(|e| Error::corrupt(path, format!("shard index: {}", e.in_chunk(path))))?;
-    let ilen = index_len(a) as u64;
-    let (lo, hi) = match (s.index_at_start, file_len) {
-        (true, Some(n)) => (ilen, n),
-        (true, None) => (ilen, u64::MAX),
-        (false, Some(n)) => (0, n - ilen),
-        (false, None) => (0, u64::MAX),
-    };
-    scratch
-        .chunks_exact(16)
-        .map(|e| {
-            let off = u64::from_ne_bytes(e[..8].try_into().unwrap());
-            let n = u64::from_ne_bytes(e[8..].try_into().unwrap());
-            if off == EMPTY && n == EMPTY {
-                return Ok(None);
-            }
-            match off.checked_add(n) {
-                Some(end) if off >= lo && end <= hi => Ok(Some((off, n))),
-                _ => Err(Error::corrupt(
-                    path,
-                    format!(
-                        "shard index entry ({off}, {n}) points outside the shard's {} bytes",
-                        file_len.map_or("".into(), |n| n.to_string())
-                    ),
-                )),
-            }
-        })
-        .collect()
-}
-
-fn encode_index(a: &Array, index: &Index) -> Result<Vec<u8>> {
-    let raw: Vec<u8> = index
-        .iter()
-        .flat_map(|e| {
-            let (o, n) = e.unwrap_or((EMPTY, EMPTY));
-            o.to_ne_bytes().into_iter().chain(n.to_ne_bytes())
-        })
-        .collect();
-    sharding(a)
-        .index_pipeline
-        .encode(&raw, &index_shape(a), false)
-}
-
-/// A byte range that reaches past a shard's end means its index is wrong: corrupt data.
-fn short_shard(e: Error, path: &str) -> Error {
-    match e {
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Error::corrupt(
-                path,
-                format!("shard is shorter than its index says ({source})"),
-            )
-        }
-        e => e,
+/// Shard `sidx` of `a` in its store.
+fn shard<'a>(a: &'a Array, format: &'a ShardFormat<'a>, sidx: &[u64]) -> Shard<'a> {
+    Shard {
+        store: &*a.store,
+        format,
+        cache: &a.shard_indexes,
+        key: a.chunk_key(sidx),
+        path: a.chunk_path(sidx),
     }
-}
-
-/// Read a shard's index (one request: a suffix when it is at the end) and the shard's
-/// version where the store has versions; None when the shard does not exist.
-fn open_shard(a: &Array, sidx: &[u64]) -> Result<Option<(Index, Option<String>)>> {
-    let key = a.chunk_key(sidx);
-    let ilen = index_len(a) as u64;
-    let range = if sharding(a).index_at_start {
-        ByteRange::Span(0..ilen)
-    } else {
-        ByteRange::Suffix(ilen)
-    };
-    let path = a.chunk_path(sidx);
-    let got = a
-        .store
-        .get_ranges_versioned(&key, &[range], None)
-        .map_err(|e| match short_shard(e, &path) {
-            Error::CorruptChunk { location, .. } => Error::corrupt(
-                location,
-                format!("shard is shorter than its {ilen}-byte index"),
-            ),
-            e => e,
-        })?;
-    match got {
-        Versioned::Got(got, version) => Ok(Some((decode_index(a, &got[0], None, &path)?, version))),
-        Versioned::Missing | Versioned::Changed => Ok(None),
-    }
-}
-
-/// Read a whole shard into `buf` and decode its index from those bytes; None when the
-/// shard does not exist.
-fn read_whole_shard(
-    a: &Array,
-    sidx: &[u64],
-    path: &str,
-    buf: &mut Vec<u8>,
-) -> Result<Option<Index>> {
-    if !a.store.get_into(&a.chunk_key(sidx), buf)? {
-        return Ok(None);
-    }
-    let ilen = index_len(a);
-    if buf.len() < ilen {
-        return Err(Error::corrupt(
-            path,
-            format!("shard is shorter than its {ilen}-byte index"),
-        ));
-    }
-    let bytes = if sharding(a).index_at_start {
-        &buf[..ilen]
-    } else {
-        &buf[buf.len() - ilen..]
-    };
-    decode_index(a, bytes, Some(buf.len() as u64), path).map(Some)
-}
-
-/// Ranges of a shard closer than this are read as one (the bytes between cost less than
-/// one more request): 64 KiB on local storage, 1 MiB over a network.
-fn merge_gap(a: &Array) -> u64 {
-    if a.store.concurrency() > 1 {
-        1 << 20
-    } else {
-        64 << 10
-    }
-}
-
-/// The bytes a read needs from one shard: a few spans (start offset and bytes), found by
-/// the inner chunks' offsets. The first span is in the caller's pooled buffer.
-struct Spans {
-    starts: Vec<u64>,
-    rest: Vec<Vec<u8>>,
-}
-
-impl Spans {
-    /// The bytes of the entry (off, n); `first` is the caller's buffer holding span 0.
-    fn get<'s>(&'s self, first: &'s [u8], (off, n): (u64, u64)) -> &'s [u8] {
-        let i = self.starts.partition_point(|&s| s <= off) - 1;
-        let span = if i == 0 { first } else { &self.rest[i - 1] };
-        let at = (off - self.starts[i]) as usize;
-        &span[at..at + n as usize]
-    }
-}
-
-/// Read the byte ranges of `entries` from the shard at `key` in one request, merging
-/// ranges that lie close together; the first merged span goes into `buf`. With `version`,
-/// only from that version of the shard. None when the shard changed or vanished since its
-/// index was read: the caller reads the index again.
-fn read_spans(
-    a: &Array,
-    key: &str,
-    path: &str,
-    entries: &mut [(u64, u64)],
-    buf: &mut Vec<u8>,
-    version: Option<&str>,
-) -> Result<Option<Spans>> {
-    entries.sort_unstable();
-    let gap = merge_gap(a);
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for &(off, n) in entries.iter() {
-        match merged.last_mut() {
-            Some((_, end)) if off <= *end + gap => *end = (*end).max(off + n),
-            _ => merged.push((off, off + n)),
-        }
-    }
-    let starts: Vec<u64> = merged.iter().map(|m| m.0).collect();
-    let rest = match (merged.len(), version) {
-        (0, _) => Vec::new(),
-        (1, None) => {
-            // Local storage: a pread into the pooled buffer.
-            let r = ByteRange::Span(merged[0].0..merged[0].1);
-            if !a
-                .store
-                .get_range_into(key, &r, buf)
-                .map_err(|e| short_shard(e, path))?
-            {
-                return Ok(None);
-            }
-            Vec::new()
-        }
-        _ => {
-            let ranges: Vec<ByteRange> = merged.iter().map(|m| ByteRange::Span(m.0..m.1)).collect();
-            let got = a
-                .store
-                .get_ranges_versioned(key, &ranges, version)
-                .map_err(|e| short_shard(e, path))?;
-            let Versioned::Got(mut got, _) = got else {
-                return Ok(None);
-            };
-            *buf = std::mem::take(&mut got[0]);
-            got.remove(0);
-            got
-        }
-    };
-    Ok(Some(Spans { starts, rest }))
-}
-
-/// How often a partial read of one shard starts again because a writer replaced the shard
-/// between its index and its inner chunks, before it gives up.
-const REREADS: usize = 8;
-
-/// A shard's index and the bytes of the inner chunks `entries_of` picks from it, both from
-/// one version of the shard: with an index remembered from an earlier read, one request on
-/// the condition that the shard is unchanged; otherwise the index, then the chunks. None
-/// when the shard does not exist.
-fn read_partial(
-    a: &Array,
-    sidx: &[u64],
-    path: &str,
-    entries_of: impl Fn(&Index) -> Vec<(u64, u64)>,
-    buf: &mut Vec<u8>,
-) -> Result<Option<(std::sync::Arc<Index>, Spans)>> {
-    let key = a.chunk_key(sidx);
-    let mut known = a.shard_indexes.get(&key).map(|(i, v)| (i, Some(v)));
-    for _ in 0..REREADS {
-        let (index, version) = match known.take() {
-            Some(hit) => hit,
-            None => match open_shard(a, sidx)? {
-                Some((index, version)) => (std::sync::Arc::new(index), version),
-                None => return Ok(None),
-            },
-        };
-        let mut entries = entries_of(&index);
-        match read_spans(a, &key, path, &mut entries, buf, version.as_deref())? {
-            Some(spans) => {
-                if let Some(v) = version {
-                    a.shard_indexes.put(&key, index.clone(), v);
-                }
-                return Ok(Some((index, spans)));
-            }
-            None => a.shard_indexes.forget(&key),
-        }
-    }
-    Err(Error::io(
-        path,
-        std::io::Error::other(format!(
-            "the shard changed {REREADS} times while being read (other writers)"
-        )),
-    ))
-}
-
-/// Decode one inner chunk: `bytes` themselves when they need no decoding, else `scratch`.
-fn decode_inner<'b>(
-    a: &Array,
-    bytes: &'b [u8],
-    scratch: &'b mut Vec<u8>,
-    path: &str,
-    local: &[u64],
-) -> Result<ChunkView<'b>> {
-    let s = sharding(a);
-    let (d, data) = s
-        .inner_pipeline
-        .decode_ref(bytes, &s.inner, &s.inner, scratch)
-        .map_err(|e| inner_error(path, local, e))?;
-    Ok(ChunkView {
-        layout: d.layout,
-        bytes: data,
-        swap: d.swap,
-    })
-}
-
-fn inner_grid(a: &Array) -> ChunkGrid {
-    ChunkGrid {
-        shape: a.meta.grid.shape.clone(),
-        chunk: sharding(a).inner.clone(),
-    }
-}
-
-fn split(a: &Array, idx: &[u64]) -> (Vec<u64>, Vec<u64>) {
-    let per = per_shard(a);
-    (
-        idx.iter().zip(&per).map(|(i, n)| i / n).collect(),
-        idx.iter().zip(&per).map(|(i, n)| i % n).collect(),
-    )
 }
 
 /// What a read needs of one shard: its index (None: the shard is not stored), the inner
@@ -345,11 +52,8 @@ struct Fetched {
 
 impl Fetched {
     /// The stored bytes of inner chunk `local` (None: not stored); `first` holds span 0.
-    fn bytes<'s>(&'s self, first: &'s [u8], local: &[u64], per: &[u64]) -> Option<&'s [u8]> {
-        let entry = self
-            .index
-            .as_ref()
-            .and_then(|idx| idx[linear(local, per)])?;
+    fn bytes<'s>(&'s self, first: &'s [u8], local: &[u64], fmt: &ShardFormat) -> Option<&'s [u8]> {
+        let entry = self.index.as_ref().and_then(|idx| idx[fmt.linear(local)])?;
         Some(self.spans.as_ref()?.get(first, entry))
     }
 }
@@ -359,13 +63,13 @@ impl Fetched {
 /// close ranges merged).
 fn fetch_shard(
     a: &Array,
+    fmt: &ShardFormat,
     sidx: &[u64],
     start: &[u64],
     shape: &[u64],
     span: &mut Vec<u8>,
 ) -> Result<Fetched> {
-    let per = per_shard(a);
-    let path = a.chunk_path(sidx);
+    let sh = shard(a, fmt, sidx);
     let origin = a.meta.grid.origin(sidx);
     let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
     let sub_start: Vec<u64> = start
@@ -374,17 +78,16 @@ fn fetch_shard(
         .map(|(s, r)| s + *r as u64)
         .collect();
     let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
-    let inner = inner_grid(a).chunks_in_region(&sub_start, &sub_shape);
+    let inner = fmt
+        .inner_grid(&a.meta.grid.shape)
+        .chunks_in_region(&sub_start, &sub_shape);
     // Over a network a request costs more than the few bytes a whole shard holds
     // beyond what a read of all of it needs: one request, the index from its own bytes.
     if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
-        let index = read_whole_shard(a, sidx, &path, span)?.map(std::sync::Arc::new);
-        let spans = index.as_ref().map(|_| Spans {
-            starts: vec![0],
-            rest: Vec::new(),
-        });
+        let index = sh.read_whole(span)?.map(std::sync::Arc::new);
+        let spans = index.as_ref().map(|_| Spans::whole());
         return Ok(Fetched {
-            path,
+            path: sh.path,
             index,
             inner,
             spans,
@@ -393,18 +96,15 @@ fn fetch_shard(
     let entries_of = |index: &Index| {
         inner
             .iter()
-            .filter_map(|g| {
-                let local: Vec<u64> = g.iter().zip(&per).map(|(g, n)| g % n).collect();
-                index[linear(&local, &per)]
-            })
+            .filter_map(|g| index[fmt.linear(&fmt.local(g))])
             .collect()
     };
-    let (index, spans) = match read_partial(a, sidx, &path, entries_of, span)? {
+    let (index, spans) = match sh.read_partial(entries_of, span)? {
         Some((index, spans)) => (Some(index), Some(spans)),
         None => (None, None),
     };
     Ok(Fetched {
-        path,
+        path: sh.path,
         index,
         inner,
         spans,
@@ -421,8 +121,8 @@ pub fn read_region(
     let elem = a.elem();
     let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
     let dst = OutputBuffer::c_order(out, &ushape, elem)?;
-    let grid = inner_grid(a);
-    let per = per_shard(a);
+    let fmt = shard_format(a);
+    let grid = fmt.inner_grid(&a.meta.grid.shape);
     let shards = a.meta.grid.chunks_in_region(start, shape);
     let shard_bytes = a.meta.grid.chunk_bytes(elem);
     let prefault = Prefault::new(&dst, &a.meta.grid, start, shape, elem);
@@ -430,20 +130,21 @@ pub fn read_region(
         n_threads,
         &shards,
         shard_bytes,
-        |sidx, span| fetch_shard(a, sidx, start, shape, span),
+        |sidx, span| fetch_shard(a, &fmt, sidx, start, shape, span),
         |group| prefault.step_after(group),
         |_: &mut (), _, fetched, span| {
             threads::for_each(
                 n_threads,
                 &fetched.inner,
                 |scratch: &mut store::PooledBuf, gidx| {
-                    let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+                    let local = fmt.local(gidx);
                     let (in_chunk, in_reg, ext) =
                         overlap(&grid.origin(gidx), &grid.chunk, start, shape);
                     // SAFETY: inner chunks are disjoint boxes of the output.
                     let mut region = unsafe { dst.region(&in_reg, &ext) }?;
-                    match fetched.bytes(span, &local, &per) {
-                        Some(bytes) => decode_inner(a, bytes, scratch, &fetched.path, &local)?
+                    match fetched.bytes(span, &local, &fmt) {
+                        Some(bytes) => fmt
+                            .decode_inner(bytes, scratch, &fetched.path, &local)?
                             .copy_to(&in_chunk, &mut region),
                         None => region.fill(&a.meta.fill),
                     }
@@ -472,17 +173,17 @@ pub(crate) fn read_inner_chunks<R: Send>(
     n_threads: usize,
     f: impl Fn(&mut Vec<u8>, &InnerRead) -> Result<R> + Sync + Send,
 ) -> Result<Vec<R>> {
-    let per = per_shard(a);
+    let fmt = shard_format(a);
     let shards = a.meta.grid.chunks_in_region(start, shape);
     let per_shard_results = threads::map(n_threads, &shards, |span, sidx| {
-        let fetched = fetch_shard(a, sidx, start, shape, span)?;
+        let fetched = fetch_shard(a, &fmt, sidx, start, shape, span)?;
         threads::map(n_threads, &fetched.inner, |scratch, gidx| {
-            let local: Vec<u64> = gidx.iter().zip(&per).map(|(g, n)| g % n).collect();
+            let local = fmt.local(gidx);
             let inner = InnerRead {
                 gidx,
                 local: &local,
                 path: &fetched.path,
-                bytes: fetched.bytes(span, &local, &per),
+                bytes: fetched.bytes(span, &local, &fmt),
             };
             f(scratch, &inner)
         })
@@ -490,125 +191,13 @@ pub(crate) fn read_inner_chunks<R: Send>(
     Ok(per_shard_results.into_iter().flatten().collect())
 }
 
-/// An error of decoding inner chunk `local` of the shard at `path`: corrupt data named by
-/// the shard.
-pub(crate) fn inner_error(path: &str, local: &[u64], e: Error) -> Error {
-    Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
-}
-
-/// Decides one inner chunk of a shard being rewritten: (scratch, local index, old bytes).
-type InnerFn<'a> = dyn Fn(&mut Vec<u8>, &[u64], Option<&[u8]>) -> Result<Inner> + Sync + 'a;
-
-/// What to do with one inner chunk when rewriting a shard.
-enum Inner {
-    Keep,
-    Set(Option<PooledBuf>),
-}
-
-/// Rewrite one shard: `f` decides each inner chunk from its local index and old bytes.
-fn rewrite_shard(
-    a: &Array,
-    sidx: &[u64],
-    read_old: bool,
-    n_threads: usize,
-    f: &InnerFn,
-    sink: &Sink,
-) -> Result<()> {
-    let key = a.chunk_key(sidx);
-    a.shard_indexes.forget(&key);
-    if !read_old {
-        // A whole-shard overwrite encodes in parallel, and takes no lock.
-        let parts = build_shard(a, sidx, None, n_threads, f)?;
-        return sink.put(store::Put { key, parts });
-    }
-    // A read-modify-write holds the shard's lock throughout (see `WritableStore::update`)
-    // and so must not wait on the thread pool (a pool worker may be blocked on the same
-    // lock): its inner chunks are encoded on this thread.
-    a.store.update(&key, &mut |old| {
-        Ok(match build_shard(a, sidx, old, 1, f)? {
-            Some(parts) => Update::Put(parts),
-            None if old.is_none() => Update::Keep,
-            None => Update::Delete,
-        })
-    })
-}
-
-/// The parts of the new shard built from the old one's bytes (if any) by `f`, or None
-/// when it holds no inner chunk.
-fn build_shard(
-    a: &Array,
-    sidx: &[u64],
-    old: Option<&[u8]>,
-    n_threads: usize,
-    f: &InnerFn,
-) -> Result<Option<Vec<PooledBuf>>> {
-    let old: Option<(&[u8], Index)> = match old {
-        None => None,
-        Some(bytes) => {
-            let path = a.chunk_path(sidx);
-            let ilen = index_len(a);
-            if bytes.len() < ilen {
-                return Err(Error::corrupt(&path, "shard is shorter than its index"));
-            }
-            let ib = if sharding(a).index_at_start {
-                &bytes[..ilen]
-            } else {
-                &bytes[bytes.len() - ilen..]
-            };
-            let index = decode_index(a, ib, Some(bytes.len() as u64), &path)?;
-            Some((bytes, index))
-        }
-    };
-    let per = per_shard(a);
-    let locals = ChunkGrid {
-        shape: per.clone(),
-        chunk: vec![1; per.len()],
-    }
-    .chunks_in_region(&vec![0; per.len()], &per);
-    let parts: Vec<Option<PooledBuf>> =
-        threads::map(n_threads, &locals, |scratch: &mut Vec<u8>, local| {
-            let old_bytes = old.as_ref().and_then(|(b, idx)| {
-                idx[linear(local, &per)].map(|(o, n)| &b[o as usize..(o + n) as usize])
-            });
-            Ok(match f(scratch, local, old_bytes)? {
-                Inner::Keep => old_bytes.map(|b| b.to_vec().into()),
-                Inner::Set(v) => v,
-            })
-        })?;
-    if parts.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let ilen = index_len(a) as u64;
-    let mut offset = if sharding(a).index_at_start { ilen } else { 0 };
-    let mut index: Index = Vec::with_capacity(parts.len());
-    for p in &parts {
-        index.push(p.as_ref().map(|b| {
-            let e = (offset, b.len() as u64);
-            offset += b.len() as u64;
-            e
-        }));
-    }
-    let index_bytes = encode_index(a, &index)?;
-    // The parts go to the store as they are (writev), without one more copy into a shard
-    // buffer.
-    let mut out: Vec<PooledBuf> = Vec::with_capacity(parts.len() + 1);
-    let at_start = sharding(a).index_at_start;
-    let mut index_bytes = Some(PooledBuf::from(index_bytes));
-    if at_start {
-        out.extend(index_bytes.take());
-    }
-    out.extend(parts.into_iter().flatten());
-    out.extend(index_bytes);
-    Ok(Some(out))
-}
-
 /// Encode an inner chunk buffer, or None when it holds only the fill value. A raw inner
 /// chunk is stored from `buf` itself.
-fn encode_inner(a: &Array, buf: PooledBuf) -> Result<Option<PooledBuf>> {
+fn encode_inner(a: &Array, fmt: &ShardFormat, buf: PooledBuf) -> Result<Option<PooledBuf>> {
     if !a.write_empty_chunks && fill::all_fill(&buf, &a.meta.fill) {
         return Ok(None);
     }
-    let s = sharding(a);
+    let s = fmt.sharding;
     let (_, body) = s.inner_pipeline.encode_owned(buf, &s.inner)?;
     Ok(Some(body))
 }
@@ -645,8 +234,8 @@ pub(crate) fn write_inner_chunks(
     shard_bytes: usize,
     f: &InnerWriteFn,
 ) -> Result<()> {
-    let grid = inner_grid(a);
-    let per = per_shard(a);
+    let fmt = shard_format(a);
+    let grid = fmt.inner_grid(&a.meta.grid.shape);
     let shards = a.meta.grid.chunks_in_region(start, shape);
     threads::for_each_put(
         &*a.store,
@@ -654,24 +243,17 @@ pub(crate) fn write_inner_chunks(
         &shards,
         shard_bytes,
         |_: &mut (), sidx, sink| {
-            let path = a.chunk_path(sidx);
+            let sh = shard(a, &fmt, sidx);
             let inside = a.meta.grid.clipped(sidx);
             let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
             let covers = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
             // Several shards already keep the threads busy; one shard parallelises its chunks.
             let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
-            rewrite_shard(
-                a,
-                sidx,
+            sh.rewrite(
                 !covers,
                 inner_threads,
                 &|scratch, local, old| {
-                    let gidx: Vec<u64> = sidx
-                        .iter()
-                        .zip(local)
-                        .zip(&per)
-                        .map(|((s, l), n)| s * n + l)
-                        .collect();
+                    let gidx = fmt.global(sidx, local);
                     if gidx
                         .iter()
                         .zip(&grid.shape)
@@ -689,7 +271,7 @@ pub(crate) fn write_inner_chunks(
                     let full = sets_all && ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
                     let inner = InnerWrite {
                         local,
-                        path: &path,
+                        path: &sh.path,
                         in_chunk,
                         in_reg,
                         ext,
@@ -714,34 +296,34 @@ pub fn modify_region(
     n_threads: usize,
     modify: &Modify,
 ) -> Result<()> {
-    let inner_u: Vec<usize> = sharding(a).inner.iter().map(|&s| s as usize).collect();
+    let fmt = shard_format(a);
+    let inner_u: Vec<usize> = fmt.sharding.inner.iter().map(|&s| s as usize).collect();
     let shard_bytes = a.meta.grid.chunk_bytes(a.elem());
     let each = |scratch: &mut Vec<u8>, c: &InnerWrite| {
         let old = match c.old.filter(|_| !c.full) {
-            Some(bytes) => Some(decode_inner(a, bytes, scratch, c.path, c.local)?),
+            Some(bytes) => Some(fmt.decode_inner(bytes, scratch, c.path, c.local)?),
             None => None,
         };
         let at = (&c.in_chunk[..], &c.in_reg[..], &c.ext[..]);
-        encode_inner(a, a.merge_piece(&inner_u, old, c.full, at, modify)?)
+        encode_inner(a, &fmt, a.merge_piece(&inner_u, old, c.full, at, modify)?)
     };
     write_inner_chunks(a, start, shape, sets_all, n_threads, shard_bytes, &each)
 }
 
 pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
-    let (sidx, local) = split(a, idx);
-    let path = a.chunk_path(&sidx);
-    let at = linear(&local, &per_shard(a));
+    let fmt = shard_format(a);
+    let (sidx, local) = fmt.split(idx);
+    let sh = shard(a, &fmt, &sidx);
+    let at = fmt.linear(&local);
     let mut bytes = Vec::new();
-    let Some((index, _)) =
-        read_partial(a, &sidx, &path, |i| i[at].into_iter().collect(), &mut bytes)?
-    else {
+    let Some((index, _)) = sh.read_partial(|i| i[at].into_iter().collect(), &mut bytes)? else {
         return Ok(None);
     };
     if index[at].is_none() {
         return Ok(None);
     }
     let mut scratch = Vec::new();
-    let view = decode_inner(a, &bytes, &mut scratch, &path, &local)?;
+    let view = fmt.decode_inner(&bytes, &mut scratch, &sh.path, &local)?;
     let layout = view.layout;
     let nbytes = layout.shape.iter().product::<usize>() * a.elem();
     let mut data = view.bytes.to_vec();
@@ -750,7 +332,8 @@ pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
 }
 
 pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
-    let s = sharding(a);
+    let fmt = shard_format(a);
+    let s = fmt.sharding;
     let need = s.inner.iter().product::<u64>() as usize * a.elem();
     if data.len() != need {
         return Err(Error::invalid(format!(
@@ -759,10 +342,8 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
             s.inner
         )));
     }
-    let (sidx, target) = split(a, idx);
-    rewrite_shard(
-        a,
-        &sidx,
+    let (sidx, target) = fmt.split(idx);
+    shard(a, &fmt, &sidx).rewrite(
         true,
         1,
         &|_, local, _| {
@@ -779,32 +360,23 @@ pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
 }
 
 pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
-    let (sidx, local) = split(a, idx);
-    Ok(match open_shard(a, &sidx)? {
-        Some((index, _)) => index[linear(&local, &per_shard(a))].is_some(),
+    let fmt = shard_format(a);
+    let (sidx, local) = fmt.split(idx);
+    Ok(match shard(a, &fmt, &sidx).open()? {
+        Some((index, _)) => index[fmt.linear(&local)].is_some(),
         None => false,
     })
 }
 
 pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
-    let per = per_shard(a);
-    let locals = ChunkGrid {
-        shape: per.clone(),
-        chunk: vec![1; per.len()],
-    }
-    .chunks_in_region(&vec![0; per.len()], &per);
+    let fmt = shard_format(a);
+    let locals = fmt.locals();
     let mut out = Vec::new();
     for sidx in a.existing_storage_keys()? {
-        if let Some((index, _)) = open_shard(a, &sidx)? {
+        if let Some((index, _)) = shard(a, &fmt, &sidx).open()? {
             for (local, e) in locals.iter().zip(&index) {
                 if e.is_some() {
-                    out.push(
-                        sidx.iter()
-                            .zip(local)
-                            .zip(&per)
-                            .map(|((s, l), n)| s * n + l)
-                            .collect(),
-                    );
+                    out.push(fmt.global(&sidx, local));
                 }
             }
         }
