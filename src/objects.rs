@@ -43,6 +43,18 @@ impl Objects {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The items at the indices `which`, in that order.
+    pub fn pick(&self, which: impl Iterator<Item = usize>) -> Objects {
+        match self {
+            Objects::Vlen(items) => {
+                let mut out = Items::new();
+                which.for_each(|i| out.push(items.get(i)));
+                Objects::Vlen(out)
+            }
+            Objects::Json(values) => Objects::Json(which.map(|i| values[i].clone()).collect()),
+        }
+    }
 }
 
 /// One chunk's share of a region read: the items of the chunk (None: not stored, read as
@@ -109,6 +121,11 @@ fn walk(
         }
     }
 }
+
+/// Where the items of a write go in one unit: `place(part, set)` calls `set(item index in
+/// the unit, index in the items written)` for the items it sets in the unit's `part` (see
+/// [`Array::modify_objects`]); an index beyond either is an error.
+pub type Place<'a> = dyn Fn(&ObjectPart, &mut dyn FnMut(usize, usize)) -> Result<()> + Sync + 'a;
 
 /// The units the items of an object array are encoded in: its chunks, or the inner chunks
 /// of its shards, with their codec chain and where item (i0, i1, ...) is in a unit.
@@ -306,8 +323,6 @@ impl Array {
         data: &Objects,
         n_threads: usize,
     ) -> Result<()> {
-        let codec = self.object_codec()?;
-        self.meta.grid.check_region(start, shape)?;
         let count = shape.iter().product::<u64>() as usize;
         if data.len() != count {
             return Err(Error::invalid(format!(
@@ -315,7 +330,34 @@ impl Array {
                 data.len()
             )));
         }
-        if count == 0 {
+        let region_shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        self.modify_objects(start, shape, true, data, n_threads, &|part, set| {
+            part.for_each(&region_shape, &mut *set);
+            Ok(())
+        })
+    }
+
+    /// Set items of the region at `start` of `shape` to items of `data`: `place` is called
+    /// once for each unit (chunk, or inner chunk of a shard) the region touches, with the
+    /// unit's part of the region, and calls `set(item index in the unit, index in data)`
+    /// for the items it sets (the last call for an item wins). Each unit is changed inside
+    /// its chunk's (shard's) read-modify-write under the store's `update`, which holds the
+    /// chunk's lock from the read to the write, so writers of other items of the unit lose
+    /// nothing; `sets_all`: `place` sets every item of its part, so a unit the region
+    /// covers whole is neither read nor locked. A unit left holding only the fill item is
+    /// removed.
+    pub fn modify_objects(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        sets_all: bool,
+        data: &Objects,
+        n_threads: usize,
+        place: &Place,
+    ) -> Result<()> {
+        let codec = self.object_codec()?;
+        self.meta.grid.check_region(start, shape)?;
+        if shape.contains(&0) {
             return Ok(());
         }
         let matches = matches!(
@@ -333,10 +375,9 @@ impl Array {
             )));
         }
         let units = self.units(codec);
-        let region_shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let fill = self.object_fill()?;
         let merge = |old: Option<Objects>, part: &ObjectPart| {
-            self.merge_chunk(&units, old.as_ref(), &fill, data, part, &region_shape)
+            self.merge_chunk(&units, old.as_ref(), &fill, data, part, place)
         };
         if self.meta.sharding.is_some() {
             // a shard's decoded size, for batching its I/O: some bytes per item
@@ -345,7 +386,7 @@ impl Array {
                 self,
                 start,
                 shape,
-                true,
+                sets_all,
                 n_threads,
                 shard_bytes,
                 &|_, c| {
@@ -366,11 +407,12 @@ impl Array {
         threads::for_each(n_threads, &chunks, |_: &mut (), idx| {
             let inside = self.meta.grid.clipped(idx);
             let part = units.part(overlap(&units.grid.origin(idx), &inside, start, shape));
-            let covers = part
-                .extent
-                .iter()
-                .zip(&inside)
-                .all(|(e, i)| *e as u64 == *i);
+            let covers = sets_all
+                && part
+                    .extent
+                    .iter()
+                    .zip(&inside)
+                    .all(|(e, i)| *e as u64 == *i);
             let build = |old: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
                 let old = old.map(|b| self.decode_objects(idx, b)).transpose()?;
                 merge(old, &part)
@@ -392,8 +434,8 @@ impl Array {
         })
     }
 
-    /// The stored bytes of a chunk: its old items (or the fill value) with the part of
-    /// `data` that `part` places in it; None when it holds only the fill value.
+    /// The stored bytes of a chunk: its old items (or the fill value) with the items of
+    /// `data` that `place` sets in its `part`; None when it holds only the fill value.
     fn merge_chunk(
         &self,
         units: &Units,
@@ -401,7 +443,7 @@ impl Array {
         fill: &Objects,
         data: &Objects,
         part: &ObjectPart,
-        region_shape: &[usize],
+        place: &Place,
     ) -> Result<Option<Vec<u8>>> {
         let n = units.items();
         let raw = match (data, fill) {
@@ -411,7 +453,16 @@ impl Array {
                     Some(Objects::Vlen(items)) => items.iter().collect(),
                     _ => vec![fill; n],
                 };
-                part.for_each(region_shape, |c, r| refs[c] = new.get(r));
+                let mut outside = false;
+                place(part, &mut |c, r| match refs.get_mut(c) {
+                    Some(slot) if r < new.len() => *slot = new.get(r),
+                    _ => outside = true,
+                })?;
+                if outside {
+                    return Err(Error::invalid(
+                        "an item placed outside its chunk or the items",
+                    ));
+                }
                 if units.drop_fill && refs.iter().all(|r| *r == fill) {
                     return Ok(None);
                 }
@@ -424,7 +475,16 @@ impl Array {
                     Some(Objects::Json(values)) => values.iter().collect(),
                     _ => vec![fill; n],
                 };
-                part.for_each(region_shape, |c, r| refs[c] = &new[r]);
+                let mut outside = false;
+                place(part, &mut |c, r| match (refs.get_mut(c), new.get(r)) {
+                    (Some(slot), Some(v)) => *slot = v,
+                    _ => outside = true,
+                })?;
+                if outside {
+                    return Err(Error::invalid(
+                        "an item placed outside its chunk or the items",
+                    ));
+                }
                 if units.drop_fill && refs.iter().all(|r| *r == fill) {
                     return Ok(None);
                 }

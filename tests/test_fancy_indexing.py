@@ -63,11 +63,24 @@ def cases(draw):
     fmt = draw(st.sampled_from(["n5", "zarr2", "zarr3", "zarr3-sharded"]))
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=10))
     chunks = tuple(draw(st.integers(1, side + 1)) for side in shape)
+    # "O": variable-length strings (Zarr only), whose selection writes merge into each chunk
+    # like fixed-size ones do
     dtype = draw(
-        st.sampled_from(["u1", "i2", "<f4", ">f8", "u8"] if fmt != "n5" else ["u1", "i4", "f8"])
+        st.sampled_from(
+            ["u1", "i2", "<f4", ">f8", "u8", "O"] if fmt != "n5" else ["u1", "i4", "f8"]
+        )
     )
-    data = (np.arange(int(np.prod(shape))) % 251).astype(dtype).reshape(shape)
+    data = as_dtype(np.arange(int(np.prod(shape))) % 251, dtype).reshape(shape)
     return fmt, shape, chunks, data
+
+
+def as_dtype(values: np.ndarray, dtype) -> np.ndarray:
+    """Integers as ``dtype``; for objects, strings of varying lengths made from them."""
+    if np.dtype(dtype) == object:
+        out = np.empty(values.shape, dtype=object)
+        out.flat[:] = ["s" * (int(v) % 4) + str(v) for v in values.flat]
+        return out
+    return values.astype(dtype)
 
 
 @st.composite
@@ -100,7 +113,7 @@ def make(workdir, fmt, chunks, data, **kwargs):
     if fmt == "zarr3-sharded":
         shards = tuple(c * 2 for c in chunks)
         kwargs["shards"] = shards
-    fill = {} if fmt == "n5" else {"fillvalue": 7}
+    fill = {} if fmt == "n5" else {"fillvalue": "f" if data.dtype == object else 7}
     return f.create_dataset(name, data=data, chunks=chunks, compression="raw", **fill, **kwargs)
 
 
@@ -130,7 +143,7 @@ def test_orthogonal_writes_equal_numpy(workdir, case, draw):
     ds = make(workdir, fmt, chunks, data)
     items = [draw.draw(axis_index(n, unique=True)) for n in shape]
     target = orthogonal_model(data, items).shape
-    value = (np.arange(int(np.prod(target))) % 100 + 3).astype(data.dtype).reshape(target)
+    value = as_dtype(np.arange(int(np.prod(target))) % 100 + 3, data.dtype).reshape(target)
     expected = data.copy()
     ix = np.ix_(*[positions(item, n) for item, n in zip(items, shape)])
     expected[ix] = value.reshape([len(p) for p in (positions(i, n) for i, n in zip(items, shape))])
@@ -152,7 +165,7 @@ def test_vindex_points_equal_numpy(workdir, case, draw):
     # writes: distinct points (numpy leaves the winner of repeats unspecified)
     flat = np.unique(np.ravel_multi_index(tuple(i % s for i, s in zip(index, shape)), shape))
     points = np.unravel_index(flat, shape)
-    value = (np.arange(len(flat)) + 11).astype(data.dtype)
+    value = as_dtype(np.arange(len(flat)) + 11, data.dtype)
     expected = data.copy()
     expected[points] = value
     ds.vindex[points] = value
@@ -168,8 +181,9 @@ def test_full_masks_equal_numpy(workdir, case, draw):
     np.testing.assert_array_equal(ds[mask], data[mask])
     np.testing.assert_array_equal(ds.vindex[mask], data[mask])
     expected = data.copy()
-    expected[mask] = 5
-    ds[mask] = 5
+    five = as_dtype(np.array(5), data.dtype)[()]
+    expected[mask] = five
+    ds[mask] = five
     np.testing.assert_array_equal(ds[...], expected)
 
 
@@ -305,3 +319,38 @@ def test_strided_read_of_1gib_volume_allocates_only_its_output(tmp_path):
     grown = int(result.stdout.strip())
     chunk = 64**3
     assert grown < 2 * 2**20 + 2 * 8 * chunk + 16 * 2**20, grown
+
+
+@pytest.mark.parametrize("fmt", ["zarr2", "zarr3", "zarr3-sharded"])
+def test_object_selections_touch_only_their_chunks(tmp_path, fmt):
+    """Strided, fancy and point selections of variable-length strings read and change only
+    the chunks (shards) holding selected elements: the others are corrupt here, so touching
+    one would raise (before, the box bounding the selection was read and written back)."""
+    f = z5py.File(tmp_path / "o.zarr", zarr_format=int(fmt[4]))
+    shards = {"shards": (8, 8)} if fmt == "zarr3-sharded" else {}
+    data = as_dtype(np.arange(24 * 24), object).reshape(24, 24)
+    ds = f.create_dataset("x", data=data, chunks=(4, 4), compression="raw", **shards)
+    # the files of the chunks (shards) holding rows and columns 0..3 and 16..19
+    keep = {ds.chunk_path((i, j)) for i in (0, 4) for j in (0, 4)}
+    files = {ds.chunk_path(idx) for idx in itertools.product(range(6), repeat=2)}
+    assert len(files - keep) == (32 if not shards else 5)
+    for path in files - keep:
+        with open(path, "wb") as fh:
+            fh.write(b"not a chunk")
+    untouched = {path: os.stat(path).st_mtime_ns for path in files - keep}
+    np.testing.assert_array_equal(ds[::16, ::16], data[::16, ::16])
+    np.testing.assert_array_equal(ds[[17, 1], 2:19:16], data[[17, 1], 2:19:16])
+    np.testing.assert_array_equal(ds.vindex[[1, 17], [18, 2]], data[[1, 17], [18, 2]])
+    with pytest.raises(z5py.errors.CorruptChunkError):
+        ds[::8, 0]
+    ds[::16, ::16] = "strided"
+    data[::16, ::16] = "strided"
+    ds[[17, 1], 2:19:16] = [["a", "bb"], ["ccc", ""]]
+    data[np.ix_([17, 1], [2, 18])] = [["a", "bb"], ["ccc", ""]]
+    ds.vindex[[1, 17, 1], [18, 2, 18]] = ["p", "q", "r"]  # a repeated point: the last wins
+    data[[1, 17], [18, 2]] = ["r", "q"]
+    for i, j in itertools.product((0, 16), repeat=2):
+        box = np.s_[i : i + 4, j : j + 4]
+        np.testing.assert_array_equal(ds[box], data[box])
+    for path, mtime in untouched.items():
+        assert os.stat(path).st_mtime_ns == mtime, path

@@ -114,6 +114,8 @@ SEL_WORKER = textwrap.dedent(
     while not os.path.exists(go):
         time.sleep(0.001)
     for kind, a, b, value in ops:
+        if ds.dtype == object:  # variable-length strings
+            value = f"v{value}" * (1 + value % 3)
         if kind == "strided":  # rows a = [r0, r1], columns b = [k, n]: ds[r0:r1, k::n]
             ds[a[0] : a[1], b[0] :: b[1]] = value
         elif kind == "fancy":  # index lists per axis
@@ -140,23 +142,35 @@ def _selection_ops(worker, n, shape):
     return ops
 
 
-@pytest.mark.parametrize("fmt", ["n5", "zarr2", "zarr3", "zarr3-sharded"])
-def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing(tmp_path, fmt):
+# variable-length strings: Zarr only (N5 has no such type)
+SEL_CASES = [(fmt, "i4") for fmt in ["n5", "zarr2", "zarr3", "zarr3-sharded"]] + [
+    (fmt, str) for fmt in ["zarr2", "zarr3", "zarr3-sharded"]
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dtype"), SEL_CASES, ids=[f"{f}-{getattr(d, '__name__', d)}" for f, d in SEL_CASES]
+)
+def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing(
+    tmp_path, fmt, dtype
+):
     """Processes writing every n-th column (``ds[r0:r1, k::n] = ...``, band by band), fancy
     index lists and points of the same chunks: each chunk's read-modify-write holds its
     lock, so nothing is lost (before, each process read and wrote back the box its elements
-    span, the other processes' columns included)."""
+    span, the other processes' columns included; for variable-length strings until the
+    engine's object selections, which lost elements in every format)."""
     if fmt == "n5":
         f = z5py.File(tmp_path / "s.n5")
     else:
         f = z5py.File(tmp_path / "s.zarr", zarr_format=int(fmt[4]))
     shards = {"shards": (16, 20)} if fmt == "zarr3-sharded" else {}
     f.create_dataset(
-        "x", shape=SEL_SHAPE, chunks=SEL_CHUNKS, dtype="i4", compression="raw", **shards
+        "x", shape=SEL_SHAPE, chunks=SEL_CHUNKS, dtype=dtype, compression="raw", **shards
     )
     go = tmp_path / "go"
     workers = []
     expected = np.zeros(SEL_SHAPE, dtype="i4")
+    strings = dtype is str
     for w in range(WORKERS):
         ops = _selection_ops(w, WORKERS, SEL_SHAPE)
         plan_file = tmp_path / f"plan{w}.json"
@@ -172,7 +186,13 @@ def test_processes_writing_interleaved_strided_and_fancy_selections_lose_nothing
     go.write_text("")
     for w in workers:
         assert w.wait(timeout=300) == 0
-    np.testing.assert_array_equal(z5py.File(f.path, mode="r")["x"][...], expected)
+    if strings:  # the workers' items; "" (the fill value) where nothing was written
+        expected = np.array(
+            [f"v{v}" * (1 + v % 3) if v else "" for v in expected.flat], dtype=object
+        ).reshape(SEL_SHAPE)
+    got = z5py.File(f.path, mode="r")["x"][...]
+    lost = int((got != expected).sum())
+    assert lost == 0, f"{lost} of {expected.size} elements lost"
     leftovers = [
         name for _, _, names in os.walk(f.path) for name in names if name.startswith(".z5lock")
     ]

@@ -228,12 +228,15 @@ class ArrayHandle:
     ) -> None:
         """Fill ``out`` (shape: the lengths of ``indices``) with the orthogonal selection
         given by one uint64 index array per axis; only chunks holding selected elements
-        are read.  Releases the GIL."""
+        are read.  Releases the GIL (for an object array, ``out`` a C-contiguous numpy
+        object array, except while creating the items)."""
     def write_orthogonal(
         self, indices: Sequence[np.ndarray], data: np.ndarray, n_threads: int
     ) -> None:
-        """Write ``data`` (shape: the lengths of ``indices``) to the orthogonal selection;
-        a repeated index keeps the value given last."""
+        """Write ``data`` (shape: the lengths of ``indices``; a C-contiguous object array
+        for an object array) to the orthogonal selection, each chunk holding selected
+        elements in its locked read-modify-write; a repeated index keeps the value given
+        last."""
     def read_points(self, coords: np.ndarray, out: np.ndarray, n_threads: int) -> None:
         """Fill ``out`` (n elements) with the points ``coords`` (uint64, n * ndim)."""
     def write_points(self, coords: np.ndarray, data: np.ndarray, n_threads: int) -> None:

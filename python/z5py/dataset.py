@@ -595,11 +595,10 @@ class Dataset(Node):
         box = sel.box
         if box is not None:
             out = self._read_box(*box)
-        elif self._objects:
-            out = self._objects_through_box(sel.indices())
         else:
-            out = np.empty(sel.counts, dtype=self._dtype)
+            out = self._new_out(sel.counts)
             self._handle.read_orthogonal(sel.indices(), out, self._n_threads)
+            out = self._as_read(out)
         out = out.reshape(sel.out_shape)
         return out[()] if sel.scalar else out
 
@@ -613,11 +612,25 @@ class Dataset(Node):
         box = sel.box
         if box is not None:
             self._write_box(box[0], data)
-        elif self._objects:
-            self._objects_through_box(sel.indices(), data)
         else:
-            # the engine reads the value in C order: at most the selection's size
-            self._handle.write_orthogonal(sel.indices(), _c_order(data), self._n_threads)
+            # the engine reads the value in C order: at most the selection's size; it changes
+            # each chunk holding selected elements in that chunk's locked read-modify-write
+            self._handle.write_orthogonal(sel.indices(), self._engine_data(data), self._n_threads)
+
+    def _new_out(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A new array for the engine to fill: of the dataset's dtype, or of objects."""
+        return np.empty(shape, dtype=object if self._objects else self._dtype)
+
+    def _as_read(self, out: np.ndarray) -> np.ndarray:
+        """What the engine filled, as reads give it (StringDType when opened so)."""
+        if self._objects and self._read_dtype is not None:
+            return out.astype(self._read_dtype)
+        return out
+
+    def _engine_data(self, data: np.ndarray) -> np.ndarray:
+        """``data`` (of the dataset's dtype) C-contiguous for the engine: objects as an
+        object array."""
+        return _object_items(data) if self._objects else _c_order(data)
 
     def astype(self, dtype: Any) -> _CastView:
         """Reads through ``[]`` cast to ``dtype`` (h5py's ``Dataset.astype``), e.g.
@@ -650,46 +663,19 @@ class Dataset(Node):
 
         return _CastView(self, convert)
 
-    def _objects_through_box(
-        self, indices: Sequence[Any], value: Any = None, points: bool = False
-    ) -> Any:
-        """Variable-length items of an orthogonal (or, with ``points``, a point) selection
-        given by one index array per axis, through the box that bounds it: read, or with
-        ``value`` a read-modify-write of that box."""
-        indices = [np.asarray(i, dtype=np.int64) for i in indices]
-        start = [int(i.min()) for i in indices]
-        shape = [int(i.max()) - s + 1 for i, s in zip(indices, start)]
-        box = self._read_box(start, shape)
-        if self._read_dtype is not None:
-            box = box.astype(object)
-        local = [i - s for i, s in zip(indices, start)]
-        where = tuple(local) if points else np.ix_(*local)
-        if value is None:
-            out = box[where]
-            return out.astype(self._read_dtype) if self._read_dtype is not None else out
-        box[where] = value
-        self._write_box(start, box)
-        return None
-
     def _read_points(self, index: Any) -> np.ndarray:
         coords, out_shape = points(index, self._shape)
-        if self._objects:
-            if not coords.shape[0]:
-                return np.empty(out_shape, dtype=object)
-            return self._objects_through_box(list(coords.T), points=True).reshape(out_shape)
-        out = np.empty(coords.shape[0], dtype=self._dtype)
+        out = self._new_out((coords.shape[0],))
         if out.size:
             self._handle.read_points(coords.reshape(-1), out, self._n_threads)
-        return out.reshape(out_shape)
+        return self._as_read(out).reshape(out_shape)
 
     def _write_points(self, index: Any, value: Any) -> None:
         self._check_writable("write to a dataset")
         coords, out_shape = points(index, self._shape)
         data = self._broadcast_value(value, out_shape)
-        if coords.shape[0] and self._objects:
-            self._objects_through_box(list(coords.T), np.reshape(data, -1), points=True)
-        elif coords.shape[0]:
-            flat = np.ascontiguousarray(data).reshape(-1)
+        if coords.shape[0]:
+            flat = self._engine_data(np.reshape(data, -1))
             self._handle.write_points(coords.reshape(-1), flat, self._n_threads)
 
     # ----------------------------------------------------------------------------------

@@ -111,6 +111,25 @@ impl ArrayHandle {
         })
     }
 
+    /// Put the items a selection read of an object array picked into `out`.
+    fn fill_picks(
+        &self,
+        py: Python<'_>,
+        picks: &[selection::ObjectPicks],
+        count: usize,
+        out: &Bound<'_, PyUntypedArray>,
+    ) -> PyResult<()> {
+        let a = &self.inner;
+        if out.len() != count {
+            return Err(bad(format!(
+                "output array holds {} items, the selection {count}",
+                out.len()
+            )));
+        }
+        let fill = super::objects::fill_object(py, a)?;
+        super::objects::fill_picks(py, a.object_codec()?, picks, &fill, out)
+    }
+
     fn u64s(v: &[usize]) -> Vec<u64> {
         v.iter().map(|&x| x as u64).collect()
     }
@@ -427,7 +446,9 @@ impl ArrayHandle {
     }
 
     /// Fill `out` (shape: the lengths of `indices`) with the orthogonal selection given by
-    /// one array of indices per axis; only chunks holding selected elements are read.
+    /// one array of indices per axis; only chunks holding selected elements are read. For
+    /// an object array `out` is a C-contiguous numpy object array: the chunks are read and
+    /// decoded without the GIL, which is held only to create the objects.
     fn read_orthogonal(
         &self,
         py: Python<'_>,
@@ -436,12 +457,22 @@ impl ArrayHandle {
         n_threads: usize,
     ) -> PyResult<()> {
         let idx = index_lists(&indices)?;
+        if self.inner.meta.dtype.is_object() {
+            let a = &self.inner;
+            let picks =
+                py.detach(|| guard(|| selection::read_orthogonal_objects(a, &idx, n_threads)))?;
+            let count = idx.iter().map(Vec::len).product();
+            return self.fill_picks(py, &picks, count, out);
+        }
         self.fill_buffer(py, out, "output array", |a, buf| {
             selection::read_orthogonal(a, &idx, buf, n_threads)
         })
     }
 
-    /// Write `data` (shape: the lengths of `indices`) to the orthogonal selection.
+    /// Write `data` (shape: the lengths of `indices`) to the orthogonal selection: each chunk
+    /// holding selected elements is changed in its locked read-modify-write. For an object
+    /// array `data` is a C-contiguous numpy object array, whose items are gathered with the
+    /// GIL and encoded and stored without it.
     fn write_orthogonal(
         &self,
         py: Python<'_>,
@@ -450,13 +481,20 @@ impl ArrayHandle {
         n_threads: usize,
     ) -> PyResult<()> {
         let idx = index_lists(&indices)?;
+        if self.inner.meta.dtype.is_object() {
+            let a = &self.inner;
+            let items = super::objects::collect_items(py, a.object_codec()?, data)?;
+            return py.detach(|| {
+                guard(|| selection::write_orthogonal_objects(a, &idx, &items, n_threads))
+            });
+        }
         self.with_buffer(py, data, "data", |a, buf| {
             selection::write_orthogonal(a, &idx, buf, n_threads)
         })
     }
 
     /// Fill `out` (n elements) with the points whose coordinates `coords` holds (n * ndim,
-    /// point by point).
+    /// point by point); object arrays as in `read_orthogonal`.
     fn read_points(
         &self,
         py: Python<'_>,
@@ -465,12 +503,19 @@ impl ArrayHandle {
         n_threads: usize,
     ) -> PyResult<()> {
         let c = coords.as_slice()?.to_vec();
+        if self.inner.meta.dtype.is_object() {
+            let a = &self.inner;
+            let picks = py.detach(|| guard(|| selection::read_points_objects(a, &c, n_threads)))?;
+            let count = c.len() / a.meta.grid.shape.len().max(1);
+            return self.fill_picks(py, &picks, count, out);
+        }
         self.fill_buffer(py, out, "output array", |a, buf| {
             selection::read_points(a, &c, buf, n_threads)
         })
     }
 
-    /// Write `data` (n elements) to the points `coords` (n * ndim).
+    /// Write `data` (n elements) to the points `coords` (n * ndim); object arrays as in
+    /// `write_orthogonal`.
     fn write_points(
         &self,
         py: Python<'_>,
@@ -479,6 +524,12 @@ impl ArrayHandle {
         n_threads: usize,
     ) -> PyResult<()> {
         let c = coords.as_slice()?.to_vec();
+        if self.inner.meta.dtype.is_object() {
+            let a = &self.inner;
+            let items = super::objects::collect_items(py, a.object_codec()?, data)?;
+            return py
+                .detach(|| guard(|| selection::write_points_objects(a, &c, &items, n_threads)));
+        }
         self.with_buffer(py, data, "data", |a, buf| {
             selection::write_points(a, &c, buf, n_threads)
         })

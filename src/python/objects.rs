@@ -6,6 +6,7 @@ use crate::array::Array;
 use crate::codec::vlen::Items;
 use crate::dtype::ObjectCodec;
 use crate::objects::{ObjectPart, Objects};
+use crate::selection::ObjectPicks;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -201,6 +202,41 @@ pub fn fill_region(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Put the items a selection read picked into `out` (a C-contiguous object array of the
+/// selection's shape), `fill_obj` where a chunk is missing.
+pub fn fill_picks(
+    py: Python<'_>,
+    codec: ObjectCodec,
+    picks: &[ObjectPicks],
+    fill_obj: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyUntypedArray>,
+) -> PyResult<()> {
+    let slots = object_slots(out, "output array", true)?;
+    let size = out.len();
+    for pick in picks {
+        for (i, &r) in pick.positions.iter().enumerate() {
+            if r >= size {
+                return Err(PyValueError::new_err(format!(
+                    "selection position {r} is beyond the output's {size} items"
+                )));
+            }
+            let obj = match &pick.items {
+                None => fill_obj.clone().into_ptr(),
+                // SAFETY: `i` < the number of picked items (one per position).
+                Some(items) => unsafe { new_object(py, codec, items, i)? },
+            };
+            // SAFETY: `r` < out.size; the slot held a reference, released here.
+            unsafe {
+                let slot = slots.add(r);
+                let old = *slot;
+                *slot = obj;
+                ffi::Py_XDECREF(old);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The items of `data` (a C-contiguous object array) for an array of `codec`: `str` for
