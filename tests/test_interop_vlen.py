@@ -554,3 +554,23 @@ def test_rechunk_keeps_zarr_python_2_non_string_fill(tmp_path, zarr_format):
             assert got["items"] == [x if isinstance(x, str) else empty for x in items]
     if zarr_format == 2:
         assert _zarr2(FILL_SCRIPT, out, "r") == {n: theirs[n] for n in ["s0", "sn", "b0"]}
+
+
+def test_rechunk_resuming_an_existing_copy_keeps_zarr_python_2_non_string_fill(tmp_path):
+    """A copy resumed into an output that exists already without the source's fill value
+    0 / null (a copy stopped right after creating it, or made before copies kept it): the
+    output gets that fill value too, so where the source has no chunk the finished copy
+    reads 0 / None as the source does (before: the output's "")."""
+    src = tmp_path / "z2.zarr"
+    theirs = _zarr2(FILL_SCRIPT, src, "w")
+    out = tmp_path / "copy.zarr"
+    f = z5py.File(str(out), "a", zarr_format=2)
+    for name, dtype in [("s0", str), ("sn", str), ("b0", bytes)]:
+        f.create_dataset(name, shape=(8,), chunks=(2,), dtype=dtype)
+    for name in ["s0", "sn", "b0"]:
+        z5py.util.rechunk(str(src), str(out), name, name, (2,), 1, zarr_format=2, resume=True)
+    f = z5py.File(str(out), "r")
+    for name in ["s0", "sn", "b0"]:
+        assert not f[name].chunk_exists((3,))
+        assert _shown(f[name]) == theirs[name]
+    assert _zarr2(FILL_SCRIPT, out, "r") == {n: theirs[n] for n in ["s0", "sn", "b0"]}

@@ -735,15 +735,19 @@ class Dataset(Node):
         """Make items of chunks never written read as ``value``, a fill value that is not a
         string (``0``, ``None`` or another number, as zarr-python 2 writes for ``dtype=str``),
         when this is a Zarr v2 ``vlen-utf8`` / ``vlen-bytes`` dataset, whose metadata can
-        hold it; copies of such arrays use it. Returns False (and changes nothing) for
-        other datasets: Zarr v3 ``string`` / ``variable_length_bytes`` and ``json2`` keep
-        their own fill value."""
+        hold it; copies of such arrays use it (into new outputs and ones they resume).
+        Returns False (and changes nothing) for other datasets: Zarr v3 ``string`` /
+        ``variable_length_bytes`` and ``json2`` keep their own fill value. The metadata is
+        not rewritten when it holds ``value`` already."""
         if (
             self._fmt != "zarr2"
             or self._handle.object_codec not in ("vlen-utf8", "vlen-bytes")
             or isinstance(value, (str, bytes))
         ):
             return False
+        current = json.loads(self._handle.metadata_json).get("fill_value")
+        if json.dumps(current) == json.dumps(value):
+            return True
         array_metadata.rewrite(
             self._loc, self._fmt, lambda doc: doc.__setitem__("fill_value", value)
         )

@@ -161,8 +161,11 @@ def copy_dataset(
         create_kwargs=compression,
         dimension_names=ds_in.dimension_names,
     )
-    if not existed and ds_in.dtype == object:
+    if ds_in.dtype == object:
         # a zarr-python 2 string array's fill value 0 / None: kept where the output can
-        # hold it (Zarr v2); elsewhere chunks the source lacks read as the output's ""
+        # hold it (Zarr v2); elsewhere chunks the source lacks read as the output's "".
+        # An output that exists already gets it too (a copy stopped right after creating
+        # it, or made before copies kept it), or the chunks the copy leaves out (the
+        # source's own missing ones) would read as its "" instead
         ds_out.keep_missing_value(ds_in.fillvalue)
     return copy_z5_to_z5(ds_in, ds_out, blocks_shape, dtype, existed=existed, job=job)
