@@ -1,13 +1,17 @@
-//! An open array: region and chunk I/O over a store, one chunk per task.
+//! An open array: the public face that checks arguments (regions inside the array, buffer
+//! lengths, chunk indices) and hands the work to the array's layout, one stored value per
+//! chunk (`crate::plain`) or shards of inner chunks (`crate::shard`), chosen once when the
+//! array is opened or created (see `crate::access`).
 
-use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
-use crate::chunk::grid::overlap;
+use crate::access::{ChunkAccess, Ctx};
 use crate::error::{Error, Result};
-use crate::metadata::{self, fill, ArrayMeta, ArraySpec, Format, Loc};
-use crate::prefault::Prefault;
-use crate::store::{ByteRange, Store, Update};
-use crate::{shard, store, threads};
+use crate::metadata::{self, ArrayMeta, ArraySpec, Format, Loc};
+use crate::plain::Plain;
+use crate::shard::Sharded;
+use crate::store::Store;
 use std::sync::Arc;
+
+pub use crate::access::{ChunkData, Modify, Piece};
 
 #[derive(Clone, Debug)]
 pub struct Array {
@@ -18,108 +22,49 @@ pub struct Array {
     /// Store chunks that hold only the fill value (zarr-python's `write_empty_chunks`);
     /// by default they are removed instead.
     pub write_empty_chunks: bool,
-    /// Shard indexes read from an object store, by shard key (see `shard::IndexCache`);
-    /// clones of the array share them.
-    pub(crate) shard_indexes: Arc<crate::shard::IndexCache>,
-}
-
-/// Per-thread buffers reused across chunks: the stored bytes and the decoded chunk.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    pub data: Vec<u8>,
-}
-
-/// What `read_part` found.
-enum Part {
-    Missing,
-    Read,
-    /// The value does not start or end as expected; only decoding it whole can say why.
-    Unexpected,
-}
-
-/// What the read of one chunk's file brought.
-enum Fetched {
-    Missing,
-    Whole,
-    /// The byte range of a plain chunk that a partial read needs, and the chunk's strides.
-    Part(Vec<usize>),
-}
-
-/// A chunk decoded to C order and native byte order.
-pub struct ChunkData {
-    pub shape: Vec<u64>,
-    pub data: Vec<u8>,
-    pub varlen: bool,
-}
-
-/// One chunk's part of a region being changed (see [`Array::modify_region`]): the chunk's
-/// contents, decoded to C order, and where the part lies in the chunk (`in_chunk`) and in
-/// the region (`in_region`), of `extent`.
-pub struct Piece<'a, 'b> {
-    pub chunk: &'a mut OutputBuffer<'b>,
-    pub in_chunk: &'a [usize],
-    pub in_region: &'a [usize],
-    pub extent: &'a [usize],
-}
-
-/// Changes one chunk's part of a region (see [`Array::modify_region`]).
-pub type Modify<'a> = dyn Fn(Piece) -> Result<()> + Sync + 'a;
-
-/// A decoded chunk in `scratch` with `layout`, as a C-order `ChunkData`.
-pub(crate) fn to_c_order(
-    mut scratch: Vec<u8>,
-    layout: &Layout,
-    nbytes: usize,
-    elem: usize,
-) -> Result<ChunkData> {
-    let shape: Vec<u64> = layout.shape.iter().map(|&s| s as u64).collect();
-    let c = Layout::c_order(&layout.shape, elem);
-    if c.strides == layout.strides {
-        scratch.truncate(nbytes);
-        return Ok(ChunkData {
-            shape,
-            data: scratch,
-            varlen: false,
-        });
-    }
-    let mut data = vec![0u8; nbytes];
-    let zero = vec![0; shape.len()];
-    OutputBuffer::new(&mut data, c, elem)?
-        .region_mut(&zero, &layout.shape)?
-        .copy_from(&scratch, layout, &zero)?;
-    Ok(ChunkData {
-        shape,
-        data,
-        varlen: false,
-    })
+    /// How the chunks are stored, from `meta`; clones of the array share it (and so the
+    /// shard indexes a sharded array remembers).
+    pub(crate) access: Arc<dyn ChunkAccess>,
 }
 
 /// Memory the extra tasks of a call on a remote store may hold at once (see `Array::tasks`).
 const TASK_MEMORY: usize = 256 << 20;
 
 impl Array {
-    /// Open the array at `prefix` of `store`.
-    pub fn open(store: Arc<dyn Store>, prefix: &str) -> Result<Array> {
-        let meta = metadata::open(&Loc::new(&*store, prefix))?;
-        Ok(Array {
+    fn new(store: Arc<dyn Store>, prefix: &str, meta: ArrayMeta) -> Array {
+        let access: Arc<dyn ChunkAccess> = match meta.sharding {
+            Some(_) => Arc::new(Sharded::default()),
+            None => Arc::new(Plain),
+        };
+        Array {
             store,
             prefix: prefix.to_string(),
             meta,
             write_empty_chunks: false,
-            shard_indexes: Default::default(),
-        })
+            access,
+        }
+    }
+
+    /// Open the array at `prefix` of `store`.
+    pub fn open(store: Arc<dyn Store>, prefix: &str) -> Result<Array> {
+        let meta = metadata::open(&Loc::new(&*store, prefix))?;
+        Ok(Array::new(store, prefix, meta))
     }
 
     /// Write the metadata of a new array at `prefix` of `store` and open it.
     pub fn create(store: Arc<dyn Store>, prefix: &str, spec: &ArraySpec) -> Result<Array> {
         let meta = metadata::create(&Loc::new(&*store, prefix), spec)?;
-        Ok(Array {
-            store,
-            prefix: prefix.to_string(),
-            meta,
-            write_empty_chunks: false,
-            shard_indexes: Default::default(),
-        })
+        Ok(Array::new(store, prefix, meta))
+    }
+
+    /// What the layout works from.
+    pub(crate) fn cx(&self) -> Ctx<'_> {
+        Ctx {
+            store: &*self.store,
+            prefix: &self.prefix,
+            meta: &self.meta,
+            write_empty_chunks: self.write_empty_chunks,
+        }
     }
 
     /// How many chunk tasks a call asked to run on `n_threads` runs at once: more on
@@ -134,132 +79,27 @@ impl Array {
     }
 
     pub fn elem(&self) -> usize {
-        self.meta.dtype.size()
+        self.cx().elem()
     }
 
     /// The user-visible chunk shape (inner chunks of a sharded array).
     pub fn chunk_shape(&self) -> &[u64] {
-        match &self.meta.sharding {
-            Some(s) => &s.inner,
-            None => &self.meta.grid.chunk,
-        }
+        self.access.chunk_shape(&self.meta)
     }
 
     /// Store key of the stored object (chunk or shard) at a storage-grid index.
     pub fn chunk_key(&self, idx: &[u64]) -> String {
-        store::join(&self.prefix, &self.meta.keys.key(idx))
+        self.cx().chunk_key(idx)
     }
 
     /// Where the stored object at a storage-grid index is (path or URL), for messages.
     pub fn chunk_path(&self, idx: &[u64]) -> String {
-        self.store.location(&self.chunk_key(idx))
+        self.cx().chunk_path(idx)
     }
 
     /// Where the value holding the user-visible chunk `idx` is (its shard when sharded).
     pub fn chunk_file(&self, idx: &[u64]) -> String {
-        match &self.meta.sharding {
-            Some(s) => {
-                let shard: Vec<u64> = idx
-                    .iter()
-                    .zip(&s.inner)
-                    .zip(&self.meta.grid.chunk)
-                    .map(|((i, c), o)| i / (o / c))
-                    .collect();
-                self.chunk_path(&shard)
-            }
-            None => self.chunk_path(idx),
-        }
-    }
-
-    /// Shape a stored chunk has: N5 clips edge chunks, Zarr pads them.
-    fn stored_shape(&self, idx: &[u64]) -> Vec<u64> {
-        match self.meta.format {
-            Format::N5 => self.meta.grid.clipped(idx),
-            _ => self.meta.grid.chunk.clone(),
-        }
-    }
-
-    fn check_fixed_size(&self) -> Result<()> {
-        if self.meta.dtype.is_object() {
-            // Variable-length items go through `crate::objects`, never as fixed-size bytes.
-            return Err(Error::invalid(format!(
-                "{} holds variable-length items; read and write them as objects",
-                self.meta.meta_path
-            )));
-        }
-        Ok(())
-    }
-
-    fn check_len(&self, shape: &[u64], len: usize) -> Result<()> {
-        self.check_fixed_size()?;
-        let need = shape.iter().product::<u64>() as usize * self.elem();
-        if need != len {
-            return Err(Error::invalid(format!(
-                "buffer has {len} bytes, region {shape:?} needs {need}"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Decode the stored bytes of chunk `idx`, borrowing from `file` or `data`; the data
-    /// is left in stored byte order for the copy out to swap.
-    fn decode_stored<'s>(
-        &self,
-        idx: &[u64],
-        file: &'s [u8],
-        data: &'s mut Vec<u8>,
-    ) -> Result<ChunkView<'s>> {
-        let nominal = self.stored_shape(idx);
-        let path = || self.chunk_path(idx);
-        let (d, out) = self
-            .meta
-            .pipeline
-            .decode_ref(file, &nominal, &self.meta.grid.chunk, data)
-            .map_err(|e| e.in_chunk(path()))?;
-        if let Some(n) = d.varlen {
-            if n != d.layout.shape.iter().product::<usize>() as u64 {
-                return Err(Error::corrupt(
-                    path(),
-                    format!("varlength block of {n} elements cannot be read as an array"),
-                ));
-            }
-        }
-        Ok(ChunkView {
-            layout: d.layout,
-            bytes: out,
-            swap: d.swap,
-        })
-    }
-
-    /// Read `range` of the payload of the chunk at `key`, expected to be `header` followed
-    /// by `len` payload bytes, into `buf`.
-    fn read_part(
-        &self,
-        key: &str,
-        header: &[u8],
-        len: u64,
-        range: std::ops::Range<u64>,
-        buf: &mut Vec<u8>,
-    ) -> Result<Part> {
-        let at = header.len() as u64;
-        match self.store.size(key)? {
-            None => return Ok(Part::Missing),
-            Some(n) if n != at + len => return Ok(Part::Unexpected),
-            Some(_) => {}
-        }
-        if !header.is_empty() {
-            let got = self.store.get_ranges(key, &[ByteRange::Span(0..at)])?;
-            match got {
-                None => return Ok(Part::Missing),
-                Some(h) if h[0] != header => return Ok(Part::Unexpected),
-                Some(_) => {}
-            }
-        }
-        let span = ByteRange::Span(at + range.start..at + range.end);
-        Ok(match self.store.get_range_into(key, &span, buf)? {
-            true => Part::Read,
-            false => Part::Missing,
-        })
+        self.access.chunk_file(&self.cx(), idx)
     }
 
     /// Read the region at `start` of `shape` into `out` (C order, native byte order).
@@ -272,90 +112,9 @@ impl Array {
     ) -> Result<()> {
         let n_threads = self.tasks(n_threads);
         self.meta.grid.check_region(start, shape)?;
-        self.check_len(shape, out.len())?;
-        if self.meta.sharding.is_some() {
-            return shard::read_region(self, start, shape, out, n_threads);
-        }
-        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        let dst = OutputBuffer::c_order(out, &ushape, self.elem())?;
-        let chunks = self.meta.grid.chunks_in_region(start, shape);
-        let elem = self.elem();
-        // Uncompressed chunks the region covers in part are read in part: the byte range
-        // from the first to the last element it needs.
-        let fetch = |idx: &Vec<u64>, buf: &mut Vec<u8>| -> Result<Fetched> {
-            let key = self.chunk_key(idx);
-            let stored = self.stored_shape(idx);
-            if let Some((layout, header)) = self.meta.pipeline.plain(&stored) {
-                let origin = self.meta.grid.origin(idx);
-                let (in_chunk, _, extent) = overlap(&origin, &stored, start, shape);
-                let lo = layout.offset(&in_chunk);
-                let hi = lo + layout.span(&extent, elem);
-                let len = stored.iter().product::<u64>() * elem as u64;
-                if ((hi - lo) as u64) < len {
-                    let range = lo as u64..hi as u64;
-                    match self.read_part(&key, &header, len, range, buf)? {
-                        Part::Missing => return Ok(Fetched::Missing),
-                        Part::Read => return Ok(Fetched::Part(layout.strides)),
-                        Part::Unexpected => {}
-                    }
-                }
-            }
-            Ok(match self.store.get_into(&key, buf)? {
-                true => Fetched::Whole,
-                false => Fetched::Missing,
-            })
-        };
-        let prefault = Prefault::new(&dst, &self.meta.grid, start, shape, elem);
-        threads::for_each_fetched(
-            n_threads,
-            &chunks,
-            self.meta.grid.chunk_bytes(elem),
-            fetch,
-            |group| prefault.step_after(group),
-            |data: &mut store::PooledBuf, idx, fetched, file| {
-                let origin = self.meta.grid.origin(idx);
-                let (in_chunk, in_region, extent) =
-                    overlap(&origin, &self.meta.grid.chunk, start, shape);
-                match fetched {
-                    Fetched::Missing => {
-                        // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
-                        unsafe { dst.region(&in_region, &extent) }?.fill(&self.meta.fill)
-                    }
-                    Fetched::Part(strides) => {
-                        // `file` starts at the box's first element.
-                        let part = Layout {
-                            shape: extent.clone(),
-                            strides,
-                        };
-                        let zero = vec![0; extent.len()];
-                        // SAFETY: chunks are disjoint, so every task writes its own box of `out`.
-                        unsafe { dst.region(&in_region, &extent) }?.copy_from(file, &part, &zero)
-                    }
-                    Fetched::Whole => {
-                        let view = self.decode_stored(idx, file, data)?;
-                        // An N5 block smaller than the grid's (stored at an old clipped
-                        // edge shape before the dataset grew) holds part of the box;
-                        // the rest is the fill value (0).
-                        let inside: Vec<usize> = extent
-                            .iter()
-                            .zip(&in_chunk)
-                            .zip(&view.layout.shape)
-                            .map(|((e, c), s)| (*e).min(s.saturating_sub(*c)))
-                            .collect();
-                        if inside != extent {
-                            // SAFETY: chunks are disjoint, so every task writes its own box.
-                            unsafe { dst.region(&in_region, &extent) }?.fill(&self.meta.fill)?;
-                        }
-                        if inside.iter().all(|&n| n > 0) {
-                            // SAFETY: chunks are disjoint, so every task writes its own box.
-                            let mut region = unsafe { dst.region(&in_region, &inside) }?;
-                            view.copy_to(&in_chunk, &mut region)?;
-                        }
-                        Ok(())
-                    }
-                }
-            },
-        )
+        let cx = self.cx();
+        cx.check_len(shape, out.len())?;
+        self.access.read_region(&cx, start, shape, out, n_threads)
     }
 
     /// Write `data` (C order, native byte order) as the region at `start` of `shape`.
@@ -366,9 +125,9 @@ impl Array {
         data: &[u8],
         n_threads: usize,
     ) -> Result<()> {
-        self.check_len(shape, data.len())?;
+        self.cx().check_len(shape, data.len())?;
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        let src_layout = Layout::c_order(&ushape, self.elem());
+        let src_layout = crate::chunk::copy::Layout::c_order(&ushape, self.elem());
         self.modify_region(start, shape, true, n_threads, &|piece| {
             piece
                 .chunk
@@ -393,165 +152,22 @@ impl Array {
     ) -> Result<()> {
         let n_threads = self.tasks(n_threads);
         self.meta.grid.check_region(start, shape)?;
-        self.check_fixed_size()?;
-        if self.meta.sharding.is_some() {
-            return shard::modify_region(self, start, shape, sets_all, n_threads, modify);
-        }
-        let chunks = self.meta.grid.chunks_in_region(start, shape);
-        let chunk_bytes = self.meta.grid.chunk_bytes(self.elem());
-        threads::for_each_put(
-            &*self.store,
-            n_threads,
-            &chunks,
-            chunk_bytes,
-            |scratch: &mut Scratch, idx, sink| {
-                let origin = self.meta.grid.origin(idx);
-                let inside = self.meta.grid.clipped(idx);
-                let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-                let covers = sets_all && extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-                let stored = self.stored_shape(idx);
-                let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
-                let at = (&in_chunk[..], &in_region[..], &extent[..]);
-                // The new chunk from the old one's bytes (None: missing, or not needed).
-                let merge = |old: Option<&[u8]>, scratch: &mut Scratch| -> Result<store::Put> {
-                    let old = match old {
-                        Some(bytes) => Some(self.decode_stored(idx, bytes, &mut scratch.data)?),
-                        None => None,
-                    };
-                    let buf = self.merge_piece(&ustored, old, covers, at, modify)?;
-                    self.chunk_put(idx, buf, &stored)
-                };
-                if covers {
-                    // Nothing of the old chunk survives: no read, no lock.
-                    return sink.put(merge(None, scratch)?);
-                }
-                // A read-modify-write, with no lost update (see `WritableStore::update`).
-                self.store.update(&self.chunk_key(idx), &mut |old| {
-                    Ok(match merge(old, scratch)?.parts {
-                        Some(parts) => Update::Put(parts),
-                        None if old.is_none() => Update::Keep,
-                        None => Update::Delete,
-                    })
-                })
-            },
-        )
-    }
-
-    /// The new contents of one chunk (C order of its decoded `shape`, plain or inner): the
-    /// `old` chunk's where it has them, else the fill value, then `modify` on the piece
-    /// (`in_chunk`, `in_region`, `extent`) of the region. `covers`: the piece spans every
-    /// element of the chunk inside the array and `modify` sets them all, so `old` is not
-    /// needed (callers pass None).
-    pub(crate) fn merge_piece(
-        &self,
-        shape: &[usize],
-        old: Option<ChunkView>,
-        covers: bool,
-        (in_chunk, in_region, extent): (&[usize], &[usize], &[usize]),
-        modify: &Modify,
-    ) -> Result<store::PooledBuf> {
-        let elem = self.elem();
-        let layout = Layout::c_order(shape, elem);
-        let mut buf = store::PooledBuf::with_len(shape.iter().product::<usize>() * elem)?;
-        let zero = vec![0; shape.len()];
-        match old {
-            Some(old) => {
-                // An N5 block stored at an old clipped edge shape holds part of the chunk.
-                let common: Vec<usize> = old
-                    .layout
-                    .shape
-                    .iter()
-                    .zip(shape)
-                    .map(|(a, b)| *a.min(b))
-                    .collect();
-                if common != shape {
-                    fill_all(&mut buf, &self.meta.fill);
-                }
-                let mut whole = OutputBuffer::new(&mut buf, layout.clone(), elem)?;
-                old.copy_to(&zero, &mut whole.region_mut(&zero, &common)?)?;
-            }
-            // `buf` holds stale bytes: padding (Zarr edge chunks) and whatever `modify`
-            // leaves get the fill value, unless it sets the whole buffer.
-            None if !(covers && extent == shape) => fill_all(&mut buf, &self.meta.fill),
-            None => {}
-        }
-        modify(Piece {
-            chunk: &mut OutputBuffer::new(&mut buf, layout, elem)?,
-            in_chunk,
-            in_region,
-            extent,
-        })?;
-        Ok(buf)
-    }
-
-    /// Encode one chunk for the store (None, to remove it, when it holds only the fill
-    /// value). A raw native-order chunk is stored from `buf` itself.
-    fn chunk_put(&self, idx: &[u64], buf: store::PooledBuf, shape: &[u64]) -> Result<store::Put> {
-        let key = self.chunk_key(idx);
-        if !self.write_empty_chunks && fill::all_fill(&buf, &self.meta.fill) {
-            return Ok(store::Put { key, parts: None });
-        }
-        let (header, body) = self.meta.pipeline.encode_owned(buf, shape)?;
-        Ok(store::Put {
-            key,
-            parts: Some(vec![header.into(), body]),
-        })
+        let cx = self.cx();
+        cx.check_fixed_size()?;
+        self.access
+            .modify_region(&cx, start, shape, sets_all, n_threads, modify)
     }
 
     /// One chunk as stored (N5 edge chunks clipped), decoded to C order; None if missing.
     pub fn read_chunk(&self, idx: &[u64]) -> Result<Option<ChunkData>> {
         self.check_chunk_index(idx)?;
-        if self.meta.sharding.is_some() {
-            return shard::read_chunk(self, idx);
-        }
-        let Some(bytes) = self.store.get(&self.chunk_key(idx))? else {
-            return Ok(None);
-        };
-        let path = self.chunk_path(idx);
-        let mut scratch = Vec::new();
-        let nominal = self.stored_shape(idx);
-        let d = self
-            .meta
-            .pipeline
-            .decode(&bytes, &nominal, &self.meta.grid.chunk, &mut scratch)
-            .map_err(|e| e.in_chunk(&path))?;
-        if let Some(n) = d.varlen {
-            scratch.truncate(d.nbytes);
-            return Ok(Some(ChunkData {
-                shape: vec![n],
-                data: scratch,
-                varlen: true,
-            }));
-        }
-        to_c_order(scratch, &d.layout, d.nbytes, self.elem()).map(Some)
+        self.access.read_chunk(&self.cx(), idx)
     }
 
     /// Store one chunk given in C order; `varlen` writes an N5 varlength block.
     pub fn write_chunk(&self, idx: &[u64], data: &[u8], varlen: bool) -> Result<()> {
         self.check_chunk_index(idx)?;
-        if self.meta.sharding.is_some() {
-            if varlen {
-                return Err(Error::invalid("varlength chunks exist only in N5"));
-            }
-            return shard::write_chunk(self, idx, data);
-        }
-        let shape = if varlen {
-            if self.meta.format != Format::N5 {
-                return Err(Error::invalid("varlength chunks exist only in N5"));
-            }
-            if data.len() % self.elem() != 0 {
-                return Err(Error::invalid(
-                    "varlength data is not a whole number of elements",
-                ));
-            }
-            self.stored_shape(idx)
-        } else {
-            let s = self.stored_shape(idx);
-            self.check_len(&s, data.len())?;
-            s
-        };
-        let bytes = self.meta.pipeline.encode(data, &shape, varlen)?;
-        self.store.put(&self.chunk_key(idx), &bytes)
+        self.access.write_chunk(&self.cx(), idx, data, varlen)
     }
 
     fn check_chunk_index(&self, idx: &[u64]) -> Result<()> {
@@ -564,7 +180,6 @@ impl Array {
         Ok(())
     }
 
-    /// Chunks per dimension of the user-visible chunk grid.
     /// The shape an N5 chunk declares in its header (C order), or `None` when it is not
     /// stored; an error for other formats, which have no chunk header.
     pub fn chunk_header_shape(&self, idx: &[u64]) -> Result<Option<Vec<u64>>> {
@@ -580,6 +195,7 @@ impl Array {
         Ok(Some(header.shape))
     }
 
+    /// Chunks per dimension of the user-visible chunk grid.
     pub fn chunks_per_dimension(&self) -> Vec<u64> {
         let chunk = self.chunk_shape();
         self.meta
@@ -593,51 +209,24 @@ impl Array {
 
     pub fn chunk_exists(&self, idx: &[u64]) -> Result<bool> {
         self.check_chunk_index(idx)?;
-        if self.meta.sharding.is_some() {
-            return shard::chunk_exists(self, idx);
-        }
-        Ok(self.store.size(&self.chunk_key(idx))?.is_some())
+        self.access.chunk_exists(&self.cx(), idx)
     }
 
     /// Indices of all stored chunks (of stored shards for a sharded array's storage grid).
     pub fn existing_storage_keys(&self) -> Result<Vec<Vec<u64>>> {
-        let ndim = self.meta.grid.ndim();
-        let keys = &self.meta.keys;
-        let depth = keys.depth(ndim);
-        let skip = if self.prefix.is_empty() {
-            0
-        } else {
-            self.prefix.len() + 1
-        };
-        let listed = self.store.list_prefix(&self.prefix)?;
-        let per = self.meta.grid.chunks_per_dim();
-        let sep = keys.separator().to_string();
-        let mut out: Vec<Vec<u64>> = listed
-            .iter()
-            .map(|k| &k[skip..])
-            .filter(|rel| rel.split('/').count() == depth)
-            .filter_map(|rel| keys.parse(&rel.replace('/', &sep), ndim))
-            .filter(|idx| idx.iter().zip(&per).all(|(i, n)| i < n))
-            .collect();
-        out.sort();
-        Ok(out)
+        self.cx().existing_storage_keys()
     }
 
     /// Indices of all chunks that hold data.
     pub fn existing_chunks(&self) -> Result<Vec<Vec<u64>>> {
-        if self.meta.sharding.is_some() {
-            return shard::existing_chunks(self);
-        }
-        self.existing_storage_keys()
+        self.access.existing_chunks(&self.cx())
     }
 
     /// The bytes this array stores for `data` of `shape` as one chunk.
     pub fn encode_chunk(&self, data: &[u8], shape: &[u64]) -> Result<Vec<u8>> {
-        self.check_len(shape, data.len())?;
-        match &self.meta.sharding {
-            Some(s) => s.inner_pipeline.encode(data, shape, false),
-            None => self.meta.pipeline.encode(data, shape, false),
-        }
+        let cx = self.cx();
+        cx.check_len(shape, data.len())?;
+        self.access.encode_chunk(&cx, data, shape)
     }
 }
 
@@ -646,7 +235,7 @@ mod tests {
     use super::*;
     use crate::codec::Compressor;
     use crate::dtype::DataType;
-    use crate::store::{ListableStore, MemoryStore, ReadableStore};
+    use crate::store::{ListableStore, MemoryStore, ReadableStore, Update};
 
     /// Every layout: (format, shards, compressor), u16 data.
     fn layouts() -> Vec<(Format, Option<Vec<u64>>, Compressor)> {

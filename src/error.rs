@@ -126,6 +126,15 @@ impl Error {
             other => other,
         }
     }
+
+    /// A decoding error of inner chunk `local` of the shard at `path`, as corrupt data
+    /// named by the shard.
+    pub fn in_inner_chunk(self, path: &str, local: &[u64]) -> Self {
+        Error::corrupt(
+            path,
+            format!("inner chunk {local:?}: {}", self.in_chunk(path)),
+        )
+    }
 }
 
 fn shown(location: impl AsRef<Path>) -> String {

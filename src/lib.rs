@@ -3,6 +3,7 @@
 //! The core knows nothing of Python; the optional `python` feature adds the PyO3 binding
 //! (`python/`), which converts types and errors at the edge.
 
+pub mod access;
 pub mod array;
 pub mod chunk;
 pub mod codec;
@@ -12,6 +13,7 @@ pub mod metadata;
 pub mod node;
 pub mod objects;
 pub mod pipeline;
+pub mod plain;
 pub mod prefault;
 pub mod selection;
 pub mod shard;

@@ -3,13 +3,15 @@
 //! and their items decoded in parallel; the items of a region travel as one buffer of
 //! bytes and offsets (or JSON values), which the binding turns into Python objects.
 //!
-//! In a sharded Zarr v3 array the units are the inner chunks, encoded by the inner codec
-//! chain; `crate::shard` reads and rewrites the shards (index, byte ranges, atomic
-//! rewrite) and hands each inner chunk's bytes here.
+//! The units are the array's chunks, or in a sharded Zarr v3 array the inner chunks,
+//! encoded by the inner codec chain; the array's layout (`crate::access::ChunkAccess`:
+//! `crate::plain`, `crate::shard`) reads and rewrites the stored values (for shards: index,
+//! byte ranges, atomic rewrite) and hands each unit's bytes here.
 //!
 //! These arrays never go through the fixed-size region paths of `array.rs`, which refuse
 //! them.
 
+use crate::access::UnitWrite;
 use crate::array::Array;
 use crate::chunk::copy::Layout;
 use crate::chunk::grid::{overlap, ChunkGrid};
@@ -18,9 +20,7 @@ use crate::codec::vlen::{self, Items};
 use crate::dtype::{DataType, ObjectCodec};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::shard;
-use crate::store::{PooledBuf, Update};
-use crate::threads;
+use crate::store::PooledBuf;
 use serde_json::Value;
 
 /// Decoded items, of a chunk (in its stored order) or of a region (C order).
@@ -192,16 +192,7 @@ impl Array {
     /// The units of an object array. Vlen items follow a unit's memory order (Zarr v2
     /// `order`, Zarr v3 `transpose`), json2 nests them in C order.
     fn units(&self, codec: ObjectCodec) -> Units<'_> {
-        let (grid, pipeline) = match &self.meta.sharding {
-            Some(s) => (
-                ChunkGrid {
-                    shape: self.meta.grid.shape.clone(),
-                    chunk: s.inner.clone(),
-                },
-                &s.inner_pipeline,
-            ),
-            None => (self.meta.grid.clone(), &self.meta.pipeline),
-        };
+        let (grid, pipeline) = self.access.units(&self.meta);
         let shape: Vec<usize> = grid.chunk.iter().map(|&c| c as usize).collect();
         let layout = match (&pipeline.permutation, codec) {
             (Some(p), ObjectCodec::VlenUtf8 | ObjectCodec::VlenBytes) => {
@@ -273,44 +264,23 @@ impl Array {
             return Ok(vec![]);
         }
         let units = self.units(codec);
-        if self.meta.sharding.is_some() {
-            return shard::read_inner_chunks(self, start, shape, n_threads, |_, c| {
-                let decode = |b| {
-                    units
-                        .decode(b)
-                        .map_err(|e| shard::inner_error(c.path, c.local, e))
-                };
-                Ok(ObjectPart {
-                    items: c.bytes.map(decode).transpose()?,
+        let parts = std::sync::Mutex::new(Vec::new());
+        self.access
+            .read_units(&self.cx(), start, shape, n_threads, &|_, u| {
+                let items = u.bytes.map(|b| units.decode(b)).transpose();
+                let part = ObjectPart {
+                    items: items.map_err(|e| u.name.error(e))?,
                     ..units.part(overlap(
-                        &units.grid.origin(c.gidx),
+                        &units.grid.origin(u.gidx),
                         &units.grid.chunk,
                         start,
                         shape,
                     ))
-                })
-            });
-        }
-        let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::map(n_threads, &chunks, |buf, idx| {
-            let items = match self.store.get_into(&self.chunk_key(idx), buf)? {
-                true => Some(
-                    units
-                        .decode(buf)
-                        .map_err(|e| e.in_chunk(self.chunk_path(idx)))?,
-                ),
-                false => None,
-            };
-            Ok(ObjectPart {
-                items,
-                ..units.part(overlap(
-                    &units.grid.origin(idx),
-                    &units.grid.chunk,
-                    start,
-                    shape,
-                ))
-            })
-        })
+                };
+                parts.lock().unwrap_or_else(|p| p.into_inner()).push(part);
+                Ok(())
+            })?;
+        Ok(parts.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Write `data` (the region's items in C order) as the region at `start` of `shape`.
@@ -379,59 +349,13 @@ impl Array {
         let merge = |old: Option<Objects>, part: &ObjectPart| {
             self.merge_chunk(&units, old.as_ref(), &fill, data, part, place)
         };
-        if self.meta.sharding.is_some() {
-            // a shard's decoded size, for batching its I/O: some bytes per item
-            let shard_bytes = self.meta.grid.chunk_elems() * 16;
-            return shard::write_inner_chunks(
-                self,
-                start,
-                shape,
-                sets_all,
-                n_threads,
-                shard_bytes,
-                &|_, c| {
-                    let old = c.old.filter(|_| !c.full);
-                    let old = old
-                        .map(|b| {
-                            units
-                                .decode(b)
-                                .map_err(|e| shard::inner_error(c.path, c.local, e))
-                        })
-                        .transpose()?;
-                    let part = units.part((c.in_chunk.clone(), c.in_reg.clone(), c.ext.clone()));
-                    Ok(merge(old, &part)?.map(PooledBuf::from))
-                },
-            );
-        }
-        let chunks = self.meta.grid.chunks_in_region(start, shape);
-        threads::for_each(n_threads, &chunks, |_: &mut (), idx| {
-            let inside = self.meta.grid.clipped(idx);
-            let part = units.part(overlap(&units.grid.origin(idx), &inside, start, shape));
-            let covers = sets_all
-                && part
-                    .extent
-                    .iter()
-                    .zip(&inside)
-                    .all(|(e, i)| *e as u64 == *i);
-            let build = |old: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
-                let old = old.map(|b| self.decode_objects(idx, b)).transpose()?;
-                merge(old, &part)
-            };
-            let key = self.chunk_key(idx);
-            if covers {
-                return match build(None)? {
-                    Some(bytes) => self.store.put(&key, &bytes),
-                    None => self.store.delete(&key),
-                };
-            }
-            self.store.update(&key, &mut |old| {
-                Ok(match build(old)? {
-                    Some(bytes) => Update::Put(vec![PooledBuf::from(bytes)]),
-                    None if old.is_none() => Update::Keep,
-                    None => Update::Delete,
-                })
-            })
-        })
+        let each = |_: &mut Vec<u8>, u: &UnitWrite, old: Option<&[u8]>| {
+            let old = old.map(|b| units.decode(b).map_err(|e| u.name.error(e)));
+            let part = units.part((u.in_chunk.clone(), u.in_reg.clone(), u.ext.clone()));
+            Ok(merge(old.transpose()?, &part)?.map(PooledBuf::from))
+        };
+        self.access
+            .write_units(&self.cx(), start, shape, sets_all, n_threads, &each)
     }
 
     /// The stored bytes of a chunk: its old items (or the fill value) with the items of

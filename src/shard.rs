@@ -1,7 +1,8 @@
 //! Zarr v3 `sharding_indexed` arrays: many inner chunks in one shard file, located by an
 //! index of (offset, nbytes) pairs at the end or the start. The user-visible chunks are
-//! the inner chunks; this module maps regions and chunks onto them. Reads fetch only the
-//! index and the byte ranges they need; writes rewrite each shard once per call,
+//! the inner chunks; this module is the [`ChunkAccess`] layout that maps regions and
+//! chunks onto them. Reads fetch only the index and the byte ranges they need (a partial
+//! read of one shard is at most two requests); writes rewrite each shard once per call,
 //! atomically. The shard format is `format`, reading and rewriting shards in a store is
 //! `io`; over a network the indexes read are remembered (`cache`), so a later partial read
 //! is one request.
@@ -10,42 +11,45 @@ mod cache;
 mod format;
 mod io;
 pub use cache::IndexCache;
-pub(crate) use format::inner_error;
 
-use crate::array::{to_c_order, Array, ChunkData, Modify};
+use crate::access::{
+    to_c_order, ChunkAccess, ChunkData, Ctx, Modify, UnitName, UnitRead, UnitReadFn, UnitWrite,
+    UnitWriteFn,
+};
 use crate::chunk::copy::OutputBuffer;
-use crate::chunk::grid::overlap;
+use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
-use crate::metadata::fill;
+use crate::metadata::{fill, ArrayMeta, Sharding};
+use crate::pipeline::Pipeline;
 use crate::prefault::Prefault;
 use crate::store::PooledBuf;
 use crate::threads::Sink;
 use crate::{store, threads};
 use format::{Index, ShardFormat};
 use io::{Inner, Shard, Spans};
+use std::sync::Arc;
 
-fn shard_format(a: &Array) -> ShardFormat<'_> {
-    let sharding = a.meta.sharding.as_ref().expect("called on a sharded array");
-    ShardFormat::new(&a.meta.grid.chunk, sharding)
+/// The layout of shards of inner chunks. It remembers the shard indexes it read from an
+/// object store (see [`IndexCache`]); clones of an array share them.
+#[derive(Debug, Default)]
+pub struct Sharded {
+    indexes: IndexCache,
 }
 
-/// Shard `sidx` of `a` in its store.
-fn shard<'a>(a: &'a Array, format: &'a ShardFormat<'a>, sidx: &[u64]) -> Shard<'a> {
-    Shard {
-        store: &*a.store,
-        format,
-        cache: &a.shard_indexes,
-        key: a.chunk_key(sidx),
-        path: a.chunk_path(sidx),
-    }
+fn sharding(meta: &ArrayMeta) -> &Sharding {
+    meta.sharding.as_ref().expect("a sharded array")
+}
+
+fn shard_format<'m>(cx: &Ctx<'m>) -> ShardFormat<'m> {
+    ShardFormat::new(&cx.meta.grid.chunk, sharding(cx.meta))
 }
 
 /// What a read needs of one shard: its index (None: the shard is not stored), the inner
 /// chunks of the region it holds, and their bytes (the first span in the caller's buffer).
 struct Fetched {
     path: String,
-    index: Option<std::sync::Arc<Index>>,
+    index: Option<Arc<Index>>,
     inner: Vec<Vec<u64>>,
     spans: Option<Spans>,
 }
@@ -58,331 +62,379 @@ impl Fetched {
     }
 }
 
-/// The store side of reading the region at `start` of `shape` from shard `sidx`: its index
-/// (one request), the inner chunks the region touches, and their bytes (one more request,
-/// close ranges merged).
-fn fetch_shard(
-    a: &Array,
-    fmt: &ShardFormat,
-    sidx: &[u64],
-    start: &[u64],
-    shape: &[u64],
-    span: &mut Vec<u8>,
-) -> Result<Fetched> {
-    let sh = shard(a, fmt, sidx);
-    let origin = a.meta.grid.origin(sidx);
-    let (_, in_region, extent) = overlap(&origin, &a.meta.grid.chunk, start, shape);
-    let sub_start: Vec<u64> = start
-        .iter()
-        .zip(&in_region)
-        .map(|(s, r)| s + *r as u64)
-        .collect();
-    let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
-    let inner = fmt
-        .inner_grid(&a.meta.grid.shape)
-        .chunks_in_region(&sub_start, &sub_shape);
-    // Over a network a request costs more than the few bytes a whole shard holds
-    // beyond what a read of all of it needs: one request, the index from its own bytes.
-    if a.store.concurrency() > 1 && sub_shape == a.meta.grid.clipped(sidx) {
-        let index = sh.read_whole(span)?.map(std::sync::Arc::new);
-        let spans = index.as_ref().map(|_| Spans::whole());
-        return Ok(Fetched {
+/// One inner chunk of a shard a region write touches, inside the array.
+struct InnerWrite<'s> {
+    local: &'s [u64],
+    unit: UnitWrite<'s>,
+    old: Option<&'s [u8]>,
+}
+
+/// The new stored bytes of an inner chunk a region write touches (None: not stored).
+type InnerWriteFn<'a> = dyn Fn(&mut Vec<u8>, &InnerWrite) -> Result<Option<PooledBuf>> + Sync + 'a;
+
+impl Sharded {
+    /// Shard `sidx` of the array in its store.
+    fn shard<'a>(&'a self, cx: &Ctx<'a>, format: &'a ShardFormat<'a>, sidx: &[u64]) -> Shard<'a> {
+        Shard {
+            store: cx.store,
+            format,
+            cache: &self.indexes,
+            key: cx.chunk_key(sidx),
+            path: cx.chunk_path(sidx),
+        }
+    }
+
+    /// The store side of reading the region at `start` of `shape` from shard `sidx`: its
+    /// index (one request), the inner chunks the region touches, and their bytes (one more
+    /// request, close ranges merged).
+    fn fetch(
+        &self,
+        cx: &Ctx,
+        fmt: &ShardFormat,
+        sidx: &[u64],
+        (start, shape): (&[u64], &[u64]),
+        span: &mut Vec<u8>,
+    ) -> Result<Fetched> {
+        let sh = self.shard(cx, fmt, sidx);
+        let grid = &cx.meta.grid;
+        let (_, in_region, extent) = overlap(&grid.origin(sidx), &grid.chunk, start, shape);
+        let sub_start: Vec<u64> = start
+            .iter()
+            .zip(&in_region)
+            .map(|(s, r)| s + *r as u64)
+            .collect();
+        let sub_shape: Vec<u64> = extent.iter().map(|&e| e as u64).collect();
+        let inner = fmt
+            .inner_grid(&grid.shape)
+            .chunks_in_region(&sub_start, &sub_shape);
+        // Over a network a request costs more than the few bytes a whole shard holds
+        // beyond what a read of all of it needs: one request, the index from its own bytes.
+        if cx.store.concurrency() > 1 && sub_shape == grid.clipped(sidx) {
+            let index = sh.read_whole(span)?.map(Arc::new);
+            let spans = index.as_ref().map(|_| Spans::whole());
+            return Ok(Fetched {
+                path: sh.path,
+                index,
+                inner,
+                spans,
+            });
+        }
+        let entries_of = |index: &Index| {
+            inner
+                .iter()
+                .filter_map(|g| index[fmt.linear(&fmt.local(g))])
+                .collect()
+        };
+        let (index, spans) = match sh.read_partial(entries_of, span)? {
+            Some((index, spans)) => (Some(index), Some(spans)),
+            None => (None, None),
+        };
+        Ok(Fetched {
             path: sh.path,
             index,
             inner,
             spans,
-        });
-    }
-    let entries_of = |index: &Index| {
-        inner
-            .iter()
-            .filter_map(|g| index[fmt.linear(&fmt.local(g))])
-            .collect()
-    };
-    let (index, spans) = match sh.read_partial(entries_of, span)? {
-        Some((index, spans)) => (Some(index), Some(spans)),
-        None => (None, None),
-    };
-    Ok(Fetched {
-        path: sh.path,
-        index,
-        inner,
-        spans,
-    })
-}
-
-pub fn read_region(
-    a: &Array,
-    start: &[u64],
-    shape: &[u64],
-    out: &mut [u8],
-    n_threads: usize,
-) -> Result<()> {
-    let elem = a.elem();
-    let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-    let dst = OutputBuffer::c_order(out, &ushape, elem)?;
-    let fmt = shard_format(a);
-    let grid = fmt.inner_grid(&a.meta.grid.shape);
-    let shards = a.meta.grid.chunks_in_region(start, shape);
-    let shard_bytes = a.meta.grid.chunk_bytes(elem);
-    let prefault = Prefault::new(&dst, &a.meta.grid, start, shape, elem);
-    threads::for_each_fetched(
-        n_threads,
-        &shards,
-        shard_bytes,
-        |sidx, span| fetch_shard(a, &fmt, sidx, start, shape, span),
-        |group| prefault.step_after(group),
-        |_: &mut (), _, fetched, span| {
-            threads::for_each(
-                n_threads,
-                &fetched.inner,
-                |scratch: &mut store::PooledBuf, gidx| {
-                    let local = fmt.local(gidx);
-                    let (in_chunk, in_reg, ext) =
-                        overlap(&grid.origin(gidx), &grid.chunk, start, shape);
-                    // SAFETY: inner chunks are disjoint boxes of the output.
-                    let mut region = unsafe { dst.region(&in_reg, &ext) }?;
-                    match fetched.bytes(span, &local, &fmt) {
-                        Some(bytes) => fmt
-                            .decode_inner(bytes, scratch, &fetched.path, &local)?
-                            .copy_to(&in_chunk, &mut region),
-                        None => region.fill(&a.meta.fill),
-                    }
-                },
-            )
-        },
-    )
-}
-
-/// One inner chunk a read touches, for arrays that decode inner chunks themselves
-/// (`crate::objects`): its index in the inner chunk grid, in its shard, the shard's path
-/// (for errors) and its stored bytes (None: not stored).
-pub(crate) struct InnerRead<'s> {
-    pub gidx: &'s [u64],
-    pub local: &'s [u64],
-    pub path: &'s str,
-    pub bytes: Option<&'s [u8]>,
-}
-
-/// Map `f` over the inner chunks the region at `start` of `shape` touches (shards in
-/// parallel, each shard's inner chunks in parallel), with their stored bytes.
-pub(crate) fn read_inner_chunks<R: Send>(
-    a: &Array,
-    start: &[u64],
-    shape: &[u64],
-    n_threads: usize,
-    f: impl Fn(&mut Vec<u8>, &InnerRead) -> Result<R> + Sync + Send,
-) -> Result<Vec<R>> {
-    let fmt = shard_format(a);
-    let shards = a.meta.grid.chunks_in_region(start, shape);
-    let per_shard_results = threads::map(n_threads, &shards, |span, sidx| {
-        let fetched = fetch_shard(a, &fmt, sidx, start, shape, span)?;
-        threads::map(n_threads, &fetched.inner, |scratch, gidx| {
-            let local = fmt.local(gidx);
-            let inner = InnerRead {
-                gidx,
-                local: &local,
-                path: &fetched.path,
-                bytes: fetched.bytes(span, &local, &fmt),
-            };
-            f(scratch, &inner)
         })
-    })?;
-    Ok(per_shard_results.into_iter().flatten().collect())
+    }
+
+    /// Write the region at `start` of `shape`: each shard it touches is rewritten once
+    /// (atomically; a read-modify-write under the store's `update` unless the write sets
+    /// all of it: `sets_all`, `f` sets every element of the region), `f` giving the new
+    /// bytes of every inner chunk the region touches; the others keep their bytes.
+    /// `shard_bytes` is a shard's decoded size, for batching the I/O.
+    fn write_inner(
+        &self,
+        cx: &Ctx,
+        (start, shape): (&[u64], &[u64]),
+        sets_all: bool,
+        n_threads: usize,
+        shard_bytes: usize,
+        f: &InnerWriteFn,
+    ) -> Result<()> {
+        let fmt = shard_format(cx);
+        let grid = fmt.inner_grid(&cx.meta.grid.shape);
+        let shards = cx.meta.grid.chunks_in_region(start, shape);
+        threads::for_each_put(
+            cx.store,
+            n_threads,
+            &shards,
+            shard_bytes,
+            |_: &mut (), sidx, sink| {
+                let sh = self.shard(cx, &fmt, sidx);
+                let inside = cx.meta.grid.clipped(sidx);
+                let (_, _, ext) = overlap(&cx.meta.grid.origin(sidx), &inside, start, shape);
+                let covers = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+                // Several shards already keep the threads busy; one shard parallelises its
+                // chunks.
+                let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
+                sh.rewrite(
+                    !covers,
+                    inner_threads,
+                    &|scratch, local, old| {
+                        let gidx = fmt.global(sidx, local);
+                        if gidx
+                            .iter()
+                            .zip(&grid.shape)
+                            .zip(&grid.chunk)
+                            .any(|((g, s), c)| g * c >= *s)
+                        {
+                            return Ok(Inner::Set(None)); // entirely beyond the array edge
+                        }
+                        let in_bounds = grid.clipped(&gidx);
+                        let (in_chunk, in_reg, ext) =
+                            overlap(&grid.origin(&gidx), &in_bounds, start, shape);
+                        if ext.contains(&0) {
+                            return Ok(Inner::Keep);
+                        }
+                        let full =
+                            sets_all && ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
+                        let inner = InnerWrite {
+                            local,
+                            unit: UnitWrite {
+                                in_chunk,
+                                in_reg,
+                                ext,
+                                full,
+                                name: UnitName {
+                                    path: &sh.path,
+                                    inner: Some(local),
+                                },
+                            },
+                            old: old.filter(|_| !full),
+                        };
+                        Ok(Inner::Set(f(scratch, &inner)?))
+                    },
+                    sink,
+                )
+            },
+        )
+    }
 }
 
 /// Encode an inner chunk buffer, or None when it holds only the fill value. A raw inner
 /// chunk is stored from `buf` itself.
-fn encode_inner(a: &Array, fmt: &ShardFormat, buf: PooledBuf) -> Result<Option<PooledBuf>> {
-    if !a.write_empty_chunks && fill::all_fill(&buf, &a.meta.fill) {
+fn encode_inner(cx: &Ctx, s: &Sharding, buf: PooledBuf) -> Result<Option<PooledBuf>> {
+    if !cx.write_empty_chunks && fill::all_fill(&buf, &cx.meta.fill) {
         return Ok(None);
     }
-    let s = fmt.sharding;
     let (_, body) = s.inner_pipeline.encode_owned(buf, &s.inner)?;
     Ok(Some(body))
 }
 
-/// One inner chunk of a shard a region write touches, inside the array: its index in its
-/// shard, the shard's path, where it meets the region (as `overlap` gives it), whether the
-/// write sets all of it that lies in the array (`full`: the old bytes are not needed), and
-/// its old bytes (when the shard is rewritten from its old bytes and held it).
-pub(crate) struct InnerWrite<'s> {
-    pub local: &'s [u64],
-    pub path: &'s str,
-    pub in_chunk: Vec<usize>,
-    pub in_reg: Vec<usize>,
-    pub ext: Vec<usize>,
-    pub full: bool,
-    pub old: Option<&'s [u8]>,
-}
+impl ChunkAccess for Sharded {
+    fn chunk_shape<'m>(&self, meta: &'m ArrayMeta) -> &'m [u64] {
+        &sharding(meta).inner
+    }
 
-/// The new stored bytes of an inner chunk a region write touches (None: not stored).
-pub(crate) type InnerWriteFn<'a> =
-    dyn Fn(&mut Vec<u8>, &InnerWrite) -> Result<Option<PooledBuf>> + Sync + 'a;
+    fn chunk_file(&self, cx: &Ctx, idx: &[u64]) -> String {
+        cx.chunk_path(&shard_format(cx).split(idx).0)
+    }
 
-/// Write the region at `start` of `shape`: each shard it touches is rewritten once
-/// (atomically; a read-modify-write under the store's `update` unless the write sets all
-/// of it: `sets_all`, `f` sets every element of the region), `f` giving the new bytes of
-/// every inner chunk the region touches; the others keep their bytes. `shard_bytes` is a
-/// shard's decoded size, for batching the I/O.
-pub(crate) fn write_inner_chunks(
-    a: &Array,
-    start: &[u64],
-    shape: &[u64],
-    sets_all: bool,
-    n_threads: usize,
-    shard_bytes: usize,
-    f: &InnerWriteFn,
-) -> Result<()> {
-    let fmt = shard_format(a);
-    let grid = fmt.inner_grid(&a.meta.grid.shape);
-    let shards = a.meta.grid.chunks_in_region(start, shape);
-    threads::for_each_put(
-        &*a.store,
-        n_threads,
-        &shards,
-        shard_bytes,
-        |_: &mut (), sidx, sink| {
-            let sh = shard(a, &fmt, sidx);
-            let inside = a.meta.grid.clipped(sidx);
-            let (_, _, ext) = overlap(&a.meta.grid.origin(sidx), &inside, start, shape);
-            let covers = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
-            // Several shards already keep the threads busy; one shard parallelises its chunks.
-            let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
-            sh.rewrite(
-                !covers,
-                inner_threads,
-                &|scratch, local, old| {
-                    let gidx = fmt.global(sidx, local);
-                    if gidx
-                        .iter()
-                        .zip(&grid.shape)
-                        .zip(&grid.chunk)
-                        .any(|((g, s), c)| g * c >= *s)
-                    {
-                        return Ok(Inner::Set(None)); // entirely beyond the array edge
-                    }
-                    let in_bounds = grid.clipped(&gidx);
-                    let (in_chunk, in_reg, ext) =
-                        overlap(&grid.origin(&gidx), &in_bounds, start, shape);
-                    if ext.contains(&0) {
-                        return Ok(Inner::Keep);
-                    }
-                    let full = sets_all && ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
-                    let inner = InnerWrite {
-                        local,
-                        path: &sh.path,
-                        in_chunk,
-                        in_reg,
-                        ext,
-                        full,
-                        old,
-                    };
-                    Ok(Inner::Set(f(scratch, &inner)?))
-                },
-                sink,
-            )
-        },
-    )
-}
+    fn read_region(
+        &self,
+        cx: &Ctx,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        n_threads: usize,
+    ) -> Result<()> {
+        let elem = cx.elem();
+        let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        let dst = OutputBuffer::c_order(out, &ushape, elem)?;
+        let fmt = shard_format(cx);
+        let grid = fmt.inner_grid(&cx.meta.grid.shape);
+        let shards = cx.meta.grid.chunks_in_region(start, shape);
+        let shard_bytes = cx.meta.grid.chunk_bytes(elem);
+        let prefault = Prefault::new(&dst, &cx.meta.grid, start, shape, elem);
+        threads::for_each_fetched(
+            n_threads,
+            &shards,
+            shard_bytes,
+            |sidx, span| self.fetch(cx, &fmt, sidx, (start, shape), span),
+            |group| prefault.step_after(group),
+            |_: &mut (), _, fetched, span| {
+                threads::for_each(
+                    n_threads,
+                    &fetched.inner,
+                    |scratch: &mut store::PooledBuf, gidx| {
+                        let local = fmt.local(gidx);
+                        let (in_chunk, in_reg, ext) =
+                            overlap(&grid.origin(gidx), &grid.chunk, start, shape);
+                        // SAFETY: inner chunks are disjoint boxes of the output.
+                        let mut region = unsafe { dst.region(&in_reg, &ext) }?;
+                        match fetched.bytes(span, &local, &fmt) {
+                            Some(bytes) => fmt
+                                .decode_inner(bytes, scratch, &fetched.path, &local)?
+                                .copy_to(&in_chunk, &mut region),
+                            None => region.fill(&cx.meta.fill),
+                        }
+                    },
+                )
+            },
+        )
+    }
 
-/// [`Array::modify_region`] of a sharded array: each inner chunk the region touches is
-/// merged by [`Array::merge_piece`] inside its shard's rewrite.
-pub fn modify_region(
-    a: &Array,
-    start: &[u64],
-    shape: &[u64],
-    sets_all: bool,
-    n_threads: usize,
-    modify: &Modify,
-) -> Result<()> {
-    let fmt = shard_format(a);
-    let inner_u: Vec<usize> = fmt.sharding.inner.iter().map(|&s| s as usize).collect();
-    let shard_bytes = a.meta.grid.chunk_bytes(a.elem());
-    let each = |scratch: &mut Vec<u8>, c: &InnerWrite| {
-        let old = match c.old.filter(|_| !c.full) {
-            Some(bytes) => Some(fmt.decode_inner(bytes, scratch, c.path, c.local)?),
-            None => None,
+    /// Each inner chunk the region touches is merged by [`Ctx::merge_piece`] inside its
+    /// shard's rewrite.
+    fn modify_region(
+        &self,
+        cx: &Ctx,
+        start: &[u64],
+        shape: &[u64],
+        sets_all: bool,
+        n_threads: usize,
+        modify: &Modify,
+    ) -> Result<()> {
+        let fmt = shard_format(cx);
+        let s = fmt.sharding;
+        let inner_u: Vec<usize> = s.inner.iter().map(|&s| s as usize).collect();
+        let shard_bytes = cx.meta.grid.chunk_bytes(cx.elem());
+        let each = |scratch: &mut Vec<u8>, c: &InnerWrite| {
+            let old = match c.old {
+                Some(bytes) => Some(fmt.decode_inner(bytes, scratch, c.unit.name.path, c.local)?),
+                None => None,
+            };
+            let u = &c.unit;
+            let at = (&u.in_chunk[..], &u.in_reg[..], &u.ext[..]);
+            encode_inner(cx, s, cx.merge_piece(&inner_u, old, u.full, at, modify)?)
         };
-        let at = (&c.in_chunk[..], &c.in_reg[..], &c.ext[..]);
-        encode_inner(a, &fmt, a.merge_piece(&inner_u, old, c.full, at, modify)?)
-    };
-    write_inner_chunks(a, start, shape, sets_all, n_threads, shard_bytes, &each)
-}
-
-pub fn read_chunk(a: &Array, idx: &[u64]) -> Result<Option<ChunkData>> {
-    let fmt = shard_format(a);
-    let (sidx, local) = fmt.split(idx);
-    let sh = shard(a, &fmt, &sidx);
-    let at = fmt.linear(&local);
-    let mut bytes = Vec::new();
-    let Some((index, _)) = sh.read_partial(|i| i[at].into_iter().collect(), &mut bytes)? else {
-        return Ok(None);
-    };
-    if index[at].is_none() {
-        return Ok(None);
+        let region = (start, shape);
+        self.write_inner(cx, region, sets_all, n_threads, shard_bytes, &each)
     }
-    let mut scratch = Vec::new();
-    let view = fmt.decode_inner(&bytes, &mut scratch, &sh.path, &local)?;
-    let layout = view.layout;
-    let nbytes = layout.shape.iter().product::<usize>() * a.elem();
-    let mut data = view.bytes.to_vec();
-    swap_bytes(&mut data, view.swap);
-    to_c_order(data, &layout, nbytes, a.elem()).map(Some)
-}
 
-pub fn write_chunk(a: &Array, idx: &[u64], data: &[u8]) -> Result<()> {
-    let fmt = shard_format(a);
-    let s = fmt.sharding;
-    let need = s.inner.iter().product::<u64>() as usize * a.elem();
-    if data.len() != need {
-        return Err(Error::invalid(format!(
-            "chunk data has {} bytes, inner chunk {:?} needs {need}",
-            data.len(),
-            s.inner
-        )));
+    fn read_chunk(&self, cx: &Ctx, idx: &[u64]) -> Result<Option<ChunkData>> {
+        let fmt = shard_format(cx);
+        let (sidx, local) = fmt.split(idx);
+        let sh = self.shard(cx, &fmt, &sidx);
+        let at = fmt.linear(&local);
+        let mut bytes = Vec::new();
+        let Some((index, _)) = sh.read_partial(|i| i[at].into_iter().collect(), &mut bytes)? else {
+            return Ok(None);
+        };
+        if index[at].is_none() {
+            return Ok(None);
+        }
+        let mut scratch = Vec::new();
+        let view = fmt.decode_inner(&bytes, &mut scratch, &sh.path, &local)?;
+        let layout = view.layout;
+        let nbytes = layout.shape.iter().product::<usize>() * cx.elem();
+        let mut data = view.bytes.to_vec();
+        swap_bytes(&mut data, view.swap);
+        to_c_order(data, &layout, nbytes, cx.elem()).map(Some)
     }
-    let (sidx, target) = fmt.split(idx);
-    shard(a, &fmt, &sidx).rewrite(
-        true,
-        1,
-        &|_, local, _| {
-            if local == target.as_slice() {
-                Ok(Inner::Set(Some(
-                    s.inner_pipeline.encode(data, &s.inner, false)?.into(),
-                )))
-            } else {
-                Ok(Inner::Keep)
-            }
-        },
-        &Sink::Inline(&*a.store),
-    )
-}
 
-pub fn chunk_exists(a: &Array, idx: &[u64]) -> Result<bool> {
-    let fmt = shard_format(a);
-    let (sidx, local) = fmt.split(idx);
-    Ok(match shard(a, &fmt, &sidx).open()? {
-        Some((index, _)) => index[fmt.linear(&local)].is_some(),
-        None => false,
-    })
-}
+    fn write_chunk(&self, cx: &Ctx, idx: &[u64], data: &[u8], varlen: bool) -> Result<()> {
+        if varlen {
+            return Err(Error::invalid("varlength chunks exist only in N5"));
+        }
+        let fmt = shard_format(cx);
+        let s = fmt.sharding;
+        let need = s.inner.iter().product::<u64>() as usize * cx.elem();
+        if data.len() != need {
+            return Err(Error::invalid(format!(
+                "chunk data has {} bytes, inner chunk {:?} needs {need}",
+                data.len(),
+                s.inner
+            )));
+        }
+        let (sidx, target) = fmt.split(idx);
+        self.shard(cx, &fmt, &sidx).rewrite(
+            true,
+            1,
+            &|_, local, _| {
+                if local == target.as_slice() {
+                    Ok(Inner::Set(Some(
+                        s.inner_pipeline.encode(data, &s.inner, false)?.into(),
+                    )))
+                } else {
+                    Ok(Inner::Keep)
+                }
+            },
+            &Sink::Inline(cx.store),
+        )
+    }
 
-pub fn existing_chunks(a: &Array) -> Result<Vec<Vec<u64>>> {
-    let fmt = shard_format(a);
-    let locals = fmt.locals();
-    let mut out = Vec::new();
-    for sidx in a.existing_storage_keys()? {
-        if let Some((index, _)) = shard(a, &fmt, &sidx).open()? {
-            for (local, e) in locals.iter().zip(&index) {
-                if e.is_some() {
-                    out.push(fmt.global(&sidx, local));
+    fn chunk_exists(&self, cx: &Ctx, idx: &[u64]) -> Result<bool> {
+        let fmt = shard_format(cx);
+        let (sidx, local) = fmt.split(idx);
+        Ok(match self.shard(cx, &fmt, &sidx).open()? {
+            Some((index, _)) => index[fmt.linear(&local)].is_some(),
+            None => false,
+        })
+    }
+
+    fn existing_chunks(&self, cx: &Ctx) -> Result<Vec<Vec<u64>>> {
+        let fmt = shard_format(cx);
+        let locals = fmt.locals();
+        let mut out = Vec::new();
+        for sidx in cx.existing_storage_keys()? {
+            if let Some((index, _)) = self.shard(cx, &fmt, &sidx).open()? {
+                for (local, e) in locals.iter().zip(&index) {
+                    if e.is_some() {
+                        out.push(fmt.global(&sidx, local));
+                    }
                 }
             }
         }
+        out.sort();
+        Ok(out)
     }
-    out.sort();
-    Ok(out)
+
+    fn encode_chunk(&self, cx: &Ctx, data: &[u8], shape: &[u64]) -> Result<Vec<u8>> {
+        sharding(cx.meta).inner_pipeline.encode(data, shape, false)
+    }
+
+    fn units<'m>(&self, meta: &'m ArrayMeta) -> (ChunkGrid, &'m Pipeline) {
+        let s = sharding(meta);
+        let grid = ChunkGrid {
+            shape: meta.grid.shape.clone(),
+            chunk: s.inner.clone(),
+        };
+        (grid, &s.inner_pipeline)
+    }
+
+    /// Shards in parallel, each shard's inner chunks in parallel.
+    fn read_units(
+        &self,
+        cx: &Ctx,
+        start: &[u64],
+        shape: &[u64],
+        n_threads: usize,
+        f: &UnitReadFn,
+    ) -> Result<()> {
+        let fmt = shard_format(cx);
+        let shards = cx.meta.grid.chunks_in_region(start, shape);
+        threads::for_each(n_threads, &shards, |span: &mut Vec<u8>, sidx| {
+            let fetched = self.fetch(cx, &fmt, sidx, (start, shape), span)?;
+            threads::for_each(n_threads, &fetched.inner, |scratch: &mut Vec<u8>, gidx| {
+                let local = fmt.local(gidx);
+                let unit = UnitRead {
+                    gidx,
+                    bytes: fetched.bytes(span, &local, &fmt),
+                    name: UnitName {
+                        path: &fetched.path,
+                        inner: Some(&local),
+                    },
+                };
+                f(scratch, &unit)
+            })
+        })
+    }
+
+    fn write_units(
+        &self,
+        cx: &Ctx,
+        start: &[u64],
+        shape: &[u64],
+        sets_all: bool,
+        n_threads: usize,
+        f: &UnitWriteFn,
+    ) -> Result<()> {
+        // a shard's decoded size, for batching its I/O: some bytes per item
+        let shard_bytes = cx.meta.grid.chunk_elems() * 16;
+        let each = |scratch: &mut Vec<u8>, c: &InnerWrite| f(scratch, &c.unit, c.old);
+        self.write_inner(cx, (start, shape), sets_all, n_threads, shard_bytes, &each)
+    }
 }
 
 #[cfg(test)]

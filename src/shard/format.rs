@@ -214,17 +214,11 @@ impl<'a> ShardFormat<'a> {
         let (d, data) = s
             .inner_pipeline
             .decode_ref(bytes, &s.inner, &s.inner, scratch)
-            .map_err(|e| inner_error(path, local, e))?;
+            .map_err(|e| e.in_inner_chunk(path, local))?;
         Ok(ChunkView {
             layout: d.layout,
             bytes: data,
             swap: d.swap,
         })
     }
-}
-
-/// An error of decoding inner chunk `local` of the shard at `path`: corrupt data named by
-/// the shard.
-pub(crate) fn inner_error(path: &str, local: &[u64], e: Error) -> Error {
-    Error::corrupt(path, format!("inner chunk {local:?}: {}", e.in_chunk(path)))
 }
