@@ -6,7 +6,7 @@
 //!
 //! The lock file is opened once per write call and directory, not once per key: a write
 //! call (a region write's parallel loop, `threads::for_each_put`) runs inside a
-//! [`LockScope`], which keeps each directory's lock file open (up to [`PINNED_MAX`] of them)
+//! [`LockScope`], which keeps each directory's lock file open (up to [`pinned_max`] of them)
 //! until the call ends. A per-process table maps each lock file to its open descriptor and
 //! a holder count (in-flight updates and scopes); when it reaches zero the file is closed,
 //! and removed first if a non-blocking lock on the whole file succeeds (nobody anywhere
@@ -34,9 +34,28 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// name starting with it (older z5py builds named one file per key, `.z5lock.<name>`).
 pub const LOCK_NAME: &str = ".z5lock";
 
-/// How many directories' lock files one scope keeps open at most (least recently used go
-/// first): a call touching thousands of directories must not run out of descriptors.
-pub const PINNED_MAX: usize = 16;
+/// How many lock files the scopes of this process keep open at most (a scope's least
+/// recently used go first): a quarter of the descriptor limit, 16 to 1024, so that a call
+/// touching thousands of directories cannot run the process out of descriptors. (An N5
+/// region in C order visits one directory per chunk: 64^3 chunks of (8, 16, 16) are 256
+/// directories.)
+pub fn pinned_max() -> usize {
+    #[cfg(test)]
+    if let n @ 1.. = TEST_PINNED_MAX.load(Ordering::Relaxed) {
+        return n;
+    }
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        // SAFETY: an all-zero rlimit is valid; getrlimit fills it or fails.
+        let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: `r` is a valid rlimit for the duration of the call.
+        let soft = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } {
+            0 => r.rlim_cur as u64,
+            _ => 1024,
+        };
+        (soft / 4).clamp(16, 1024) as usize
+    })
+}
 
 /// A file's identity: (device, inode).
 type Id = (u64, u64);
@@ -60,6 +79,9 @@ fn table() -> MutexGuard<'static, Table> {
 
 #[cfg(test)]
 static COLLIDE: AtomicBool = AtomicBool::new(false);
+
+#[cfg(test)]
+static TEST_PINNED_MAX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Tests: put every key of this process at offset 0.
 #[cfg(test)]
@@ -162,10 +184,26 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
+        let mut t = table();
+        let last = self.locked
+            && t.get(&self.lock_path)
+                .is_some_and(|e| e.holders == 1 && Arc::ptr_eq(&e.file, &self.file));
+        if last {
+            // The last holder in this process (an update outside any scope), holding its
+            // byte since the re-check: no remover (who needs all of the file) can have
+            // removed the name meanwhile, so if a lock on the whole file succeeds (it
+            // replaces the byte's), the name is this file's and goes. Closing the file
+            // right after drops the locks either way.
+            t.remove(&self.lock_path);
+            if byte_range(&self.file, 0, 0, Lock::Try).is_ok() {
+                let _ = std::fs::remove_file(&self.lock_path);
+            }
+            return;
+        }
         if self.locked {
             let _ = byte_lock(&self.file, self.off, Lock::Unlock);
         }
-        release(&mut table(), &self.lock_path);
+        release(&mut t, &self.lock_path);
     }
 }
 
@@ -181,8 +219,14 @@ pub struct LockScope(Arc<ScopeInner>);
 
 #[derive(Default)]
 struct ScopeInner {
-    /// Lock files this scope holds, least recently used first.
-    pinned: Mutex<Vec<PathBuf>>,
+    /// Lock files this scope holds, each with when it was last used (a count of uses).
+    pinned: Mutex<Pinned>,
+}
+
+#[derive(Default)]
+struct Pinned {
+    last_use: HashMap<PathBuf, u64>,
+    uses: u64,
 }
 
 /// While alive, updates on this thread belong to a scope (see [`LockScope::enter`]).
@@ -215,7 +259,7 @@ impl Drop for LockScope {
     fn drop(&mut self) {
         let mut t = table();
         let pinned = std::mem::take(&mut *self.0.pinned.lock().unwrap_or_else(|p| p.into_inner()));
-        for path in pinned {
+        for path in pinned.last_use.into_keys() {
             release(&mut t, &path);
         }
     }
@@ -240,18 +284,22 @@ fn hold(lock_path: &Path, durable: bool) -> Result<(Arc<File>, Id)> {
     let out = (entry.file.clone(), entry.id);
     if let Some(scope) = scope {
         let mut pinned = scope.pinned.lock().unwrap_or_else(|p| p.into_inner());
-        match pinned.iter().position(|p| p == lock_path) {
-            Some(i) => {
-                let p = pinned.remove(i);
-                pinned.push(p);
-            }
-            None => {
-                entry.holders += 1;
-                pinned.push(lock_path.to_path_buf());
-                if pinned.len() > PINNED_MAX {
-                    let oldest = pinned.remove(0);
-                    release(&mut t, &oldest);
-                }
+        pinned.uses += 1;
+        let now = pinned.uses;
+        if let Some(used) = pinned.last_use.get_mut(lock_path) {
+            *used = now;
+        } else {
+            entry.holders += 1;
+            pinned.last_use.insert(lock_path.to_path_buf(), now);
+            if pinned.last_use.len() > pinned_max() || t.len() > pinned_max() {
+                let oldest = pinned
+                    .last_use
+                    .iter()
+                    .min_by_key(|(_, used)| **used)
+                    .map(|(p, _)| p.clone())
+                    .expect("one pinned at least");
+                pinned.last_use.remove(&oldest);
+                release(&mut t, &oldest);
             }
         }
     }
@@ -399,6 +447,38 @@ mod tests {
 
     fn value(store: &crate::store::FsStore, key: &str) -> String {
         String::from_utf8(store.get(key).unwrap().unwrap()).unwrap()
+    }
+
+    /// A call touching more directories than it may keep lock files open for closes (and
+    /// removes) the least recently used ones as it goes.
+    #[test]
+    fn a_scope_keeps_at_most_pinned_max_lock_files() {
+        let dir = std::env::temp_dir().join(format!("z5py-lockmax-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = crate::store::FsStore::new(&dir);
+        let locks = || {
+            (0..10)
+                .filter(|d| dir.join(format!("{d}/{LOCK_NAME}")).exists())
+                .count()
+        };
+        TEST_PINNED_MAX.store(4, Ordering::Relaxed);
+        let scope = LockScope::new();
+        {
+            let _in = scope.enter();
+            for round in 0..2 {
+                for d in 0..10 {
+                    increment(&store, &format!("{d}/k"));
+                    assert!(locks() <= 4, "{} lock files open", locks());
+                }
+                // (other tests' lock files count towards the limit too)
+                assert!((1..=4).contains(&locks()), "round {round}: {}", locks());
+            }
+        }
+        drop(scope);
+        TEST_PINNED_MAX.store(0, Ordering::Relaxed);
+        assert_eq!(locks(), 0);
+        assert!((0..10).all(|d| value(&store, &format!("{d}/k")) == "2"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The removal race: a scope keeps the directory's lock file open; meanwhile another
