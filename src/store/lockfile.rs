@@ -481,6 +481,73 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// What one key's lock costs (`cargo test --profile quick --lib lock_costs -- --ignored
+    /// --nocapture`): 32 keys of one directory locked and released, per way, the ways
+    /// interleaved batch by batch, the fastest of 200 batches (steadiest on a shared
+    /// machine), microseconds per key. "per-key file" is the scheme before b371ca3 (a lock
+    /// file per key: create, lock, re-check, remove, close).
+    #[test]
+    #[ignore]
+    fn lock_costs() {
+        let dir = std::env::temp_dir().join(format!("z5py-lockcost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        let targets: Vec<PathBuf> = (0..32).map(|i| dir.join(format!("a/k{i}"))).collect();
+        let per_key = |t: &Path| {
+            let name = t.file_name().unwrap().to_string_lossy();
+            let path = t.with_file_name(format!(".z5lock.{name}"));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .unwrap();
+            byte_range(&f, 0, 0, Lock::Wait).unwrap();
+            let held = f.metadata().unwrap();
+            let now = std::fs::metadata(&path).unwrap();
+            assert_eq!(held.ino(), now.ino());
+            std::fs::remove_file(&path).unwrap();
+        };
+        let ways: [(&str, &dyn Fn()); 4] = [
+            ("threads only (Z5PY_FILE_LOCKING=none)", &|| {
+                for t in &targets {
+                    drop(lock_key(t, false, false).unwrap());
+                }
+            }),
+            ("per-key file (before)", &|| {
+                for t in &targets {
+                    let _g = lock_key(t, false, false).unwrap();
+                    per_key(t);
+                }
+            }),
+            ("directory file, one write call", &|| {
+                let scope = LockScope::new();
+                let _in = scope.enter();
+                for t in &targets {
+                    drop(lock_key(t, false, true).unwrap());
+                }
+            }),
+            ("directory file, one update per call", &|| {
+                for t in &targets {
+                    drop(lock_key(t, false, true).unwrap());
+                }
+            }),
+        ];
+        let mut best = [f64::MAX; 4];
+        for _ in 0..200 {
+            for (i, (_, way)) in ways.iter().enumerate() {
+                let t0 = std::time::Instant::now();
+                way();
+                best[i] = best[i].min(t0.elapsed().as_secs_f64() * 1e6 / targets.len() as f64);
+            }
+        }
+        for ((name, _), us) in ways.iter().zip(best) {
+            println!("{name:40} {us:7.2} us per key");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// The removal race: a scope keeps the directory's lock file open; meanwhile another
     /// holder removes it and a third creates the next one and locks the key's byte there
     /// (a second open file description stands for those processes). An update must find
