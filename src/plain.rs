@@ -367,7 +367,9 @@ impl ChunkAccess for Plain {
     ) -> Result<()> {
         let grid = &cx.meta.grid;
         let chunks = grid.chunks_in_region(start, shape);
+        let scope = store::LockScope::new(); // one lock file open per directory and call
         threads::for_each(n_threads, &chunks, |scratch: &mut Vec<u8>, idx| {
+            let _in = scope.enter();
             let inside = grid.clipped(idx);
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(idx), &inside, start, shape);
             let full = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
