@@ -8,7 +8,7 @@ use crate::access::{
     UnitWriteFn,
 };
 use crate::chunk::copy::{ChunkView, Layout, OutputBuffer};
-use crate::chunk::grid::{overlap, ChunkGrid};
+use crate::chunk::grid::{overlap, spans_all, ChunkGrid};
 use crate::error::{Error, Result};
 use crate::metadata::{fill, ArrayMeta, Format};
 use crate::pipeline::Pipeline;
@@ -244,7 +244,7 @@ impl ChunkAccess for Plain {
                 let origin = grid.origin(idx);
                 let inside = grid.clipped(idx);
                 let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-                let covers = sets_all && extent.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+                let covers = sets_all && spans_all(&extent, &inside);
                 let stored = stored_shape(cx, idx);
                 let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
                 let at = (&in_chunk[..], &in_region[..], &extent[..]);
@@ -263,11 +263,7 @@ impl ChunkAccess for Plain {
                 }
                 // A read-modify-write, with no lost update (see `WritableStore::update`).
                 cx.store.update(&cx.chunk_key(idx), &mut |old| {
-                    Ok(match merge(old, scratch)?.parts {
-                        Some(parts) => Update::Put(parts),
-                        None if old.is_none() => Update::Keep,
-                        None => Update::Delete,
-                    })
+                    Ok(Update::replacing(merge(old, scratch)?.parts, old.is_some()))
                 })
             },
         )
@@ -372,7 +368,7 @@ impl ChunkAccess for Plain {
             let _in = scope.enter();
             let inside = grid.clipped(idx);
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(idx), &inside, start, shape);
-            let full = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+            let full = sets_all && spans_all(&ext, &inside);
             let path = cx.chunk_path(idx);
             let unit = UnitWrite {
                 in_chunk,
@@ -390,11 +386,8 @@ impl ChunkAccess for Plain {
                 return store::Put { key, parts }.apply(cx.store);
             }
             cx.store.update(&key, &mut |old| {
-                Ok(match f(scratch, &unit, old)? {
-                    Some(bytes) => Update::Put(vec![bytes]),
-                    None if old.is_none() => Update::Keep,
-                    None => Update::Delete,
-                })
+                let parts = f(scratch, &unit, old)?.map(|b| vec![b]);
+                Ok(Update::replacing(parts, old.is_some()))
             })
         })
     }

@@ -17,7 +17,7 @@ use crate::access::{
     UnitWriteFn,
 };
 use crate::chunk::copy::OutputBuffer;
-use crate::chunk::grid::{overlap, ChunkGrid};
+use crate::chunk::grid::{overlap, spans_all, ChunkGrid};
 use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, ArrayMeta, Sharding};
@@ -163,7 +163,7 @@ impl Sharded {
                 let sh = self.shard(cx, &fmt, sidx);
                 let inside = cx.meta.grid.clipped(sidx);
                 let (_, _, ext) = overlap(&cx.meta.grid.origin(sidx), &inside, start, shape);
-                let covers = sets_all && ext.iter().zip(&inside).all(|(e, i)| *e as u64 == *i);
+                let covers = sets_all && spans_all(&ext, &inside);
                 // Several shards already keep the threads busy; one shard parallelises its
                 // chunks.
                 let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
@@ -186,8 +186,7 @@ impl Sharded {
                         if ext.contains(&0) {
                             return Ok(Inner::Keep);
                         }
-                        let full =
-                            sets_all && ext.iter().zip(&in_bounds).all(|(e, i)| *e as u64 == *i);
+                        let full = sets_all && spans_all(&ext, &in_bounds);
                         let inner = InnerWrite {
                             local,
                             unit: UnitWrite {

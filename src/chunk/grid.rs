@@ -153,6 +153,13 @@ pub fn overlap(
     (in_chunk, in_region, extent)
 }
 
+/// Whether an overlap's `extent` (see [`overlap`]) spans all of a chunk's `inside` (its
+/// part within the array): a write that sets every element of it needs nothing of the old
+/// chunk.
+pub fn spans_all(extent: &[usize], inside: &[u64]) -> bool {
+    extent.iter().zip(inside).all(|(e, i)| *e as u64 == *i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

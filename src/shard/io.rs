@@ -234,11 +234,7 @@ impl Shard<'_> {
         // `WritableStore::update`) and so must not wait on the thread pool (a pool worker
         // may be blocked on the same lock): its inner chunks are encoded on this thread.
         self.store.update(&self.key, &mut |old| {
-            Ok(match self.build(old, 1, f)? {
-                Some(parts) => Update::Put(parts),
-                None if old.is_none() => Update::Keep,
-                None => Update::Delete,
-            })
+            Ok(Update::replacing(self.build(old, 1, f)?, old.is_some()))
         })
     }
 

@@ -113,6 +113,18 @@ pub enum Update {
     Keep,
 }
 
+impl Update {
+    /// The update that makes a value `parts` (None: no value) where one was (`had_old`) or
+    /// was not: removing a value that is missing keeps things as they are.
+    pub fn replacing(parts: Option<Vec<PooledBuf>>, had_old: bool) -> Update {
+        match parts {
+            Some(parts) => Update::Put(parts),
+            None if had_old => Update::Delete,
+            None => Update::Keep,
+        }
+    }
+}
+
 /// A finished value for the store: its parts, stored atomically, or None to remove it.
 pub struct Put {
     pub key: String,
