@@ -200,6 +200,16 @@ impl Ctx<'_> {
         store::join(self.prefix, &self.meta.keys.key(idx))
     }
 
+    /// Read-modify-write of the stored value (chunk or shard) at `key`, locked under the
+    /// array's node (see [`store::WritableStore::update_under`]).
+    pub fn update_stored(
+        &self,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<store::Update>,
+    ) -> Result<()> {
+        self.store.update_under(self.prefix, key, f)
+    }
+
     /// Where the stored value at a storage-grid index is (path or URL), for messages.
     pub fn chunk_path(&self, idx: &[u64]) -> String {
         self.store.location(&self.chunk_key(idx))

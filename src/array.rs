@@ -495,12 +495,13 @@ mod tests {
         fn delete_prefix(&self, prefix: &str) -> Result<()> {
             self.inner.delete_prefix(prefix)
         }
-        fn update(
+        fn update_under(
             &self,
+            node: &str,
             key: &str,
             f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
         ) -> Result<()> {
-            self.inner.update(key, f)
+            self.inner.update_under(node, key, f)
         }
     }
     impl<S: crate::store::Store> ListableStore for ProbeOf<S> {

@@ -262,7 +262,7 @@ impl ChunkAccess for Plain {
                     return sink.put(merge(None, scratch)?);
                 }
                 // A read-modify-write, with no lost update (see `WritableStore::update`).
-                cx.store.update(&cx.chunk_key(idx), &mut |old| {
+                cx.update_stored(&cx.chunk_key(idx), &mut |old| {
                     Ok(Update::replacing(merge(old, scratch)?.parts, old.is_some()))
                 })
             },
@@ -385,7 +385,7 @@ impl ChunkAccess for Plain {
                 let parts = f(scratch, &unit, None)?.map(|b| vec![b]);
                 return store::Put { key, parts }.apply(cx.store);
             }
-            cx.store.update(&key, &mut |old| {
+            cx.update_stored(&key, &mut |old| {
                 let parts = f(scratch, &unit, old)?.map(|b| vec![b]);
                 Ok(Update::replacing(parts, old.is_some()))
             })

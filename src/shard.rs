@@ -77,6 +77,7 @@ impl Sharded {
     fn shard<'a>(&'a self, cx: &Ctx<'a>, format: &'a ShardFormat<'a>, sidx: &[u64]) -> Shard<'a> {
         Shard {
             store: cx.store,
+            node: cx.prefix,
             format,
             cache: &self.indexes,
             key: cx.chunk_key(sidx),

@@ -13,10 +13,12 @@ use crate::error::{Error, Result};
 use crate::store::{self, ByteRange, PooledBuf, Store, Update, Versioned};
 use crate::threads::{self, Sink};
 
-/// One shard of an array in its store: the store, the shards' format, the array's
-/// remembered indexes, and the shard's key and location (for messages).
+/// One shard of an array in its store: the store, the array's prefix (the node its
+/// rewrites lock under), the shards' format, the array's remembered indexes, and the
+/// shard's key and location (for messages).
 pub(crate) struct Shard<'a> {
     pub store: &'a dyn Store,
+    pub node: &'a str,
     pub format: &'a ShardFormat<'a>,
     pub cache: &'a IndexCache,
     pub key: String,
@@ -233,7 +235,7 @@ impl Shard<'_> {
         // A read-modify-write holds the shard's lock throughout (see
         // `WritableStore::update`) and so must not wait on the thread pool (a pool worker
         // may be blocked on the same lock): its inner chunks are encoded on this thread.
-        self.store.update(&self.key, &mut |old| {
+        self.store.update_under(self.node, &self.key, &mut |old| {
             Ok(Update::replacing(self.build(old, 1, f)?, old.is_some()))
         })
     }

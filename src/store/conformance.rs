@@ -225,8 +225,24 @@ fn check_updates(store: &dyn Store) {
     store.update(k, &mut |_| Ok(Update::Delete)).unwrap();
     store.update("u/new/deep/key", &mut put(b"x")).unwrap();
     assert_eq!(store.get("u/new/deep/key").unwrap().unwrap(), b"x!");
+    // a chunk's update names its array's node, directories above the value
+    store.update_under("u", "u/c/0/1", &mut put(b"c")).unwrap();
+    assert_eq!(store.get("u/c/0/1").unwrap().unwrap(), b"c!");
+    store.update_under("", "u/c/0/2", &mut put(b"r")).unwrap();
+    assert_eq!(store.get("u/c/0/2").unwrap().unwrap(), b"r!");
+    // a node that does not hold the key is refused, naming both, and changes nothing
+    for (node, key) in [("v", "u/c/0/3"), ("u/c", "u/cc/0"), ("u/c/0/3", "u/c/0/3")] {
+        let err = store.update_under(node, key, &mut put(b"no")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(key) && msg.contains("not below the node"),
+            "{msg}"
+        );
+        assert_eq!(store.get(key).unwrap(), None);
+    }
     // nothing but values is listed after updates (no lock files, no temporaries)
-    assert_eq!(store.list_prefix("u").unwrap(), ["u/new/deep/key"]);
+    let listed = store.list_prefix("u").unwrap();
+    assert_eq!(listed, ["u/c/0/1", "u/c/0/2", "u/new/deep/key"]);
     store.delete_prefix("u").unwrap();
 }
 

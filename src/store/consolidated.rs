@@ -380,9 +380,14 @@ impl WritableStore for ConsolidatedStore {
         self.inner.create_prefix(prefix)
     }
 
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+    fn update_under(
+        &self,
+        node: &str,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+    ) -> Result<()> {
         if !is_meta(key) {
-            return self.inner.update(key, f);
+            return self.inner.update_under(node, key, f);
         }
         let root_v3 = self.kind == Kind::V3 && key == ZARR_JSON;
         let mut decided: Option<Option<Vec<u8>>> = None;
@@ -406,7 +411,7 @@ impl WritableStore for ConsolidatedStore {
                 }
             })
         };
-        self.inner.update(key, &mut wrapped)?;
+        self.inner.update_under(node, key, &mut wrapped)?;
         match decided {
             Some(value) => self.record(key, value.as_deref()),
             None => Ok(()),

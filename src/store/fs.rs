@@ -207,13 +207,20 @@ impl WritableStore for FsStore {
         Ok(())
     }
 
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+    fn update_under(
+        &self,
+        node: &str,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+    ) -> Result<()> {
         if key.is_empty() {
             return Err(Error::invalid("the store's root is not a value"));
         }
         let path = self.path(key)?;
-        // Threads of this process, and other processes through the directory's lock file.
-        let _lock = lockfile::lock_key(&path, self.durable, !process_locks_off())?;
+        let rel = super::below(node, key)?;
+        // Threads of this process, and other processes through the node's lock file.
+        let between = !process_locks_off();
+        let _lock = lockfile::lock_key(&self.path(node)?, rel, self.durable, between)?;
         let mut buf = PooledBuf::default();
         let found = self.get_into(key, &mut buf)?;
         match f(found.then_some(&buf[..]))? {

@@ -1,20 +1,23 @@
-//! The filesystem store's locks for read-modify-writes (`FsStore::update`): one lock file
-//! per directory, `.z5lock`, and per key an exclusive advisory lock on one byte of it, at an
-//! offset derived from the key's file name (a 62-bit FNV-1a hash), between processes; and,
-//! since threads of one process share that file's descriptor (whose open file description
-//! owns the locks), a striped in-process lock keyed on (lock file, offset).
+//! The filesystem store's locks for read-modify-writes (`FsStore::update_under`): one lock
+//! file per node (array or group directory), `.z5lock`, and per key an exclusive advisory
+//! lock on one byte of it, at an offset derived from the key's path relative to the node (a
+//! 62-bit FNV-1a hash), between processes; and, since threads of one process share that
+//! file's descriptor (whose open file description owns the locks), a striped in-process
+//! lock keyed on (lock file, offset). One file per node rather than per directory: an N5 or
+//! nested Zarr array keeps its chunks in a directory per row, and a partial write of 32
+//! chunks would otherwise create and remove a lock file in each of 16 directories.
 //!
-//! The lock file is opened once per write call and directory, not once per key: a write
-//! call (a region write's parallel loop, `threads::for_each_put`) runs inside a
-//! [`LockScope`], which keeps each directory's lock file open (up to [`pinned_max`] of them)
-//! until the call ends. A per-process table maps each lock file to its open descriptor and
-//! a holder count (in-flight updates and scopes); when it reaches zero the file is closed,
-//! and removed first if a non-blocking lock on the whole file succeeds (nobody anywhere
-//! holds a byte of it). Removing it is safe because every holder checks, after locking its
-//! byte, that the path still names the file it locked, and opens the new one otherwise
-//! (tensorstore's file kvstore scheme); the remover checks the same before unlinking, so it
-//! never removes a file it does not hold. No lock file is left once the writers are done; a
-//! killed writer leaves at most one per directory, which `z5py clean` removes.
+//! The lock file is opened once per write call and node, not once per key: a write call (a
+//! region write's parallel loop, `threads::for_each_put`) runs inside a [`LockScope`],
+//! which keeps each lock file it meets open (up to [`pinned_max`] of them) until the call
+//! ends. A per-process table maps each lock file to its open descriptor and a holder count
+//! (in-flight updates and scopes); when it reaches zero the file is closed, and removed
+//! first if a non-blocking lock on the whole file succeeds (nobody anywhere holds a byte of
+//! it). Removing it is safe because every holder checks, after locking its byte, that the
+//! path still names the file it locked, and opens the new one otherwise (tensorstore's file
+//! kvstore scheme); the remover checks the same before unlinking, so it never removes a
+//! file it does not hold. No lock file is left once the writers are done; a killed writer
+//! leaves at most one per node, which `z5py clean` removes.
 //!
 //! Linux: open file description locks (`F_OFD_SETLKW`), which survive other descriptors of
 //! the file being closed. Elsewhere (or where the kernel refuses them): POSIX record locks.
@@ -29,16 +32,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// The name of a directory's lock file: hidden, and like no chunk, array, group or
+/// The name of a node's lock file: hidden, and like no chunk, array, group or
 /// attribute document of N5 or Zarr. Listings, `z5py verify` and `z5py clean` know every
 /// name starting with it (older z5py builds named one file per key, `.z5lock.<name>`).
 pub const LOCK_NAME: &str = ".z5lock";
 
 /// How many lock files the scopes of this process keep open at most (a scope's least
 /// recently used go first): a quarter of the descriptor limit, 16 to 1024, so that a call
-/// touching thousands of directories cannot run the process out of descriptors. (An N5
-/// region in C order visits one directory per chunk: 64^3 chunks of (8, 16, 16) are 256
-/// directories.)
+/// touching thousands of nodes (a copy of many small arrays, say) cannot run the process out
+/// of descriptors.
 pub fn pinned_max() -> usize {
     #[cfg(test)]
     if let n @ 1.. = TEST_PINNED_MAX.load(Ordering::Relaxed) {
@@ -89,8 +91,9 @@ pub fn collide_for_tests() {
     COLLIDE.store(true, Ordering::Relaxed);
 }
 
-/// The byte of the directory's lock file that stands for the key named `name` there:
-/// FNV-1a (64-bit) of the name, its top 62 bits, so that every build and process agrees.
+/// The byte of the node's lock file that stands for the key whose path relative to the
+/// node is `name`: FNV-1a (64-bit) of it, its top 62 bits, so that every build and process
+/// agrees.
 pub fn offset(name: &[u8]) -> u64 {
     #[cfg(test)]
     if COLLIDE.load(Ordering::Relaxed) {
@@ -126,16 +129,16 @@ pub struct KeyLock {
     _stripe: MutexGuard<'static, ()>,
 }
 
-/// Lock the key whose value is the file `target`: against threads of this process always,
-/// against other processes when `between_processes`.
-pub fn lock_key(target: &Path, durable: bool, between_processes: bool) -> Result<KeyLock> {
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = target.file_name().unwrap_or_default();
-    let lock_path = dir.join(LOCK_NAME);
-    let off = offset(std::os::unix::ffi::OsStrExt::as_bytes(name));
+/// Lock the key `rel` (relative to the node whose directory is `node_dir`): against threads
+/// of this process always, against other processes when `between_processes`.
+pub fn lock_key(
+    node_dir: &Path,
+    rel: &str,
+    durable: bool,
+    between_processes: bool,
+) -> Result<KeyLock> {
+    let lock_path = node_dir.join(LOCK_NAME);
+    let off = offset(rel.as_bytes());
     let stripe = stripe(&lock_path, off);
     let held = match between_processes {
         true => Some(Held::acquire(lock_path, off, durable)?),
@@ -213,7 +216,7 @@ thread_local! {
 }
 
 /// One write call: the lock files its updates open stay open (and in place) until it ends,
-/// so that a call updating many keys of a directory opens that directory's lock file once.
+/// so that a call updating many keys of a node opens that node's lock file once.
 /// Worker threads run each task inside [`LockScope::enter`].
 pub struct LockScope(Arc<ScopeInner>);
 
@@ -445,6 +448,63 @@ mod tests {
             .unwrap();
     }
 
+    fn increment_under(store: &crate::store::FsStore, node: &str, key: &str) {
+        store
+            .update_under(node, key, &mut |old| {
+                let n: u64 = old.map_or(0, |b| std::str::from_utf8(b).unwrap().parse().unwrap());
+                Ok(Update::Put(vec![(n + 1).to_string().into_bytes().into()]))
+            })
+            .unwrap();
+    }
+
+    /// An array's chunks in many directories share its node's lock file: a call updating
+    /// keys in ten directories below the node opens one lock file, the node's, and the byte
+    /// standing for a key is the hash of its path relative to the node (a second open file
+    /// description holding that byte, standing for another process, holds the update up).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn keys_below_a_node_share_its_lock_file() {
+        let dir = std::env::temp_dir().join(format!("z5py-locknode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = crate::store::FsStore::new(&dir);
+        let lock = dir.join("arr").join(LOCK_NAME);
+        let scope = LockScope::new();
+        {
+            let _in = scope.enter();
+            for d in 0..10 {
+                increment_under(&store, "arr", &format!("arr/{d}/0"));
+            }
+        }
+        assert!(lock.exists(), "the node's lock file");
+        let below: Vec<_> = (0..10)
+            .filter(|d| dir.join(format!("arr/{d}/{LOCK_NAME}")).exists())
+            .collect();
+        assert!(below.is_empty(), "lock files in directories {below:?}");
+        let other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .unwrap();
+        byte_lock(&other, offset(b"3/0"), Lock::Wait).unwrap();
+        std::thread::scope(|s| {
+            let t = s.spawn(|| {
+                let _in = scope.enter();
+                increment_under(&store, "arr", "arr/3/0");
+            });
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert_eq!(value(&store, "arr/3/0"), "1", "the update did not wait");
+            byte_lock(&other, offset(b"3/0"), Lock::Unlock).unwrap();
+            t.join().unwrap();
+        });
+        assert_eq!(value(&store, "arr/3/0"), "2");
+        drop(scope);
+        assert!(!lock.exists(), "the last holder removes the lock file");
+        drop(other);
+        let err = store.update_under("arr", "other/0", &mut |_| Ok(Update::Keep));
+        assert!(err.unwrap_err().to_string().contains("not below the node"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn value(store: &crate::store::FsStore, key: &str) -> String {
         String::from_utf8(store.get(key).unwrap().unwrap()).unwrap()
     }
@@ -482,7 +542,7 @@ mod tests {
     }
 
     /// What one key's lock costs (`cargo test --profile quick --lib lock_costs -- --ignored
-    /// --nocapture`): 32 keys of one directory locked and released, per way, the ways
+    /// --nocapture`): 32 keys of one node locked and released, per way, the ways
     /// interleaved batch by batch, the fastest of 200 batches (steadiest on a shared
     /// machine), microseconds per key. "per-key file" is the scheme before b371ca3 (a lock
     /// file per key: create, lock, re-check, remove, close).
@@ -492,10 +552,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("z5py-lockcost-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("a")).unwrap();
-        let targets: Vec<PathBuf> = (0..32).map(|i| dir.join(format!("a/k{i}"))).collect();
-        let per_key = |t: &Path| {
-            let name = t.file_name().unwrap().to_string_lossy();
-            let path = t.with_file_name(format!(".z5lock.{name}"));
+        let node = dir.join("a");
+        let targets: Vec<String> = (0..32).map(|i| format!("k{i}")).collect();
+        let per_key = |t: &str| {
+            let path = node.join(format!(".z5lock.{t}"));
             let f = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -512,25 +572,25 @@ mod tests {
         let ways: [(&str, &dyn Fn()); 4] = [
             ("threads only (Z5PY_FILE_LOCKING=none)", &|| {
                 for t in &targets {
-                    drop(lock_key(t, false, false).unwrap());
+                    drop(lock_key(&node, t, false, false).unwrap());
                 }
             }),
             ("per-key file (before)", &|| {
                 for t in &targets {
-                    let _g = lock_key(t, false, false).unwrap();
+                    let _g = lock_key(&node, t, false, false).unwrap();
                     per_key(t);
                 }
             }),
-            ("directory file, one write call", &|| {
+            ("node file, one write call", &|| {
                 let scope = LockScope::new();
                 let _in = scope.enter();
                 for t in &targets {
-                    drop(lock_key(t, false, true).unwrap());
+                    drop(lock_key(&node, t, false, true).unwrap());
                 }
             }),
-            ("directory file, one update per call", &|| {
+            ("node file, one update per call", &|| {
                 for t in &targets {
-                    drop(lock_key(t, false, true).unwrap());
+                    drop(lock_key(&node, t, false, true).unwrap());
                 }
             }),
         ];
@@ -548,7 +608,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// The removal race: a scope keeps the directory's lock file open; meanwhile another
+    /// The removal race: a scope keeps the node's lock file open; meanwhile another
     /// holder removes it and a third creates the next one and locks the key's byte there
     /// (a second open file description stands for those processes). An update must find
     /// that the file it holds is gone and wait on the new one; the scope's end must not

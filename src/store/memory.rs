@@ -133,7 +133,13 @@ impl WritableStore for MemoryStore {
         Ok(())
     }
 
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+    fn update_under(
+        &self,
+        node: &str,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+    ) -> Result<()> {
+        super::below(node, key)?;
         let _guard = self.stripe(key);
         let old = self.value(key);
         match f(old.as_deref().map(|v| v.as_slice()))? {

@@ -30,7 +30,7 @@ pub use fs::*;
 pub use lockfile::LockScope;
 pub use memory::MemoryStore;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::ops::Range;
 
 /// A byte range of a stored value.
@@ -237,7 +237,45 @@ pub trait WritableStore: ReadableStore {
     /// when missing) and decides what to store. Local stores hold an exclusive lock on the
     /// key (in-process and between processes) from the read to the write; object stores put
     /// conditionally (If-Match / create-only) and call `f` again on a conflict.
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()>;
+    ///
+    /// `node` is the prefix of `key` naming the array or group the value belongs to, where
+    /// the filesystem store keeps one lock file for all of its keys (so that a write call
+    /// touching chunks in many directories opens one). Every writer of a key must name the
+    /// same node: the array's prefix for its chunks and shards (`Ctx::update_stored`), the
+    /// key's own directory for metadata and attribute documents ([`WritableStore::update`]).
+    /// Wrappers forward this method, never `update`.
+    fn update_under(
+        &self,
+        node: &str,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+    ) -> Result<()>;
+
+    /// [`WritableStore::update_under`] for a value of the node that is its key's directory
+    /// (a metadata or attribute document).
+    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+        self.update_under(parent(key), key, f)
+    }
+}
+
+/// The prefix holding `key` (`"a/b/c"` -> `"a/b"`, `"a"` -> `""`).
+pub fn parent(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// `key` relative to `node` (`"a"`, `"a/b/c"` -> `"b/c"`); an error naming both when `node`
+/// does not hold it (see [`WritableStore::update_under`]).
+pub fn below<'k>(node: &str, key: &'k str) -> Result<&'k str> {
+    let rel = match node {
+        "" => Some(key),
+        _ => key.strip_prefix(node).and_then(|r| r.strip_prefix('/')),
+    };
+    match rel {
+        Some(r) if !r.is_empty() => Ok(r),
+        _ => Err(Error::invalid(format!(
+            "the key {key:?} is not below the node {node:?} named for its update"
+        ))),
+    }
 }
 
 /// Listing keys.

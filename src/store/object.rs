@@ -869,7 +869,13 @@ impl WritableStore for ObjectStoreBackend {
         })?
     }
 
-    fn update(&self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>) -> Result<()> {
+    fn update_under(
+        &self,
+        node: &str,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Update>,
+    ) -> Result<()> {
+        super::below(node, key)?;
         self.check_writable(key)?;
         block_on(self.update_async(key, f))?
     }
