@@ -20,6 +20,11 @@ fresh process; it prints their median CPU ms, B/A of each, and default/no-locks 
 (what the locks cost in that build), then the same of the minima (steadier than medians on
 a machine shared with other work). ``--inner N`` runs the op N times in each process (a
 full write into a new dataset each time) and takes the fastest.
+
+With ``--in-process`` it measures only what the locks cost, and more finely: one process
+per format and op runs ``--reps`` pairs of ops, one with the lock files on and one with them
+off, in random order, and prints the median ratio of the pairs (single processes of one
+setting scatter by up to 2x on a shared machine; ops paired in one process do not).
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ SETTINGS = {
 }
 
 
-def worker(root: str, fmt: str, op: str, shape: tuple, chunk: int) -> None:
+def _setup(root: str, fmt: str, op: str, shape: tuple, chunk: int):
+    """The op, ready to run (once per call; ``full`` into a new dataset each time)."""
+    import itertools
+
     import numpy as np
     import z5py
 
@@ -58,25 +66,79 @@ def worker(root: str, fmt: str, op: str, shape: tuple, chunk: int) -> None:
     box = tuple(slice(half, s - half) for s in shape)
     if op == "partial":
         ds[:] = data  # the chunks exist: each partial one is read, merged and written back
+    fresh = itertools.count()
 
-    def run(ds) -> None:
+    def run() -> None:
         if op == "full":
-            ds[:] = data
+            i = next(fresh)
+            (create(f"d{i}") if i else ds)[:] = data
         elif op == "partial":
             ds[box] = data[box]
         else:
             for i in range(200):
                 ds.attrs[f"k{i}"] = i
 
+    return run
+
+
+def worker(root: str, fmt: str, op: str, shape: tuple, chunk: int) -> None:
+    run = _setup(root, fmt, op, shape, chunk)
     # --inner N: the op N times in this process (full: each into a new dataset), the fastest
     times = []
-    for i in range(int(os.environ.get("Z5PY_BENCH_INNER", "1"))):
-        target = create(f"d{i}") if op == "full" and i > 0 else ds
+    for _ in range(int(os.environ.get("Z5PY_BENCH_INNER", "1"))):
         w0, c0 = time.perf_counter(), time.process_time()
-        run(target)
+        run()
         times.append((time.process_time() - c0, time.perf_counter() - w0))
     cpu, wall = min(times)
     print(json.dumps({"wall": wall, "cpu": cpu}))
+
+
+def in_process(args) -> None:
+    """--in-process: per format and op, one process runs the op ``--reps`` times with the
+    lock files on and as often with them off (``z5py._z5py._set_file_locking``), the two in
+    random order within each pair, so that both meet the same page cache, allocator and
+    machine load; prints each setting's median and 10th percentile, and the median of the
+    pairs' ratios (off / on)."""
+    import random
+
+    from z5py import _z5py
+
+    rng = random.Random(0)
+    shape = tuple(int(s) for s in args.shape.split(","))
+    print(
+        f"\nshape {args.shape}, chunks {args.chunks}^3, uint8 raw; one process, {args.reps} "
+        "pairs (locks on, off) in random order; ms"
+    )
+    print(
+        f"{'format':7} {'op':8} {'clock':5} {'on p50':>7} {'off p50':>7} {'on p10':>7} "
+        f"{'off p10':>7} {'off/on (pairs)':>15}"
+    )
+    for fmt in args.formats.split(","):
+        for op in args.ops.split(","):
+            with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
+                run = _setup(tmp, fmt, op, shape, args.chunks)
+                run()  # warm up
+                got: dict = {(on, clock): [] for on in (True, False) for clock in ("cpu", "wall")}
+                for _ in range(args.reps):
+                    for on in rng.sample([True, False], 2):
+                        _z5py._set_file_locking(on)
+                        w0, c0 = time.perf_counter(), time.process_time()
+                        run()
+                        got[(on, "cpu")].append(time.process_time() - c0)
+                        got[(on, "wall")].append(time.perf_counter() - w0)
+                _z5py._set_file_locking(True)
+            for clock in ("cpu", "wall"):
+                on, off = got[(True, clock)], got[(False, clock)]
+                pairs = statistics.median(b / a for a, b in zip(on, off, strict=True))
+
+                def p10(v: list) -> float:
+                    return sorted(v)[len(v) // 10] * 1e3
+
+                print(
+                    f"{fmt:7} {op:8} {clock:5} {statistics.median(on) * 1e3:7.2f} "
+                    f"{statistics.median(off) * 1e3:7.2f} {p10(on):7.2f} {p10(off):7.2f} "
+                    f"{pairs:15.3f}"
+                )
 
 
 def main() -> None:
@@ -88,10 +150,13 @@ def main() -> None:
     ap.add_argument("--ops", default="full,partial,attrs")
     ap.add_argument("--ab", nargs=2, metavar=("A_PYTHONPATH", "B_PYTHONPATH"))
     ap.add_argument("--inner", type=int, default=1, help="ops per process; the fastest counts")
+    ap.add_argument("--in-process", action="store_true", help="locks on/off paired in one process")
     args = ap.parse_args()
     os.environ["Z5PY_BENCH_INNER"] = str(args.inner)
     if args.ab:
         return ab(args)
+    if args.in_process:
+        return in_process(args)
     results: dict = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
         for fmt in args.formats.split(","):

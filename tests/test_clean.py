@@ -77,7 +77,7 @@ def test_clean_removes_only_stale_temporary_files(tmp_path, capsys):
 
 
 def test_clean_removes_stale_lock_files_but_never_a_held_one(tmp_path, capsys):
-    """A directory's lock file ``.z5lock`` (and an older build's per-key ``.z5lock.<name>``)
+    """A node's lock file ``.z5lock`` (and an older build's per-key ``.z5lock.<name>``)
     left by a killed writer goes; one on which a live writer holds a key's byte stays."""
     ds = z5py.File(tmp_path / "l.n5").create_dataset("x", shape=(4,), chunks=(2,), dtype="u1")
     stale = os.path.join(tmp_path / "l.n5", ".z5lock")

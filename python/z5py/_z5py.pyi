@@ -145,6 +145,10 @@ def check_compression(fmt: str, compressor: str, options_json: str, dtype: str) 
     """Raise what creating an array of ``dtype`` (numpy typestr) with this compressor and
     these options (z5py spelling, a JSON object) would raise for them."""
 
+def _set_file_locking(on: bool) -> None:
+    """Lock files between processes on or off for this process from now on (benchmarks;
+    users set ``Z5PY_FILE_LOCKING=none``)."""
+
 @final
 class ArrayHandle:
     """An open dataset: metadata plus the chunk engine."""

@@ -9,9 +9,10 @@ file older than that cannot belong to a live writer; younger ones of a process t
 runs on this machine are never touched.
 
 A read-modify-write (a partial chunk or shard write, an attribute update) holds an advisory
-lock on one byte (the key's) of its directory's lock file ``.z5lock``, which the last writer
-done with the directory removes.  A killed writer leaves the file (its locks go with the
-process), at most one per directory; older builds named one per key, ``.z5lock.<name>``.
+lock on one byte (the key's) of its node's lock file ``.z5lock`` (in the array's directory
+for chunks, the node's for metadata and attributes), which the last writer done with the
+node removes.  A killed writer leaves the file (its locks go with the process), at most one
+per node; older builds named one per chunk directory, or one per key, ``.z5lock.<name>``.
 Such a file is removed only while this process holds a lock on all of it, after checking
 that it is still the file under that name, the same protocol writers follow, so a lock a
 live writer holds is never broken.
@@ -37,7 +38,7 @@ __all__ = [
     "find_temp_files",
 ]
 
-#: Prefix of lock files: a directory's ``.z5lock`` (as in ``src/store/lockfile.rs``), and
+#: Prefix of lock files: a node's ``.z5lock`` (as in ``src/store/lockfile.rs``), and
 #: an older build's per-key ``.z5lock.<name>``.
 LOCK_PREFIX = ".z5lock"
 

@@ -11,7 +11,7 @@ use super::{resolve_ranges, ByteRange, ListableStore, Listing, ReadableStore, Up
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -22,15 +22,37 @@ pub fn durable_from_env() -> bool {
     *ON.get_or_init(|| std::env::var("Z5PY_DURABLE").is_ok_and(|v| v.trim() == "1"))
 }
 
-/// Whether `Z5PY_FILE_LOCKING=none` turns off the lock files between processes (read
-/// once), as tensorstore's `file_io_locking` mode `none` does: for a process that knows it
-/// is the only writer (and for measuring what the locks cost). Threads of one process still
-/// exclude each other.
+/// Whether the lock files between processes are off: `Z5PY_FILE_LOCKING=none` (read once),
+/// as tensorstore's `file_io_locking` mode `none` does, for a process that knows it is the
+/// only writer; or [`set_process_locks`]. Threads of one process still exclude each other.
 fn process_locks_off() -> bool {
-    static OFF: OnceLock<bool> = OnceLock::new();
-    *OFF.get_or_init(|| {
-        std::env::var("Z5PY_FILE_LOCKING").is_ok_and(|v| v.trim().eq_ignore_ascii_case("none"))
-    })
+    match LOCKS.load(Ordering::Relaxed) {
+        LOCKS_ON => false,
+        LOCKS_OFF => true,
+        _ => {
+            let off = std::env::var("Z5PY_FILE_LOCKING")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("none"));
+            let _ = LOCKS.compare_exchange(
+                LOCKS_FROM_ENV,
+                if off { LOCKS_OFF } else { LOCKS_ON },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            process_locks_off()
+        }
+    }
+}
+
+const LOCKS_FROM_ENV: u8 = 0;
+const LOCKS_ON: u8 = 1;
+const LOCKS_OFF: u8 = 2;
+static LOCKS: AtomicU8 = AtomicU8::new(LOCKS_FROM_ENV);
+
+/// Turn the lock files between processes on or off for this process from now on, whatever
+/// `Z5PY_FILE_LOCKING` says: for measuring what they cost op by op in one process
+/// (`benches/bench_durable.py --in-process`), where separate processes differ by more.
+pub fn set_process_locks(on: bool) {
+    LOCKS.store(if on { LOCKS_ON } else { LOCKS_OFF }, Ordering::Relaxed);
 }
 
 /// A directory as a store.
