@@ -95,7 +95,7 @@ def worker(root: str, fmt: str, op: str, shape: tuple, chunk: int) -> None:
 
 def in_process(args) -> None:
     """--in-process: per format and op, one process runs the op ``--reps`` times with the
-    lock files on and as often with them off (``z5py._z5py._set_file_locking``), the two in
+    lock files on and as often with them off (``z5py._z5py.set_file_locking``), the two in
     random order within each pair, so that both meet the same page cache, allocator and
     machine load; prints each setting's median and 10th percentile, and the median of the
     pairs' ratios (off / on)."""
@@ -121,12 +121,12 @@ def in_process(args) -> None:
                 got: dict = {(on, clock): [] for on in (True, False) for clock in ("cpu", "wall")}
                 for _ in range(args.reps):
                     for on in rng.sample([True, False], 2):
-                        _z5py._set_file_locking(on)
+                        _z5py.set_file_locking(on)
                         w0, c0 = time.perf_counter(), time.process_time()
                         run()
                         got[(on, "cpu")].append(time.process_time() - c0)
                         got[(on, "wall")].append(time.perf_counter() - w0)
-                _z5py._set_file_locking(True)
+                _z5py.set_file_locking(True)
             for clock in ("cpu", "wall"):
                 on, off = got[(True, clock)], got[(False, clock)]
                 pairs = statistics.median(b / a for a, b in zip(on, off, strict=True))

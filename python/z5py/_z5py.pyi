@@ -23,6 +23,7 @@ __all__ = [
     "read_attrs",
     "reserved_attrs",
     "root_info",
+    "set_file_locking",
     "update_attrs",
     "write_attrs",
 ]
@@ -145,7 +146,7 @@ def check_compression(fmt: str, compressor: str, options_json: str, dtype: str) 
     """Raise what creating an array of ``dtype`` (numpy typestr) with this compressor and
     these options (z5py spelling, a JSON object) would raise for them."""
 
-def _set_file_locking(on: bool) -> None:
+def set_file_locking(on: bool) -> None:
     """Lock files between processes on or off for this process from now on (benchmarks;
     users set ``Z5PY_FILE_LOCKING=none``)."""
 

@@ -173,7 +173,7 @@ fn compressors(fmt: &str) -> PyResult<Vec<&'static str>> {
 /// Lock files between processes on or off for this process from now on (benchmarks: what
 /// the locks cost, op by op in one process; users set `Z5PY_FILE_LOCKING=none`).
 #[pyfunction]
-fn _set_file_locking(on: bool) {
+fn set_file_locking(on: bool) {
     crate::store::fs::set_process_locks(on);
 }
 
@@ -192,6 +192,6 @@ fn _z5py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(compressors, m)?)?;
     m.add_function(wrap_pyfunction!(check_compression, m)?)?;
-    m.add_function(wrap_pyfunction!(_set_file_locking, m)?)?;
+    m.add_function(wrap_pyfunction!(set_file_locking, m)?)?;
     Ok(())
 }
