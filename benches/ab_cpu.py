@@ -16,6 +16,11 @@ With --selections the cells are fancy selections instead (src/selection.rs): on 
 orthogonal read and write of 100 sorted random indices per axis (`ds.oindex`), a strided
 read (`ds[::2, ::2, ::2]`) and a point read and write of 200,000 random points
 (`ds.vindex`).
+
+With --shard-writes the cells are selection writes on sharded Zarr v3 only: a (256, 256,
+256) uint8 array in shards of 128^3 holding 32^3 inner chunks, raw, on 1 and 2 threads: a
+strided write (`ds[::2, ::2, ::2] = x`), an orthogonal write of 100 sorted random indices
+per axis and a point write of 200,000 random points; each rewrites every shard it touches.
 """
 
 import argparse
@@ -96,6 +101,42 @@ def selection_worker(reps: int) -> dict:
     return out
 
 
+def shard_write_worker(reps: int) -> dict:
+    import z5py
+
+    root = tempfile.mkdtemp(prefix="ab-", dir=os.environ.get("AB_DIR"))
+    rng = np.random.default_rng(0)
+    shape = (256, 256, 256)
+    data = rng.integers(0, 255, shape, dtype="uint8")
+    axes = tuple(np.sort(rng.choice(n, 100, replace=False)) for n in shape)
+    pts = tuple(rng.integers(0, n, 200_000) for n in shape)
+    strided, ortho, vals = data[::2, ::2, ::2].copy(), data[np.ix_(*axes)], data[pts]
+    out = {}
+    for nt in [1, 2]:
+        path = os.path.join(root, f"shw-{nt}.zarr")
+        ds = z5py.File(path, mode="w", zarr_format=3).create_dataset(
+            "d",
+            shape=shape,
+            chunks=(32,) * 3,
+            shards=(128,) * 3,
+            dtype="uint8",
+            compression="raw",
+            n_threads=nt,
+        )
+        ds[...] = data
+        cells = {
+            "strided_write": lambda ds=ds: ds.__setitem__(np.s_[::2, ::2, ::2], strided),
+            "oindex_write": lambda ds=ds: ds.oindex.__setitem__(axes, ortho),
+            "vindex_write": lambda ds=ds: ds.vindex.__setitem__(pts, vals),
+        }
+        for op, fn in cells.items():
+            out[f"shard/t{nt}/{op}"] = _measure(fn, reps)
+        assert np.array_equal(ds[...], data)
+        shutil.rmtree(path)
+    shutil.rmtree(root)
+    return out
+
+
 def worker(reps: int) -> dict:
     import z5py
 
@@ -140,10 +181,18 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--selections", action="store_true", help="fancy selection cells")
+    p.add_argument(
+        "--shard-writes", action="store_true", help="selection writes on sharded Zarr v3"
+    )
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        json.dump((selection_worker if args.selections else worker)(args.reps), sys.stdout)
+        job = worker
+        if args.selections:
+            job = selection_worker
+        if args.shard_writes:
+            job = shard_write_worker
+        json.dump(job(args.reps), sys.stdout)
         return
     builds = {"A": args.a, "B": args.b}
     res = {k: [] for k in builds}
@@ -152,6 +201,7 @@ def main() -> None:
             env = dict(os.environ, PYTHONPATH=builds[k])
             cmd = [sys.executable, __file__, "-", "-", "--worker", "--reps", str(args.reps)]
             cmd += ["--selections"] if args.selections else []
+            cmd += ["--shard-writes"] if args.shard_writes else []
             o = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             res[k].append(json.loads(o.stdout))
     print(

@@ -6,7 +6,7 @@
 //! `Array`.
 
 use crate::chunk::copy::{fill_all, ChunkView, Layout, OutputBuffer};
-use crate::chunk::grid::ChunkGrid;
+use crate::chunk::grid::{spans_all, ChunkGrid};
 use crate::error::{Error, Result};
 use crate::metadata::ArrayMeta;
 use crate::pipeline::Pipeline;
@@ -41,6 +41,47 @@ pub struct Piece<'a, 'b> {
 
 /// Changes one chunk's part of a region (see [`ChunkAccess::modify_region`]).
 pub type Modify<'a> = dyn Fn(Piece) -> Result<()> + Sync + 'a;
+
+/// How much of a box of a region a change sets (see [`Sets`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    Nothing,
+    Some,
+    All,
+}
+
+/// Which elements of its region a change sets, which decides what of the stored chunks a
+/// write needs: a region write sets them all; a selection (`crate::selection`) writes its
+/// elements through the box bounding those of one stored value (a shard's, for a sharded
+/// array, so that each shard is rewritten once), most chunks of which it may set in part
+/// or not at all.
+#[derive(Clone, Copy)]
+pub enum Sets<'a> {
+    /// Every element of the region.
+    All,
+    /// What `touch(in_region, extent)` says of the box at `in_region` of `extent` of the
+    /// region, asked of each chunk's part (and of each shard's) before its stored bytes
+    /// are read.
+    Where(&'a (dyn Fn(&[usize], &[usize]) -> Touch + Sync)),
+}
+
+impl Sets<'_> {
+    /// What the change does to a chunk (or shard) whose part of the region is the box at
+    /// `in_region` of `extent`, `inside` being its extent inside the array: None, nothing
+    /// (it keeps its stored bytes, neither read nor decoded); Some(true), it sets every
+    /// element of it (its old bytes are not needed, and no lock); Some(false), some.
+    pub fn chunk(&self, in_region: &[usize], extent: &[usize], inside: &[u64]) -> Option<bool> {
+        let touch = match self {
+            Sets::All => Touch::All,
+            Sets::Where(touch) => touch(in_region, extent),
+        };
+        match touch {
+            Touch::Nothing => None,
+            Touch::Some => Some(false),
+            Touch::All => Some(spans_all(extent, inside)),
+        }
+    }
+}
 
 /// One unit of an array that decodes its units itself (`crate::objects`), met by a read:
 /// its index in the unit grid, its stored bytes (None: not stored), and what names it in
@@ -110,14 +151,15 @@ pub trait ChunkAccess: std::fmt::Debug + Send + Sync {
     /// Change the region at `start` of `shape` in place: `modify` is called once for each
     /// chunk the region touches with the chunk's part of it ([`Piece`]), inside the
     /// chunk's (shard's) read-modify-write, which holds its lock from the read to the
-    /// write (see `WritableStore::update`). `sets_all`: `modify` sets every element of its
-    /// piece; a chunk the region then covers whole is neither read nor locked.
+    /// write (see `WritableStore::update`); each shard is rewritten once. `sets`: the
+    /// elements `modify` sets (see [`Sets::chunk`]); a chunk they fill is neither read nor
+    /// locked, a chunk holding none of them is left as it is stored.
     fn modify_region(
         &self,
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         modify: &Modify,
     ) -> Result<()>;
@@ -152,15 +194,15 @@ pub trait ChunkAccess: std::fmt::Debug + Send + Sync {
     ) -> Result<()>;
 
     /// Write the region at `start` of `shape`: `f` gives the new bytes of every unit it
-    /// touches, each under its value's read-modify-write unless the write sets all of the
-    /// value (`sets_all`: `f` sets every element of the region); the other units keep
-    /// their bytes.
+    /// touches that holds elements `sets` sets (see [`Sets::chunk`]), each under its
+    /// value's read-modify-write unless the write sets all of the value; the other units
+    /// keep their bytes.
     fn write_units(
         &self,
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         f: &UnitWriteFn,
     ) -> Result<()>;

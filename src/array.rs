@@ -3,7 +3,7 @@
 //! chunk (`crate::plain`) or shards of inner chunks (`crate::shard`), chosen once when the
 //! array is opened or created (see `crate::access`).
 
-use crate::access::{ChunkAccess, Ctx};
+use crate::access::{ChunkAccess, Ctx, Sets};
 use crate::error::{Error, Result};
 use crate::metadata::{self, ArrayMeta, ArraySpec, Format, Loc};
 use crate::plain::Plain;
@@ -128,7 +128,7 @@ impl Array {
         self.cx().check_len(shape, data.len())?;
         let ushape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         let src_layout = crate::chunk::copy::Layout::c_order(&ushape, self.elem());
-        self.modify_region(start, shape, true, n_threads, &|piece| {
+        self.modify_region(start, shape, Sets::All, n_threads, &|piece| {
             piece
                 .chunk
                 .region_mut(piece.in_chunk, piece.extent)?
@@ -140,13 +140,14 @@ impl Array {
     /// chunk the region touches with the chunk's part of it ([`Piece`]), inside the chunk's
     /// (shard's) read-modify-write, which holds the chunk's lock from the read to the write
     /// (see `WritableStore::update`), so writers of other elements of the chunk lose
-    /// nothing. `sets_all`: `modify` sets every element of its piece; a chunk the region
-    /// then covers whole is neither read nor locked.
+    /// nothing; each shard is rewritten once. `sets`: the elements `modify` sets (see
+    /// [`Sets::chunk`]); a chunk they fill is neither read nor locked, a chunk holding
+    /// none of them is left as it is stored.
     pub fn modify_region(
         &self,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         modify: &Modify,
     ) -> Result<()> {
@@ -155,7 +156,7 @@ impl Array {
         let cx = self.cx();
         cx.check_fixed_size()?;
         self.access
-            .modify_region(&cx, start, shape, sets_all, n_threads, modify)
+            .modify_region(&cx, start, shape, sets, n_threads, modify)
     }
 
     /// One chunk as stored (N5 edge chunks clipped), decoded to C order; None if missing.

@@ -11,7 +11,7 @@
 //! These arrays never go through the fixed-size region paths of `array.rs`, which refuse
 //! them.
 
-use crate::access::UnitWrite;
+use crate::access::{Sets, UnitWrite};
 use crate::array::Array;
 use crate::chunk::copy::Layout;
 use crate::chunk::grid::{overlap, ChunkGrid};
@@ -301,7 +301,7 @@ impl Array {
             )));
         }
         let region_shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
-        self.modify_objects(start, shape, true, data, n_threads, &|part, set| {
+        self.modify_objects(start, shape, Sets::All, data, n_threads, &|part, set| {
             part.for_each(&region_shape, &mut *set);
             Ok(())
         })
@@ -313,14 +313,14 @@ impl Array {
     /// for the items it sets (the last call for an item wins). Each unit is changed inside
     /// its chunk's (shard's) read-modify-write under the store's `update`, which holds the
     /// chunk's lock from the read to the write, so writers of other items of the unit lose
-    /// nothing; `sets_all`: `place` sets every item of its part, so a unit the region
-    /// covers whole is neither read nor locked. A unit left holding only the fill item is
-    /// removed.
+    /// nothing; each shard is rewritten once. `sets`: the items `place` sets (see
+    /// [`Sets::chunk`]); a unit they fill is neither read nor locked, a unit holding none
+    /// of them keeps its stored bytes. A unit left holding only the fill item is removed.
     pub fn modify_objects(
         &self,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         data: &Objects,
         n_threads: usize,
         place: &Place,
@@ -355,7 +355,7 @@ impl Array {
             Ok(merge(old.transpose()?, &part)?.map(PooledBuf::from))
         };
         self.access
-            .write_units(&self.cx(), start, shape, sets_all, n_threads, &each)
+            .write_units(&self.cx(), start, shape, sets, n_threads, &each)
     }
 
     /// The stored bytes of a chunk: its old items (or the fill value) with the items of

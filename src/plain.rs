@@ -4,11 +4,11 @@
 //! part.
 
 use crate::access::{
-    to_c_order, ChunkAccess, ChunkData, Ctx, Modify, UnitName, UnitRead, UnitReadFn, UnitWrite,
-    UnitWriteFn,
+    to_c_order, ChunkAccess, ChunkData, Ctx, Modify, Sets, UnitName, UnitRead, UnitReadFn,
+    UnitWrite, UnitWriteFn,
 };
 use crate::chunk::copy::{ChunkView, Layout, OutputBuffer};
-use crate::chunk::grid::{overlap, spans_all, ChunkGrid};
+use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::error::{Error, Result};
 use crate::metadata::{fill, ArrayMeta, Format};
 use crate::pipeline::Pipeline;
@@ -229,7 +229,7 @@ impl ChunkAccess for Plain {
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         modify: &Modify,
     ) -> Result<()> {
@@ -244,7 +244,9 @@ impl ChunkAccess for Plain {
                 let origin = grid.origin(idx);
                 let inside = grid.clipped(idx);
                 let (in_chunk, in_region, extent) = overlap(&origin, &inside, start, shape);
-                let covers = sets_all && spans_all(&extent, &inside);
+                let Some(covers) = sets.chunk(&in_region, &extent, &inside) else {
+                    return Ok(()); // nothing of it changes
+                };
                 let stored = stored_shape(cx, idx);
                 let ustored: Vec<usize> = stored.iter().map(|&s| s as usize).collect();
                 let at = (&in_chunk[..], &in_region[..], &extent[..]);
@@ -357,7 +359,7 @@ impl ChunkAccess for Plain {
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         f: &UnitWriteFn,
     ) -> Result<()> {
@@ -368,7 +370,9 @@ impl ChunkAccess for Plain {
             let _in = scope.enter();
             let inside = grid.clipped(idx);
             let (in_chunk, in_reg, ext) = overlap(&grid.origin(idx), &inside, start, shape);
-            let full = sets_all && spans_all(&ext, &inside);
+            let Some(full) = sets.chunk(&in_reg, &ext, &inside) else {
+                return Ok(()); // nothing of it changes
+            };
             let path = cx.chunk_path(idx);
             let unit = UnitWrite {
                 in_chunk,

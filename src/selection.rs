@@ -1,12 +1,21 @@
 //! Strided, fancy and point selections: only the chunks that hold selected elements are
 //! read (or written), each through the array's own region I/O on the bounding box of the
-//! selected elements inside that chunk, straight from (or into) the caller's buffer.
+//! selected elements there, straight from (or into) the caller's buffer.
 //!
-//! Memory: the output (or data) buffer plus one chunk-sized box per thread. The interface
-//! toward the array is `read_region` / `modify_region` / `chunk_shape` only, so plain and
+//! A read goes chunk by chunk (inner chunk, in a sharded array), so that a shard's partial
+//! read fetches just the inner chunks holding selected elements. A write goes by stored
+//! value (shard, in a sharded array: a chunk otherwise): one `modify_region` per shard on
+//! the box bounding its selected elements, so each shard is rewritten once, not once per
+//! inner chunk; the inner chunks of the box that hold no selected element keep their
+//! stored bytes (`Sets::Where`: each chunk's part of the box is asked what the selection
+//! sets of it, before anything is read).
+//!
+//! Memory: the output (or data) buffer plus one chunk-sized box per thread for a read,
+//! one shard's rewrite per thread for a write. The interface toward the array is
+//! `read_region` / `modify_region` (and their object counterparts) only, so plain and
 //! sharded arrays (and any store) are served alike, and a write changes its elements
-//! inside each chunk's locked read-modify-write: threads and processes writing other
-//! elements of the same chunks lose nothing.
+//! inside each chunk's (shard's) locked read-modify-write: threads and processes writing
+//! other elements of the same chunks lose nothing.
 //!
 //! Two kinds of selection:
 //! - orthogonal: a list of indices per axis (numpy's `np.ix_`); the buffer has the shape
@@ -16,6 +25,7 @@
 //! Indices may come in any order and repeat; a write with repeated indices keeps the last
 //! value (as numpy's assignment does).
 
+use crate::access::{Sets, Touch};
 use crate::array::Array;
 use crate::chunk::copy::OutputBuffer;
 use crate::error::{Error, Result};
@@ -43,12 +53,31 @@ enum Buffer<'a> {
     Picked(Mutex<Vec<ObjectPicks>>),
 }
 
-/// The rows of one chunk's share of a selection: `rows(base, strides, emit)` calls
-/// `emit(box offset, buffer offset, row)` with the offsets of the box (its first element at
-/// `base`, its axes `strides` apart) and of the buffer, the row holding (buffer, box)
-/// offsets from there. Offsets are bytes for fixed-size data, item indices for
-/// variable-length items.
+/// Receives rows of selected elements: `emit(offset, buffer offset, row)`, the row holding
+/// (buffer, element) offsets from there. Offsets are bytes for fixed-size data, item
+/// indices for variable-length items.
 type Emit<'e> = dyn FnMut(usize, usize, &[(usize, usize)]) -> Result<()> + 'e;
+
+/// A selection's share of one task (a chunk for a read, a stored value for a write): its
+/// selected elements inside the box (`start`, `shape`) bounding them, asked about parts of
+/// the box (each chunk's, when the box spans several), given in box coordinates as the
+/// part at `lo` of `ext`.
+trait InBox: Sync {
+    /// What the selection sets of the part.
+    fn touch(&self, lo: &[usize], ext: &[usize]) -> Touch;
+
+    /// The selected elements of the part, in rows (see [`Emit`]), their offsets in a space
+    /// where the part's first element is at `base` and its axes are `strides` apart; of a
+    /// repeated element, the one given last comes last.
+    fn rows(
+        &self,
+        lo: &[usize],
+        ext: &[usize],
+        base: usize,
+        strides: &[usize],
+        emit: &mut Emit,
+    ) -> Result<()>;
+}
 
 impl Buffer<'_> {
     /// The number of bytes (items) the buffer holds; None for gathered items.
@@ -66,6 +95,16 @@ impl Buffer<'_> {
         match self {
             Buffer::Out(_) | Buffer::In(_) => array.elem(),
             Buffer::Items(_) | Buffer::Picked(_) => 1,
+        }
+    }
+
+    /// The grid a selection is split by into tasks: for a read, the chunks (inner chunks),
+    /// which are read in part; for a write, the stored values (shards), which are
+    /// rewritten whole.
+    fn task_grid<'a>(&self, array: &'a Array) -> &'a [u64] {
+        match self {
+            Buffer::Out(_) | Buffer::Picked(_) => array.chunk_shape(),
+            Buffer::In(_) | Buffer::Items(_) => &array.meta.grid.chunk,
         }
     }
 
@@ -99,50 +138,58 @@ impl Buffer<'_> {
         }
     }
 
-    /// One chunk's share of a selection, through the box (`start`, `shape`) spanning its
-    /// selected elements inside the chunk, whose elements `rows` (see [`Emit`]) pairs with
-    /// the buffer's. A read reads the box first; a write moves the elements into the chunk
-    /// itself inside the chunk's (shard's) locked read-modify-write
-    /// (`Array::modify_region`, `Array::modify_objects` for variable-length items), so
-    /// writers of other elements of the chunk lose nothing; `covered` says whether the
-    /// elements fill the box (a box that is the whole chunk then needs no read and no lock).
+    /// One task's share of a selection, through the box (`start`, `shape`) bounding its
+    /// selected elements `sel`. A read reads the box first (one chunk's); a write moves the
+    /// elements into the chunks themselves inside their shard's (chunk's) locked
+    /// read-modify-write (`Array::modify_region`, `Array::modify_objects` for
+    /// variable-length items), so writers of other elements lose nothing; what `sel` sets
+    /// of each chunk decides whether it is read (a chunk it fills is not), or left alone.
     fn through_box(
         &self,
         array: &Array,
         scratch: &mut Vec<u8>,
         start: &[u64],
         shape: &[u64],
-        covered: impl FnOnce() -> bool,
-        rows: impl Fn(usize, &[usize], &mut Emit) -> Result<()> + Sync,
+        sel: &dyn InBox,
     ) -> Result<()> {
         let elem = self.elem(array);
+        let touch = |lo: &[usize], ext: &[usize]| sel.touch(lo, ext);
         match self {
             Buffer::Out(_) => {
                 let nbytes = shape.iter().product::<u64>() as usize * elem;
                 crate::store::resize(scratch, nbytes)?;
                 let boxed = &mut scratch[..nbytes];
                 array.read_region(start, shape, boxed, 1)?;
-                rows(0, &c_strides(shape, elem), &mut |at, pos, row| {
-                    // SAFETY: the caller's promise (`rows` of disjoint buffer elements).
+                let whole: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+                let zero = vec![0; whole.len()];
+                let strides = c_strides(shape, elem);
+                sel.rows(&zero, &whole, 0, &strides, &mut |at, pos, row| {
+                    // SAFETY: the caller's promise (tasks hold disjoint buffer elements).
                     unsafe { self.move_row(boxed, at, pos, row, elem) }
                 })
             }
-            Buffer::In(_) => array.modify_region(start, shape, covered(), 1, &|piece| {
-                // The box lies inside one chunk: this is its only piece.
-                let layout = piece.chunk.layout();
-                let (base, strides) = (layout.offset(piece.in_chunk), layout.strides.clone());
-                let bytes = piece.chunk.bytes_mut();
-                rows(base, &strides, &mut |at, pos, row| {
-                    // SAFETY: a write reads the buffer only.
-                    unsafe { self.move_row(bytes, at, pos, row, elem) }
+            Buffer::In(_) => {
+                array.modify_region(start, shape, Sets::Where(&touch), 1, &|piece| {
+                    let layout = piece.chunk.layout();
+                    let base = layout.offset(piece.in_chunk);
+                    let strides = layout.strides.clone();
+                    let bytes = piece.chunk.bytes_mut();
+                    let (lo, ext) = (piece.in_region, piece.extent);
+                    sel.rows(lo, ext, base, &strides, &mut |at, pos, row| {
+                        // SAFETY: a write reads the buffer only.
+                        unsafe { self.move_row(bytes, at, pos, row, elem) }
+                    })
                 })
-            }),
+            }
             Buffer::Items(data) => {
-                array.modify_objects(start, shape, covered(), data, 1, &|part, set| {
-                    // The box lies inside one unit: this is its only part.
-                    rows(
-                        part.chunk_start,
-                        &part.chunk_strides,
+                let sets = Sets::Where(&touch);
+                array.modify_objects(start, shape, sets, data, 1, &|part, set| {
+                    let (base, strides) = (part.chunk_start, &part.chunk_strides);
+                    sel.rows(
+                        &part.in_region,
+                        &part.extent,
+                        base,
+                        strides,
                         &mut |at, pos, row| {
                             row.iter().for_each(|&(p, o)| set(at + o, pos + p));
                             Ok(())
@@ -153,9 +200,12 @@ impl Buffer<'_> {
             Buffer::Picked(out) => {
                 for part in array.read_objects(start, shape, 1)? {
                     let mut pairs: Vec<(usize, usize)> = Vec::new();
-                    rows(
-                        part.chunk_start,
-                        &part.chunk_strides,
+                    let (base, strides) = (part.chunk_start, &part.chunk_strides);
+                    sel.rows(
+                        &part.in_region,
+                        &part.extent,
+                        base,
+                        strides,
                         &mut |at, pos, row| {
                             pairs.extend(row.iter().map(|&(p, o)| (pos + p, at + o)));
                             Ok(())
@@ -175,55 +225,34 @@ impl Buffer<'_> {
     }
 }
 
-/// One axis of an orthogonal selection, grouped by chunk: for each chunk touched, the
-/// (buffer position, offset in the chunk) pairs of the indices falling into it.
+/// One axis of an orthogonal selection, grouped by task: for each task's index along the
+/// axis, the (buffer position, offset in the task's chunk) pairs of the indices falling
+/// into it, sorted by offset (repeated indices in their given order).
 struct AxisGroups {
     groups: Vec<(u64, Vec<(usize, usize)>)>,
 }
 
 fn group_axis(indices: &[u64], chunk: u64, extent: u64, axis: usize) -> Result<AxisGroups> {
-    let mut pairs: Vec<(u64, usize, usize)> = Vec::with_capacity(indices.len());
+    let mut pairs: Vec<(u64, usize)> = Vec::with_capacity(indices.len());
     for (pos, &i) in indices.iter().enumerate() {
         if i >= extent {
             return Err(Error::invalid(format!(
                 "index {i} is out of bounds for axis {axis} with size {extent}"
             )));
         }
-        pairs.push((i / chunk, pos, (i % chunk) as usize));
+        pairs.push((i, pos));
     }
     // stable: repeated indices keep their order, so the last one is written last
     pairs.sort_by_key(|p| p.0);
     let mut groups: Vec<(u64, Vec<(usize, usize)>)> = Vec::new();
-    for (k, pos, off) in pairs {
+    for (i, pos) in pairs {
+        let (k, off) = (i / chunk, (i % chunk) as usize);
         match groups.last_mut() {
             Some((last, v)) if *last == k => v.push((pos, off)),
             _ => groups.push((k, vec![(pos, off)])),
         }
     }
     Ok(AxisGroups { groups })
-}
-
-/// Per axis, the (position in the output, offset in the box) pairs of the selected elements.
-type AxisOffsets = Vec<Vec<(usize, usize)>>;
-
-/// The box (start, shape) spanned by the offsets of each axis inside chunk `ks`, and the
-/// offsets rebased to it.
-fn bounding_box(
-    chunk: &[u64],
-    ks: &[u64],
-    lists: &[&[(usize, usize)]],
-) -> (Vec<u64>, Vec<u64>, AxisOffsets) {
-    let mut start = Vec::with_capacity(ks.len());
-    let mut shape = Vec::with_capacity(ks.len());
-    let mut rebased = Vec::with_capacity(ks.len());
-    for ((&k, &c), list) in ks.iter().zip(chunk).zip(lists) {
-        let lo = list.iter().map(|p| p.1).min().unwrap_or(0);
-        let hi = list.iter().map(|p| p.1).max().unwrap_or(0);
-        start.push(k * c + lo as u64);
-        shape.push((hi - lo + 1) as u64);
-        rebased.push(list.iter().map(|&(p, o)| (p, o - lo)).collect());
-    }
-    (start, shape, rebased)
 }
 
 fn c_strides(shape: &[u64], elem: usize) -> Vec<usize> {
@@ -234,9 +263,9 @@ fn c_strides(shape: &[u64], elem: usize) -> Vec<usize> {
     s
 }
 
-/// The rows of an orthogonal selection inside a chunk's box: `f(box offset, buffer offset,
-/// row)` for every combination of the outer axes' (buffer position, box offset) pairs, the
-/// row holding the last axis' pairs as byte offsets (buffer, box) from there.
+/// The rows of an orthogonal selection inside a box: `f(box offset, buffer offset, row)`
+/// for every combination of the outer axes' (buffer position, box offset) pairs, the row
+/// holding the last axis' pairs as offsets (buffer, box) from there.
 fn each_row(
     lists: &[Vec<(usize, usize)>],
     box_strides: &[usize],
@@ -270,25 +299,78 @@ fn each_row(
     rec(0, outer, (box_strides, buf_strides), 0, 0, &row, f)
 }
 
-/// Whether the offsets of every axis cover their box without a gap (so a write needs no
-/// read of the box first).
-fn covers_box(lists: &[Vec<(usize, usize)>], shape: &[u64]) -> bool {
-    lists.iter().zip(shape).all(|(l, &n)| {
-        let mut seen = vec![false; n as usize];
-        for &(_, o) in l {
-            seen[o] = true;
-        }
-        seen.iter().all(|&s| s)
-    })
+/// An orthogonal selection's share of one task: per axis, the (buffer position, offset in
+/// the task's chunk) pairs sorted by offset, the box starting at offsets `lo`.
+struct OrthogonalBox<'a> {
+    lists: Vec<&'a [(usize, usize)]>,
+    lo: Vec<usize>,
+    buf_strides: &'a [usize],
 }
 
-/// The tasks of an orthogonal selection: one per chunk holding selected elements.
+impl OrthogonalBox<'_> {
+    /// Per axis, the pairs inside the part at `lo` of `ext` (box coordinates).
+    fn inside(&self, lo: &[usize], ext: &[usize]) -> Vec<&[(usize, usize)]> {
+        self.lists
+            .iter()
+            .enumerate()
+            .map(|(d, l)| {
+                let (a, b) = (self.lo[d] + lo[d], self.lo[d] + lo[d] + ext[d]);
+                &l[l.partition_point(|p| p.1 < a)..l.partition_point(|p| p.1 < b)]
+            })
+            .collect()
+    }
+}
+
+impl InBox for OrthogonalBox<'_> {
+    fn touch(&self, lo: &[usize], ext: &[usize]) -> Touch {
+        let mut all = true;
+        for (l, &e) in self.inside(lo, ext).iter().zip(ext) {
+            if l.is_empty() {
+                return Touch::Nothing;
+            }
+            // sorted: the distinct offsets are where they change
+            let distinct = 1 + l.windows(2).filter(|w| w[0].1 != w[1].1).count();
+            all &= distinct == e;
+        }
+        if all {
+            Touch::All
+        } else {
+            Touch::Some
+        }
+    }
+
+    fn rows(
+        &self,
+        lo: &[usize],
+        ext: &[usize],
+        base: usize,
+        strides: &[usize],
+        emit: &mut Emit,
+    ) -> Result<()> {
+        let rebased: Vec<Vec<(usize, usize)>> = (self.inside(lo, ext).iter().enumerate())
+            .map(|(d, l)| {
+                l.iter()
+                    .map(|&(p, o)| (p, o - self.lo[d] - lo[d]))
+                    .collect()
+            })
+            .collect();
+        if rebased.iter().any(Vec::is_empty) {
+            return Ok(());
+        }
+        each_row(&rebased, strides, self.buf_strides, &mut |at, pos, row| {
+            emit(base + at, pos, row)
+        })
+    }
+}
+
+/// The tasks of an orthogonal selection: one per chunk of `grid` holding selected
+/// elements.
 fn orthogonal_tasks(
     array: &Array,
+    grid: &[u64],
     indices: &[Vec<u64>],
 ) -> Result<(Vec<AxisGroups>, Vec<Vec<usize>>)> {
     let shape = &array.meta.grid.shape;
-    let chunk = array.chunk_shape();
     if indices.len() != shape.len() {
         return Err(Error::invalid(format!(
             "selection has {} axes, the array {}",
@@ -299,7 +381,7 @@ fn orthogonal_tasks(
     let axes: Vec<AxisGroups> = indices
         .iter()
         .enumerate()
-        .map(|(d, ix)| group_axis(ix, chunk[d], shape[d], d))
+        .map(|(d, ix)| group_axis(ix, grid[d], shape[d], d))
         .collect::<Result<_>>()?;
     // every combination of per-axis groups
     let mut tasks: Vec<Vec<usize>> = vec![vec![]];
@@ -335,7 +417,8 @@ fn check_buf(n: usize, elem: usize, len: Option<usize>) -> Result<()> {
 }
 
 /// Read or write the orthogonal selection `indices`, the buffer in C order of the
-/// selection's shape: one task per chunk holding selected elements.
+/// selection's shape: one task per chunk (stored value, for a write) holding selected
+/// elements.
 fn orthogonal(array: &Array, indices: &[Vec<u64>], buf: &Buffer, n_threads: usize) -> Result<()> {
     let elem = buf.elem(array);
     let n: usize = indices.iter().map(Vec::len).product();
@@ -345,33 +428,33 @@ fn orthogonal(array: &Array, indices: &[Vec<u64>], buf: &Buffer, n_threads: usiz
     }
     let counts: Vec<u64> = indices.iter().map(|v| v.len() as u64).collect();
     let buf_strides = c_strides(&counts, elem);
-    let (axes, tasks) = orthogonal_tasks(array, indices)?;
-    let chunk = array.chunk_shape().to_vec();
+    let grid = buf.task_grid(array);
+    let (axes, tasks) = orthogonal_tasks(array, grid, indices)?;
     threads::for_each(
         array.tasks(n_threads),
         &tasks,
         |scratch: &mut Vec<u8>, t: &Vec<usize>| {
-            let ks: Vec<u64> = t.iter().zip(&axes).map(|(&g, a)| a.groups[g].0).collect();
-            let lists: Vec<&[(usize, usize)]> = t
-                .iter()
-                .zip(&axes)
-                .map(|(&g, a)| a.groups[g].1.as_slice())
+            let groups: Vec<&(u64, Vec<(usize, usize)>)> =
+                t.iter().zip(&axes).map(|(&g, a)| &a.groups[g]).collect();
+            // sorted by offset: the box runs from the first to the last
+            let lo: Vec<usize> = groups.iter().map(|g| g.1[0].1).collect();
+            let hi: Vec<usize> = groups.iter().map(|g| g.1[g.1.len() - 1].1).collect();
+            let start: Vec<u64> = (groups.iter().zip(grid).zip(&lo))
+                .map(|((g, &c), &l)| g.0 * c + l as u64)
                 .collect();
-            let (start, shape, rebased) = bounding_box(&chunk, &ks, &lists);
-            buf.through_box(
-                array,
-                scratch,
-                &start,
-                &shape,
-                || covers_box(&rebased, &shape),
-                // every buffer position belongs to exactly one chunk per axis, so tasks
-                // move disjoint elements of the buffer
-                |base, strides, emit| {
-                    each_row(&rebased, strides, &buf_strides, &mut |at, pos, row| {
-                        emit(base + at, pos, row)
-                    })
-                },
-            )
+            let shape: Vec<u64> = lo
+                .iter()
+                .zip(&hi)
+                .map(|(l, h)| (h - l + 1) as u64)
+                .collect();
+            let sel = OrthogonalBox {
+                lists: groups.iter().map(|g| g.1.as_slice()).collect(),
+                lo,
+                buf_strides: &buf_strides,
+            };
+            // every buffer position belongs to exactly one task per axis, so tasks move
+            // disjoint elements of the buffer
+            buf.through_box(array, scratch, &start, &shape, &sel)
         },
     )
 }
@@ -389,8 +472,8 @@ pub fn read_orthogonal(
 }
 
 /// Write `data` (C order, of the selection's shape) to the orthogonal selection `indices`.
-/// Only chunks holding selected elements are touched, each by one locked read-modify-write
-/// (none when the elements fill the whole chunk).
+/// Only chunks holding selected elements are touched, each stored value (shard) by one
+/// locked read-modify-write (none when the elements fill it whole).
 pub fn write_orthogonal(
     array: &Array,
     indices: &[Vec<u64>],
@@ -400,8 +483,13 @@ pub fn write_orthogonal(
     orthogonal(array, indices, &Buffer::In(data), n_threads)
 }
 
-/// Points grouped by the chunk holding them: (chunk index, point numbers).
-fn group_points(array: &Array, coords: &[u64]) -> Result<Vec<(Vec<u64>, Vec<usize>)>> {
+/// One task's points, by the chunk (inner chunk) holding them: (chunk index, point
+/// numbers in their given order).
+type PointChunks = Vec<(Vec<u64>, Vec<usize>)>;
+
+/// Points grouped by the task chunk of `grid` holding them, and inside a task by the
+/// array's chunk (inner chunk): (task chunk index, its points by chunk).
+fn group_points(array: &Array, grid: &[u64], coords: &[u64]) -> Result<Vec<PointChunks>> {
     let shape = &array.meta.grid.shape;
     let chunk = array.chunk_shape();
     let ndim = shape.len();
@@ -412,7 +500,7 @@ fn group_points(array: &Array, coords: &[u64]) -> Result<Vec<(Vec<u64>, Vec<usiz
         )));
     }
     let n = coords.len() / ndim;
-    let mut keyed: Vec<(Vec<u64>, usize)> = Vec::with_capacity(n);
+    let mut keyed: Vec<(Vec<u64>, Vec<u64>, usize)> = Vec::with_capacity(n);
     for p in 0..n {
         let c = &coords[p * ndim..(p + 1) * ndim];
         for (d, (&i, &s)) in c.iter().zip(shape).enumerate() {
@@ -422,22 +510,110 @@ fn group_points(array: &Array, coords: &[u64]) -> Result<Vec<(Vec<u64>, Vec<usiz
                 )));
             }
         }
-        keyed.push((c.iter().zip(chunk).map(|(i, c)| i / c).collect(), p));
+        let key = |g: &[u64]| c.iter().zip(g).map(|(i, c)| i / c).collect::<Vec<u64>>();
+        keyed.push((key(grid), key(chunk), p));
     }
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut groups: Vec<(Vec<u64>, Vec<usize>)> = Vec::new();
-    for (k, p) in keyed {
+    // stable: a repeated point keeps its order, so the last one is written last
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut groups: Vec<(Vec<u64>, PointChunks)> = Vec::new();
+    for (t, k, p) in keyed {
         match groups.last_mut() {
-            Some((last, v)) if *last == k => v.push(p),
-            _ => groups.push((k, vec![p])),
+            Some((last, chunks)) if *last == t => match chunks.last_mut() {
+                Some((lk, v)) if *lk == k => v.push(p),
+                _ => chunks.push((k, vec![p])),
+            },
+            _ => groups.push((t, vec![(k, vec![p])])),
         }
     }
-    Ok(groups)
+    Ok(groups.into_iter().map(|g| g.1).collect())
+}
+
+/// A point selection's share of one task: its points by chunk, the box starting at `lo`.
+struct PointBox<'a> {
+    coords: &'a [u64],
+    chunks: &'a PointChunks,
+    chunk: &'a [u64],
+    lo: Vec<u64>,
+    elem: usize,
+}
+
+impl PointBox<'_> {
+    /// Call `f(point number, its offsets in the part)` for the points inside the part at
+    /// `lo` of `ext` (box coordinates): those of the chunks the part meets.
+    fn each(&self, lo: &[usize], ext: &[usize], mut f: impl FnMut(usize, &[usize])) {
+        let ndim = self.lo.len();
+        let from: Vec<u64> = self.lo.iter().zip(lo).map(|(a, b)| a + *b as u64).collect();
+        let mut off = vec![0usize; ndim];
+        for (k, points) in self.chunks {
+            let meets = (0..ndim).all(|d| {
+                let (c0, c1) = (k[d] * self.chunk[d], (k[d] + 1) * self.chunk[d]);
+                c0 < from[d] + ext[d] as u64 && from[d] < c1
+            });
+            if !meets {
+                continue;
+            }
+            for &p in points {
+                let c = &self.coords[p * ndim..(p + 1) * ndim];
+                let inside = (0..ndim).all(|d| {
+                    let o = c[d].wrapping_sub(from[d]);
+                    off[d] = o as usize;
+                    o < ext[d] as u64
+                });
+                if inside {
+                    f(p, &off);
+                }
+            }
+        }
+    }
+}
+
+/// The offset of `off` with axes `strides` apart.
+fn offset_of(off: &[usize], strides: &[usize]) -> usize {
+    off.iter().zip(strides).map(|(o, s)| o * s).sum()
+}
+
+impl InBox for PointBox<'_> {
+    fn touch(&self, lo: &[usize], ext: &[usize]) -> Touch {
+        let strides = c_strides(&ext.iter().map(|&e| e as u64).collect::<Vec<_>>(), 1);
+        let mut at = Vec::new();
+        self.each(lo, ext, |_, off| at.push(offset_of(off, &strides)));
+        if at.is_empty() {
+            return Touch::Nothing;
+        }
+        let volume: usize = ext.iter().product();
+        if at.len() >= volume {
+            at.sort_unstable();
+            at.dedup();
+            if at.len() == volume {
+                return Touch::All;
+            }
+        }
+        Touch::Some
+    }
+
+    fn rows(
+        &self,
+        lo: &[usize],
+        ext: &[usize],
+        base: usize,
+        strides: &[usize],
+        emit: &mut Emit,
+    ) -> Result<()> {
+        let mut row = Vec::new();
+        self.each(lo, ext, |p, off| {
+            row.push((p * self.elem, offset_of(off, strides)))
+        });
+        if row.is_empty() {
+            return Ok(());
+        }
+        emit(base, 0, &row)
+    }
 }
 
 /// Read or write the points `coords` (`n * ndim` coordinates), the buffer holding `n`
-/// elements: one task per chunk holding points. Points are in input order inside their
-/// group, so of a repeated point the value given last is written last.
+/// elements: one task per chunk (stored value, for a write) holding points. Points are in
+/// input order inside their chunk, so of a repeated point the value given last is written
+/// last.
 fn points(array: &Array, coords: &[u64], buf: &Buffer, n_threads: usize) -> Result<()> {
     let elem = buf.elem(array);
     let ndim = array.meta.grid.shape.len();
@@ -446,49 +622,30 @@ fn points(array: &Array, coords: &[u64], buf: &Buffer, n_threads: usize) -> Resu
     if n == 0 {
         return Ok(());
     }
-    let groups = group_points(array, coords)?;
+    let grid = buf.task_grid(array);
+    let groups = group_points(array, grid, coords)?;
     threads::for_each(
         array.tasks(n_threads),
         &groups,
-        |scratch: &mut Vec<u8>, (_, points)| {
+        |scratch: &mut Vec<u8>, chunks: &PointChunks| {
             let mut lo = vec![u64::MAX; ndim];
             let mut hi = vec![0u64; ndim];
-            for &p in points {
+            for &p in chunks.iter().flat_map(|c| &c.1) {
                 for d in 0..ndim {
                     lo[d] = lo[d].min(coords[p * ndim + d]);
                     hi[d] = hi[d].max(coords[p * ndim + d]);
                 }
             }
             let shape: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l + 1).collect();
-            // (byte offset in the buffer, byte offset in a box with these strides)
-            let offsets = |strides: &[usize]| -> Vec<(usize, usize)> {
-                points
-                    .iter()
-                    .map(|&p| {
-                        let at = (0..ndim)
-                            .map(|d| (coords[p * ndim + d] - lo[d]) as usize * strides[d])
-                            .sum();
-                        (p * elem, at)
-                    })
-                    .collect()
+            let sel = PointBox {
+                coords,
+                chunks,
+                chunk: array.chunk_shape(),
+                lo: lo.clone(),
+                elem,
             };
-            let covered = || {
-                let mut seen = vec![false; shape.iter().product::<u64>() as usize];
-                for (_, at) in offsets(&c_strides(&shape, 1)) {
-                    seen[at] = true;
-                }
-                seen.iter().all(|&s| s)
-            };
-            buf.through_box(
-                array,
-                scratch,
-                &lo,
-                &shape,
-                covered,
-                // each point belongs to one chunk group: tasks move disjoint elements of
-                // the buffer
-                |base, strides, emit| emit(base, 0, &offsets(strides)),
-            )
+            // each point belongs to one task: tasks move disjoint elements of the buffer
+            buf.through_box(array, scratch, &lo, &shape, &sel)
         },
     )
 }
@@ -508,8 +665,8 @@ pub fn write_points(array: &Array, coords: &[u64], data: &[u8], n_threads: usize
 
 /// Write `items` (variable-length, C order of the selection's shape) to the orthogonal
 /// selection `indices` of an object array: each chunk (inner chunk) holding selected
-/// elements is changed by one locked read-modify-write setting just those items
-/// (`Array::modify_objects`); other chunks are not touched.
+/// elements is changed, setting just those items, inside one locked read-modify-write of
+/// its chunk (shard) (`Array::modify_objects`); other chunks are not touched.
 pub fn write_orthogonal_objects(
     array: &Array,
     indices: &[Vec<u64>],
@@ -581,9 +738,44 @@ mod tests {
     }
 
     #[test]
-    fn boxes_cover_only_when_gapless() {
-        assert!(covers_box(&[vec![(0, 0), (1, 1)]], &[2]));
-        assert!(!covers_box(&[vec![(0, 0), (1, 2)]], &[3]));
+    fn parts_of_a_box_say_what_the_selection_sets() {
+        // rows 0 and 1, columns 0 and 2 of a box at (0, 0)
+        let (rows, cols) = ([(0, 0), (1, 1)], [(0, 0), (1, 2)]);
+        let sel = OrthogonalBox {
+            lists: vec![&rows, &cols],
+            lo: vec![0, 0],
+            buf_strides: &[2, 1],
+        };
+        assert_eq!(sel.touch(&[0, 0], &[2, 3]), Touch::Some);
+        assert_eq!(sel.touch(&[0, 0], &[2, 1]), Touch::All);
+        assert_eq!(sel.touch(&[0, 1], &[2, 1]), Touch::Nothing);
+        assert_eq!(sel.touch(&[1, 2], &[1, 1]), Touch::All);
+        // the points (1, 1), (1, 2), (1, 2) again and (3, 3) in chunks of 2 x 2, their box
+        // at (1, 1)
+        let coords = [1, 1, 1, 2, 1, 2, 3, 3];
+        let chunks = vec![
+            (vec![0, 0], vec![0]),
+            (vec![0, 1], vec![1, 2]),
+            (vec![1, 1], vec![3]),
+        ];
+        let sel = PointBox {
+            coords: &coords,
+            chunks: &chunks,
+            chunk: &[2, 2],
+            lo: vec![1, 1],
+            elem: 1,
+        };
+        assert_eq!(sel.touch(&[0, 0], &[3, 3]), Touch::Some);
+        assert_eq!(sel.touch(&[0, 0], &[1, 2]), Touch::All); // the repeat counts once
+        assert_eq!(sel.touch(&[1, 0], &[1, 2]), Touch::Nothing);
+        let mut rows = vec![];
+        sel.rows(&[0, 1], &[1, 2], 100, &[10, 1], &mut |at, pos, row| {
+            rows.push((at, pos, row.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        // (1, 2) twice, in the given order, then nothing of (3, 3)
+        assert_eq!(rows, vec![(100, 0, vec![(1, 0), (2, 0)])]);
     }
 }
 

@@ -13,11 +13,11 @@ mod io;
 pub use cache::IndexCache;
 
 use crate::access::{
-    to_c_order, ChunkAccess, ChunkData, Ctx, Modify, UnitName, UnitRead, UnitReadFn, UnitWrite,
-    UnitWriteFn,
+    to_c_order, ChunkAccess, ChunkData, Ctx, Modify, Sets, UnitName, UnitRead, UnitReadFn,
+    UnitWrite, UnitWriteFn,
 };
 use crate::chunk::copy::OutputBuffer;
-use crate::chunk::grid::{overlap, spans_all, ChunkGrid};
+use crate::chunk::grid::{overlap, ChunkGrid};
 use crate::dtype::swap_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{fill, ArrayMeta, Sharding};
@@ -140,14 +140,14 @@ impl Sharded {
 
     /// Write the region at `start` of `shape`: each shard it touches is rewritten once
     /// (atomically; a read-modify-write under the store's `update` unless the write sets
-    /// all of it: `sets_all`, `f` sets every element of the region), `f` giving the new
-    /// bytes of every inner chunk the region touches; the others keep their bytes.
+    /// all of it, see [`Sets::chunk`]), `f` giving the new bytes of every inner chunk
+    /// holding elements `sets` sets; the others keep their stored bytes, not decoded.
     /// `shard_bytes` is a shard's decoded size, for batching the I/O.
     fn write_inner(
         &self,
         cx: &Ctx,
         (start, shape): (&[u64], &[u64]),
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         shard_bytes: usize,
         f: &InnerWriteFn,
@@ -163,8 +163,10 @@ impl Sharded {
             |_: &mut (), sidx, sink| {
                 let sh = self.shard(cx, &fmt, sidx);
                 let inside = cx.meta.grid.clipped(sidx);
-                let (_, _, ext) = overlap(&cx.meta.grid.origin(sidx), &inside, start, shape);
-                let covers = sets_all && spans_all(&ext, &inside);
+                let (_, in_reg, ext) = overlap(&cx.meta.grid.origin(sidx), &inside, start, shape);
+                let Some(covers) = sets.chunk(&in_reg, &ext, &inside) else {
+                    return Ok(()); // nothing of it changes
+                };
                 // Several shards already keep the threads busy; one shard parallelises its
                 // chunks.
                 let inner_threads = if shards.len() == 1 { n_threads } else { 1 };
@@ -187,7 +189,9 @@ impl Sharded {
                         if ext.contains(&0) {
                             return Ok(Inner::Keep);
                         }
-                        let full = sets_all && spans_all(&ext, &in_bounds);
+                        let Some(full) = sets.chunk(&in_reg, &ext, &in_bounds) else {
+                            return Ok(Inner::Keep);
+                        };
                         let inner = InnerWrite {
                             local,
                             unit: UnitWrite {
@@ -281,7 +285,7 @@ impl ChunkAccess for Sharded {
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         modify: &Modify,
     ) -> Result<()> {
@@ -299,7 +303,7 @@ impl ChunkAccess for Sharded {
             encode_inner(cx, s, cx.merge_piece(&inner_u, old, u.full, at, modify)?)
         };
         let region = (start, shape);
-        self.write_inner(cx, region, sets_all, n_threads, shard_bytes, &each)
+        self.write_inner(cx, region, sets, n_threads, shard_bytes, &each)
     }
 
     fn read_chunk(&self, cx: &Ctx, idx: &[u64]) -> Result<Option<ChunkData>> {
@@ -426,14 +430,14 @@ impl ChunkAccess for Sharded {
         cx: &Ctx,
         start: &[u64],
         shape: &[u64],
-        sets_all: bool,
+        sets: Sets,
         n_threads: usize,
         f: &UnitWriteFn,
     ) -> Result<()> {
         // a shard's decoded size, for batching its I/O: some bytes per item
         let shard_bytes = cx.meta.grid.chunk_elems() * 16;
         let each = |scratch: &mut Vec<u8>, c: &InnerWrite| f(scratch, &c.unit, c.old);
-        self.write_inner(cx, (start, shape), sets_all, n_threads, shard_bytes, &each)
+        self.write_inner(cx, (start, shape), sets, n_threads, shard_bytes, &each)
     }
 }
 
