@@ -500,7 +500,8 @@ fn group_points(array: &Array, grid: &[u64], coords: &[u64]) -> Result<Vec<Point
         )));
     }
     let n = coords.len() / ndim;
-    let mut keyed: Vec<(Vec<u64>, Vec<u64>, usize)> = Vec::with_capacity(n);
+    // per point, its task chunk's index and its chunk's, side by side in one vector
+    let mut keys: Vec<u64> = Vec::with_capacity(n * 2 * ndim);
     for p in 0..n {
         let c = &coords[p * ndim..(p + 1) * ndim];
         for (d, (&i, &s)) in c.iter().zip(shape).enumerate() {
@@ -510,19 +511,22 @@ fn group_points(array: &Array, grid: &[u64], coords: &[u64]) -> Result<Vec<Point
                 )));
             }
         }
-        let key = |g: &[u64]| c.iter().zip(g).map(|(i, c)| i / c).collect::<Vec<u64>>();
-        keyed.push((key(grid), key(chunk), p));
+        keys.extend(c.iter().zip(grid).map(|(i, g)| i / g));
+        keys.extend(c.iter().zip(chunk).map(|(i, g)| i / g));
     }
+    let key = |p: usize| &keys[p * 2 * ndim..(p + 1) * 2 * ndim];
+    let mut order: Vec<usize> = (0..n).collect();
     // stable: a repeated point keeps its order, so the last one is written last
-    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let mut groups: Vec<(Vec<u64>, PointChunks)> = Vec::new();
-    for (t, k, p) in keyed {
+    order.sort_by(|&a, &b| key(a).cmp(key(b)));
+    let mut groups: Vec<(&[u64], PointChunks)> = Vec::new();
+    for p in order {
+        let (t, k) = key(p).split_at(ndim);
         match groups.last_mut() {
             Some((last, chunks)) if *last == t => match chunks.last_mut() {
-                Some((lk, v)) if *lk == k => v.push(p),
-                _ => chunks.push((k, vec![p])),
+                Some((lk, v)) if lk == k => v.push(p),
+                _ => chunks.push((k.to_vec(), vec![p])),
             },
-            _ => groups.push((t, vec![(k, vec![p])])),
+            _ => groups.push((t, vec![(k.to_vec(), vec![p])])),
         }
     }
     Ok(groups.into_iter().map(|g| g.1).collect())
