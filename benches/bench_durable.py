@@ -163,23 +163,7 @@ def main() -> None:
             for op in args.ops.split(","):
                 for _ in range(args.reps):
                     for name, env in SETTINGS.items():
-                        out = subprocess.run(
-                            [
-                                sys.executable,
-                                __file__,
-                                "--worker",
-                                tmp,
-                                fmt,
-                                op,
-                                args.shape,
-                                str(args.chunks),
-                            ],
-                            env={**os.environ, **env},
-                            capture_output=True,
-                            text=True,
-                            check=True,
-                        )
-                        r = json.loads(out.stdout.strip().splitlines()[-1])
+                        r = _run(tmp, fmt, op, args, env)
                         results.setdefault((fmt, op, name), []).append(r)
     print(
         f"\nshape {args.shape}, chunks {args.chunks}^3, uint8 raw; median of {args.reps}, "

@@ -440,12 +440,7 @@ mod tests {
     }
 
     fn increment(store: &crate::store::FsStore, key: &str) {
-        store
-            .update(key, &mut |old| {
-                let n: u64 = old.map_or(0, |b| std::str::from_utf8(b).unwrap().parse().unwrap());
-                Ok(Update::Put(vec![(n + 1).to_string().into_bytes().into()]))
-            })
-            .unwrap();
+        increment_under(store, crate::store::parent(key), key);
     }
 
     fn increment_under(store: &crate::store::FsStore, node: &str, key: &str) {
@@ -455,6 +450,30 @@ mod tests {
                 Ok(Update::Put(vec![(n + 1).to_string().into_bytes().into()]))
             })
             .unwrap();
+    }
+
+    /// While `other` (a second open file description of the lock file, standing for
+    /// another process) holds the byte of `rel`, an increment of `key` (value "1") in
+    /// `scope` on another thread waits; once released, it goes through (value "2").
+    fn increment_waits_for(
+        other: &File,
+        rel: &str,
+        scope: &LockScope,
+        store: &crate::store::FsStore,
+        (node, key): (&str, &str),
+    ) {
+        byte_lock(other, offset(rel.as_bytes()), Lock::Wait).unwrap();
+        std::thread::scope(|s| {
+            let t = s.spawn(|| {
+                let _in = scope.enter();
+                increment_under(store, node, key);
+            });
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert_eq!(value(store, key), "1", "the update did not wait");
+            byte_lock(other, offset(rel.as_bytes()), Lock::Unlock).unwrap();
+            t.join().unwrap();
+        });
+        assert_eq!(value(store, key), "2");
     }
 
     /// An array's chunks in many directories share its node's lock file: a call updating
@@ -485,18 +504,7 @@ mod tests {
             .write(true)
             .open(&lock)
             .unwrap();
-        byte_lock(&other, offset(b"3/0"), Lock::Wait).unwrap();
-        std::thread::scope(|s| {
-            let t = s.spawn(|| {
-                let _in = scope.enter();
-                increment_under(&store, "arr", "arr/3/0");
-            });
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            assert_eq!(value(&store, "arr/3/0"), "1", "the update did not wait");
-            byte_lock(&other, offset(b"3/0"), Lock::Unlock).unwrap();
-            t.join().unwrap();
-        });
-        assert_eq!(value(&store, "arr/3/0"), "2");
+        increment_waits_for(&other, "3/0", &scope, &store, ("arr", "arr/3/0"));
         drop(scope);
         assert!(!lock.exists(), "the last holder removes the lock file");
         drop(other);
@@ -637,22 +645,8 @@ mod tests {
         assert!(lock.exists(), "the scope keeps its lock file");
         std::fs::remove_file(&lock).unwrap();
         let other = other_open();
-        byte_lock(&other, offset(b"k"), Lock::Wait).unwrap();
-        std::thread::scope(|s| {
-            let t = s.spawn(|| {
-                let _in = scope.enter();
-                increment(&store, "a/k");
-            });
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            assert_eq!(
-                value(&store, "a/k"),
-                "1",
-                "the update did not wait for the new file"
-            );
-            byte_lock(&other, offset(b"k"), Lock::Unlock).unwrap();
-            t.join().unwrap();
-        });
-        assert_eq!(value(&store, "a/k"), "2");
+        // the update must find its file gone and wait on the new one
+        increment_waits_for(&other, "k", &scope, &store, ("a", "a/k"));
         drop(scope);
         assert!(!lock.exists(), "the last holder removes the lock file");
         // The scope's file was replaced meanwhile: its end leaves the new one alone.
